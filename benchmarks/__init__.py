@@ -1,0 +1,1 @@
+"""lowio's side-by-side benchmarks: ``python -m benchmarks [--quick]``."""

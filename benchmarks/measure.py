@@ -1,0 +1,57 @@
+"""Timing helpers: interleaved repetitions, medians, spread and paired ratios.
+
+Contenders of one workload run rep by rep in turn (A, B, C, A, B, C, ...),
+so a burst of load from another process hits all of them alike; each ratio
+is the median of per-rep ratios, which is what a noisy shared machine
+still measures well.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Sample:
+    """Nanoseconds per operation, one value per repetition."""
+
+    name: str
+    values: list[float] = field(default_factory=list)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.values)
+
+    @property
+    def spread(self) -> float:
+        """Half the interquartile range, as a fraction of the median."""
+        if len(self.values) < 4:
+            return 0.0
+        q = statistics.quantiles(self.values, n=4)
+        return (q[2] - q[0]) / 2 / self.median
+
+
+def time_per_op(fn: Callable[[int], None], loops: int, ops_per_loop: int) -> float:
+    """ns per operation of ``fn(loops)``, which performs loops*ops_per_loop ops."""
+    start = time.perf_counter_ns()
+    fn(loops)
+    return (time.perf_counter_ns() - start) / (loops * ops_per_loop)
+
+
+def interleave(
+    contenders: dict[str, Callable[[], float]], reps: int
+) -> dict[str, Sample]:
+    """Runs each contender's one-rep function ``reps`` times, in turn."""
+    samples = {name: Sample(name) for name in contenders}
+    for _ in range(reps):
+        for name, one_rep in contenders.items():
+            samples[name].values.append(one_rep())
+    return samples
+
+
+def paired_ratio(base: Sample, other: Sample) -> float:
+    """Median over reps of base/other: > 1 means ``other`` is faster."""
+    return statistics.median(b / o for b, o in zip(base.values, other.values))

@@ -1,0 +1,81 @@
+"""cffi (API mode) build script for ``lowio._sys._native``.
+
+Run by setuptools through ``cffi_modules`` in ``setup.py``; it compiles
+``_native.c`` with the system C compiler.  Only ``lowio/_sys`` talks to C.
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+from cffi import FFI
+
+HERE = pathlib.Path(__file__).resolve().parent
+
+CDEF = """
+#define EPOLLIN ...
+#define EPOLLPRI ...
+#define EPOLLOUT ...
+#define EPOLLERR ...
+#define EPOLLHUP ...
+#define EPOLLRDHUP ...
+#define EPOLLET ...
+#define EPOLLONESHOT ...
+#define EPOLLEXCLUSIVE ...
+#define EPOLLWAKEUP ...
+#define EPOLL_CTL_ADD ...
+#define EPOLL_CTL_MOD ...
+#define EPOLL_CTL_DEL ...
+#define LOWIO_FLAG_BITS ...
+#define LOWIO_EBUSY_WAIT ...
+#define LOWIO_EBLOCKING ...
+#define LOWIO_MODE_EDGE ...
+#define LOWIO_MODE_LEVEL ...
+#define LOWIO_MODE_ONESHOT ...
+#define LOWIO_SOURCE_OK ...
+#define LOWIO_SOURCE_REGULAR ...
+#define LOWIO_SOURCE_BLOCKING ...
+
+struct epoll_event { ...; };
+struct pollfd { int fd; short events; short revents; };
+
+struct lowio_epoll { int epfd; int busy; };
+struct lowio_events {
+    uint64_t *out;
+    struct epoll_event *scratch;
+    int capacity;
+    int timeout_ms;
+    struct lowio_epoll *ep;
+};
+struct lowio_pollset {
+    struct pollfd *fds;
+    uint64_t *tokens;
+    uint32_t *armed;
+    uint8_t *modes;
+    int nfds;
+    int cursor;
+    int busy;
+    int notified;
+};
+
+int lowio_epoll_create(void);
+int lowio_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t token);
+int lowio_epoll_wait(struct lowio_events *ev);
+int lowio_epoll_wait0(struct lowio_events *ev);
+int lowio_pollset_wait(struct lowio_pollset *ps, struct lowio_events *ev);
+int lowio_check_source(int fd, uint64_t *ident);
+int lowio_is_blocking_socket(int fd);
+int lowio_eventfd(void);
+int lowio_eventfd_wake(int fd);
+"""
+
+ffibuilder = FFI()
+ffibuilder.cdef(CDEF)
+ffibuilder.set_source(
+    "lowio._sys._native",
+    (HERE / "_native.c").read_text(),
+    extra_compile_args=["-O2", "-std=gnu11"],
+)
+
+if __name__ == "__main__":
+    ffibuilder.compile(verbose=True)

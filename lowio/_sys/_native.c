@@ -1,0 +1,257 @@
+/* lowio's only C code: thin wrappers around epoll, poll(2) and eventfd.
+ *
+ * Every function returns a non-negative result or -errno (never sets a Python
+ * exception); the Python side in lowio/_sys/ turns -errno into OSError.
+ * Events leave C in bulk: a wait packs each event as `token << 16 | flags`
+ * into a uint64 array that Python reads through a memoryview.  The flag bits
+ * are epoll's (EPOLLIN, EPOLLOUT, ...); poll(2) uses the same values on Linux.
+ * cffi releases the GIL around every call, so a blocking wait lets other
+ * threads run (and wake it).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+_Static_assert(POLLIN == EPOLLIN && POLLPRI == EPOLLPRI && POLLOUT == EPOLLOUT
+               && POLLERR == EPOLLERR && POLLHUP == EPOLLHUP
+               && POLLRDHUP == EPOLLRDHUP,
+               "poll(2) and epoll flag bits must agree");
+
+#define LOWIO_FLAG_BITS 16
+#define LOWIO_FLAG_MASK 0xFFFFu
+/* Results far outside the errno range: another thread is already waiting
+ * on the same poller; a socket to register is in blocking mode. */
+#define LOWIO_EBUSY_WAIT (-100000)
+#define LOWIO_EBLOCKING (-100001)
+
+/* One epoll instance. `busy` guards against two threads waiting at once. */
+struct lowio_epoll {
+    int epfd;
+    int busy;
+};
+
+/* Output buffer of lowio.poll.Events, and the argument of a wait: the hot
+ * call takes this one pointer (a cffi call with several arguments costs
+ * about twice as much as one with a single argument). */
+struct lowio_events {
+    uint64_t *out;                 /* packed token << 16 | flags */
+    struct epoll_event *scratch;   /* epoll_wait's own buffer */
+    int capacity;
+    int timeout_ms;                /* in: -1 blocks, 0 polls */
+    struct lowio_epoll *ep;        /* in: the poller (epoll waits only) */
+};
+
+static int lowio_epoll_create(void)
+{
+    int fd = epoll_create1(EPOLL_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+static int lowio_is_blocking_socket(int fd);
+
+/* EPOLL_CTL_ADD first refuses sockets in blocking mode (LOWIO_EBLOCKING):
+ * edge-triggered readiness needs reads and writes that stop at EAGAIN. */
+static int lowio_epoll_ctl(int epfd, int op, int fd, uint32_t events,
+                           uint64_t token)
+{
+    struct epoll_event ev;
+    if (op == EPOLL_CTL_ADD) {
+        int blocking = lowio_is_blocking_socket(fd);
+        if (blocking < 0)
+            return blocking;
+        if (blocking)
+            return LOWIO_EBLOCKING;
+    }
+    ev.events = events;
+    ev.data.u64 = token;
+    return epoll_ctl(epfd, op, fd, op == EPOLL_CTL_DEL ? NULL : &ev) < 0 ? -errno : 0;
+}
+
+static int lowio_epoll_wait_ms(struct lowio_events *ev, int timeout_ms)
+{
+    int i, n, err = 0;
+    struct lowio_epoll *ep = ev->ep;
+    if (__atomic_exchange_n(&ep->busy, 1, __ATOMIC_ACQUIRE))
+        return LOWIO_EBUSY_WAIT;
+    n = epoll_wait(ep->epfd, ev->scratch, ev->capacity, timeout_ms);
+    if (n < 0)
+        err = errno;
+    for (i = 0; i < n; i++)
+        ev->out[i] = (ev->scratch[i].data.u64 << LOWIO_FLAG_BITS)
+                     | (ev->scratch[i].events & LOWIO_FLAG_MASK);
+    __atomic_store_n(&ep->busy, 0, __ATOMIC_RELEASE);
+    return n < 0 ? -err : n;
+}
+
+/* Waits ev->timeout_ms. */
+static int lowio_epoll_wait(struct lowio_events *ev)
+{
+    return lowio_epoll_wait_ms(ev, ev->timeout_ms);
+}
+
+/* Polls without waiting (the commonest call of a busy event loop). */
+static int lowio_epoll_wait0(struct lowio_events *ev)
+{
+    return lowio_epoll_wait_ms(ev, 0);
+}
+
+/* ---- poll(2) with edge-triggered emulation --------------------------------
+ *
+ * fds[0] is the selector's own eventfd, written by other threads when they
+ * change the registrations (or wake the poller).  For every other entry,
+ * `armed` holds the bits that may still be reported: a requested bit, plus
+ * POLLERR and POLLHUP, which poll(2) reports whether asked or not.  As in
+ * mio's poll selector, an EDGE entry loses the bits it just reported until
+ * the source is reregistered; a ONESHOT entry loses all of them.  An entry
+ * that can report nothing more has its fd negated, so poll(2) skips it.
+ */
+#define LOWIO_MODE_EDGE 0
+#define LOWIO_MODE_LEVEL 1
+#define LOWIO_MODE_ONESHOT 2
+
+struct lowio_pollset {
+    struct pollfd *fds;
+    uint64_t *tokens;
+    uint32_t *armed;
+    uint8_t *modes;
+    int nfds;        /* entries in use, including fds[0] */
+    int cursor;      /* where the next scan starts, for fairness */
+    int busy;
+    int notified;    /* out: fds[0] was readable (and has been drained) */
+};
+
+static void lowio_pollset_quiet(struct pollfd *p)
+{
+    if (p->fd >= 0)
+        p->fd = -p->fd - 1;
+}
+
+static int lowio_pollset_wait(struct lowio_pollset *ps, struct lowio_events *ev)
+{
+    int n, j, k = 0, err = 0, count, last = -1;
+    uint64_t drain;
+    if (__atomic_exchange_n(&ps->busy, 1, __ATOMIC_ACQUIRE))
+        return LOWIO_EBUSY_WAIT;
+    ps->notified = 0;
+    n = poll(ps->fds, (nfds_t)ps->nfds, ev->timeout_ms);
+    if (n < 0) {
+        err = errno;
+        n = 0;
+    }
+    if (n > 0 && ps->fds[0].revents) {
+        ps->notified = 1;
+        while (read(ps->fds[0].fd, &drain, sizeof drain) == (ssize_t)sizeof drain)
+            ;
+    }
+    count = ps->nfds - 1;
+    for (j = 0; n > 0 && j < count; j++) {
+        int i = 1 + (ps->cursor + j) % count;
+        struct pollfd *p = &ps->fds[i];
+        uint32_t fire, re = (uint32_t)p->revents;
+        if (!re)
+            continue;
+        if (re & POLLNVAL) {
+            /* closed without deregister: forget it quietly, as epoll does */
+            p->revents = 0;
+            lowio_pollset_quiet(p);
+            ps->armed[i] = 0;
+            continue;
+        }
+        fire = ps->modes[i] == LOWIO_MODE_LEVEL ? re : (re & ps->armed[i]);
+        if (fire && k == ev->capacity)
+            break;  /* left armed: reported on a later call */
+        p->revents = 0;
+        if (ps->modes[i] == LOWIO_MODE_ONESHOT && fire)
+            ps->armed[i] = 0;
+        else if (ps->modes[i] == LOWIO_MODE_EDGE)
+            ps->armed[i] &= ~re;
+        p->events = (short)(ps->armed[i] & ~(uint32_t)(POLLERR | POLLHUP));
+        if (ps->modes[i] != LOWIO_MODE_LEVEL
+            && (ps->armed[i] == 0 || (re & ~ps->armed[i] & (POLLERR | POLLHUP))))
+            lowio_pollset_quiet(p);  /* would only repeat what was reported */
+        if (fire) {
+            /* as epoll does, an event carries the full current readiness */
+            ev->out[k++] = (ps->tokens[i] << LOWIO_FLAG_BITS) | (re & LOWIO_FLAG_MASK);
+            last = i;
+        }
+    }
+    if (last > 0)
+        ps->cursor = last % count;
+    __atomic_store_n(&ps->busy, 0, __ATOMIC_RELEASE);
+    return err ? -err : k;
+}
+
+/* ---- sources and eventfd ------------------------------------------------- */
+
+#define LOWIO_SOURCE_OK 0
+#define LOWIO_SOURCE_REGULAR 1   /* regular file or directory: never pollable */
+#define LOWIO_SOURCE_BLOCKING 2  /* a socket without O_NONBLOCK */
+
+/* Classifies an fd before registration; -errno (EBADF) if it is not open. */
+static int lowio_check_source(int fd, uint64_t *ident)
+{
+    struct stat st;
+    int fl;
+    if (fstat(fd, &st) < 0)
+        return -errno;
+    ident[0] = (uint64_t)st.st_dev;
+    ident[1] = (uint64_t)st.st_ino;
+    if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))
+        return LOWIO_SOURCE_REGULAR;
+    if (S_ISSOCK(st.st_mode)) {
+        fl = fcntl(fd, F_GETFL);
+        if (fl < 0)
+            return -errno;
+        if (!(fl & O_NONBLOCK))
+            return LOWIO_SOURCE_BLOCKING;
+    }
+    return LOWIO_SOURCE_OK;
+}
+
+/* 1 if `fd` is a socket in blocking mode, 0 if not, -errno on error. */
+static int lowio_is_blocking_socket(int fd)
+{
+    int fl, type;
+    socklen_t len = sizeof type;
+    fl = fcntl(fd, F_GETFL);
+    if (fl < 0)
+        return -errno;
+    if (fl & O_NONBLOCK)
+        return 0;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+        return errno == ENOTSOCK ? 0 : -errno;
+    return 1;
+}
+
+static int lowio_eventfd(void)
+{
+    int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    return fd < 0 ? -errno : fd;
+}
+
+/* Adds one to the counter; on the (astronomically rare) overflow, resets it
+ * and retries, as mio's waker does. */
+static int lowio_eventfd_wake(int fd)
+{
+    uint64_t one = 1, sink;
+    for (;;) {
+        if (write(fd, &one, sizeof one) == (ssize_t)sizeof one)
+            return 0;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN)
+            return -errno;
+        if (read(fd, &sink, sizeof sink) < 0 && errno != EAGAIN)
+            return -errno;
+    }
+}

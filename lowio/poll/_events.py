@@ -1,0 +1,155 @@
+"""``Events`` (the buffer a poll fills) and ``Event`` (one readiness report).
+
+The C layer writes each event as one ``uint64``: ``token << 16 | flags``,
+where the flags are epoll's bits.  Iteration maps those integers to
+immutable ``Event`` objects through an intern table, so a hot loop creates
+no objects for tokens and readiness it has seen before and never reads a
+C struct field from Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from .._sys import ffi, lib
+
+_IN = int(lib.EPOLLIN)
+_PRI = int(lib.EPOLLPRI)
+_OUT = int(lib.EPOLLOUT)
+_ERR = int(lib.EPOLLERR)
+_HUP = int(lib.EPOLLHUP)
+_RDHUP = int(lib.EPOLLRDHUP)
+_SHIFT = int(lib.LOWIO_FLAG_BITS)
+_FLAGS = (1 << _SHIFT) - 1
+MAX_CAPACITY = 1 << 20
+
+
+class Event:
+    """One readiness report: a ``token`` and what became ready.
+
+    The flag logic is mio's for epoll.  Events are immutable and compare by
+    value; the same ``Event`` object may be handed out again later.
+    """
+
+    __slots__ = ("token", "_flags")
+    token: int
+
+    def __init__(self, token: int, flags: int) -> None:
+        object.__setattr__(self, "token", token)
+        object.__setattr__(self, "_flags", flags)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("Event is immutable")
+
+    def is_readable(self) -> bool:
+        return self._flags & (_IN | _PRI) != 0
+
+    def is_writable(self) -> bool:
+        return self._flags & _OUT != 0
+
+    def is_error(self) -> bool:
+        return self._flags & _ERR != 0
+
+    def is_read_closed(self) -> bool:
+        """Both halves closed, or the peer shut down writing (FIN) / a pipe's
+        writers are all gone."""
+        f = self._flags
+        return f & _HUP != 0 or (f & _IN != 0 and f & _RDHUP != 0)
+
+    def is_write_closed(self) -> bool:
+        """Both halves closed, or a pipe's readers are all gone."""
+        f = self._flags
+        return f & _HUP != 0 or (f & _OUT != 0 and f & _ERR != 0) or f == _ERR
+
+    def is_priority(self) -> bool:
+        return self._flags & _PRI != 0
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Event):
+            return NotImplemented
+        return self.token == other.token and self._flags == other._flags
+
+    def __hash__(self) -> int:
+        return hash((self.token, self._flags))
+
+    def __repr__(self) -> str:
+        names = [
+            name
+            for name, test in (
+                ("readable", self.is_readable),
+                ("writable", self.is_writable),
+                ("error", self.is_error),
+                ("read_closed", self.is_read_closed),
+                ("write_closed", self.is_write_closed),
+                ("priority", self.is_priority),
+            )
+            if test()
+        ]
+        return f"Event(token={self.token}, {'|'.join(names) or 'none'})"
+
+
+class _Interned(dict[int, Event]):
+    """packed value -> Event; bounded so that token churn cannot grow it."""
+
+    LIMIT = 1 << 16
+
+    def __missing__(self, packed: int) -> Event:
+        if len(self) >= self.LIMIT:
+            self.clear()
+        event = self[packed] = Event(packed >> _SHIFT, packed & _FLAGS)
+        return event
+
+
+_event_for = _Interned().__getitem__
+
+
+class Events:
+    """A preallocated buffer of up to ``capacity`` events, filled by
+    ``Poll.poll``.  Sources beyond ``capacity`` are reported by later polls.
+    Owned by one thread at a time."""
+
+    __slots__ = ("_c", "_out", "_scratch", "_mv", "_n", "_capacity", "_bound", "_ms")
+
+    def __init__(self, capacity: int = 1024) -> None:
+        if isinstance(capacity, bool) or not isinstance(capacity, int):
+            raise TypeError(f"capacity must be an int, not {type(capacity).__name__}")
+        if not 1 <= capacity <= MAX_CAPACITY:
+            raise ValueError(f"capacity must be between 1 and {MAX_CAPACITY}, not {capacity}")
+        self._capacity = capacity
+        self._out = ffi.new("uint64_t[]", capacity)
+        self._scratch = ffi.new("struct epoll_event[]", capacity)
+        self._c = ffi.new("struct lowio_events *")
+        self._c.out = self._out
+        self._c.scratch = self._scratch
+        self._c.capacity = capacity
+        self._c.timeout_ms = 0
+        self._bound: object = None  # the selector whose waits fill this buffer
+        self._ms = 0  # mirror of _c.timeout_ms, to skip needless cdata writes
+        self._mv = memoryview(ffi.buffer(self._out)).cast("Q")
+        self._n = 0
+
+    @property
+    def capacity(self) -> int:
+        return self._capacity
+
+    def __len__(self) -> int:
+        return self._n
+
+    def is_empty(self) -> bool:
+        return self._n == 0
+
+    def clear(self) -> None:
+        self._n = 0
+
+    def __iter__(self) -> Iterator[Event]:
+        n = self._n
+        if n == 1:  # the commonest result: skip slicing the view
+            return iter((_event_for(self._mv[0]),))
+        return map(_event_for, self._mv[:n])
+
+    def packed(self) -> memoryview:
+        """The raw events as ``token << 16 | epoll flags`` integers, valid until
+        the next poll (for event loops that decode them themselves)."""
+        return self._mv[: self._n]
+
+    def __repr__(self) -> str:
+        return f"Events(len={self._n}, capacity={self._capacity})"

@@ -1,0 +1,144 @@
+"""``Poll``: waits for readiness of the sources in its ``Registry``."""
+
+from __future__ import annotations
+
+import math
+import time
+from types import TracebackType
+
+from .._sys import DEFAULT_SELECTOR, SELECTORS
+from ._events import Events
+from ._registry import Registry
+
+# epoll_wait and poll take an int of milliseconds; longer waits are capped
+# (the caller sees a timeout with no events, as with mio).
+MAX_TIMEOUT_MS = 2**31 - 1
+
+
+def timeout_ms(timeout: object) -> int:
+    """Seconds (or None: forever) as whole milliseconds, rounded *up*, so
+    that a positive timeout never becomes a non-blocking poll."""
+    if timeout is None:
+        return -1
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError(f"timeout must be a number of seconds or None, not {type(timeout).__name__}")
+    if timeout != timeout:
+        raise ValueError("timeout must not be NaN")
+    if timeout < 0:
+        raise ValueError(f"timeout must be >= 0 seconds or None, not {timeout}")
+    if timeout == math.inf:
+        return -1
+    return min(math.ceil(timeout * 1000), MAX_TIMEOUT_MS)
+
+
+class Poll:
+    """A readiness poller in the shape of mio's ``Poll``.
+
+    ``selector`` is ``"epoll"`` (the default) or ``"poll"`` (the poll(2)
+    fallback, with the same edge-triggered semantics as mio's).
+
+    Threads: one thread at a time calls :meth:`poll` (a second one gets
+    ``RuntimeError``); any thread may use :attr:`registry` and a ``Waker``.
+    A forked child must create its own ``Poll``: using the parent's raises
+    ``RuntimeError``.  After :meth:`close` every use raises ``ValueError``;
+    an unclosed ``Poll`` releases its fds when collected.
+    """
+
+    __slots__ = ("_selector", "_registry", "_wait", "_wait0", "__weakref__")
+
+    def __init__(self, selector: str | None = None) -> None:
+        name = DEFAULT_SELECTOR if selector is None else selector
+        factory = SELECTORS.get(name) if isinstance(name, str) else None
+        if factory is None:
+            raise ValueError(
+                f"unknown selector {selector!r}; choose one of {sorted(SELECTORS)} or None"
+            )
+        self._selector = factory()
+        self._registry = Registry(self._selector)
+        self._wait = self._selector.wait
+        self._wait0 = self._selector.wait0
+
+    @property
+    def registry(self) -> Registry:
+        """The registry of this poll (thread-safe)."""
+        return self._registry
+
+    @property
+    def selector(self) -> str:
+        """``"epoll"`` or ``"poll"``."""
+        return self._selector.name
+
+    def poll(self, events: Events, timeout: float | None = None) -> int:
+        """Waits until a registered source is ready or ``timeout`` seconds
+        pass (``None``: no limit; ``0``: asks the kernel without waiting),
+        then fills ``events`` and returns how many it holds.
+
+        The timeout is rounded up to whole milliseconds.  The GIL is released
+        while waiting.  Interrupted by a signal, it runs the Python handlers
+        (whose exception propagates) and waits for the rest of the timeout.
+        """
+        try:
+            if events._bound is not self._selector:
+                self._bind(events)
+            if timeout == 0 and timeout is not False:  # the hot case: no timeout write
+                ms = 0
+                n = self._wait0(events._c)
+            else:
+                ms = timeout_ms(timeout)
+                if events._ms != ms:
+                    events._c.timeout_ms = events._ms = ms
+                n = self._wait(events._c)
+        except AttributeError:
+            if not isinstance(events, Events):
+                raise TypeError(f"events must be lowio.Events, not {type(events).__name__}") from None
+            raise
+        if n < 0:
+            n = self._wait_failed(n, events, ms)
+        events._n = n
+        return n
+
+    def _bind(self, events: Events) -> None:
+        self._selector.bind(events._c)
+        events._bound = self._selector
+
+    def _wait_failed(self, n: int, events: Events, ms: int) -> int:
+        deadline = time.monotonic() + ms / 1000 if ms > 0 else 0.0
+        while n < 0:
+            error = self._selector.wait_error(n)
+            if error is not None:
+                raise error
+            # EINTR: signal handlers run at this loop's back edge; go on
+            # waiting for the rest of the timeout.
+            if ms > 0:
+                remaining = max(0, math.ceil((deadline - time.monotonic()) * 1000))
+                events._c.timeout_ms = events._ms = remaining
+            n = self._wait(events._c) if ms else self._wait0(events._c)
+        return n
+
+    def fileno(self) -> int:
+        """The epoll fd (or the poll selector's notifier eventfd)."""
+        return self._selector.fileno()
+
+    @property
+    def closed(self) -> bool:
+        return self._selector.closed
+
+    def close(self) -> None:
+        """Closes the poller and its registry; closing twice is fine.  Do not
+        close while another thread is inside :meth:`poll`."""
+        self._selector.close()
+
+    def __enter__(self) -> Poll:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return f"<lowio.Poll selector={self.selector} {state}>"

@@ -1,0 +1,89 @@
+"""Shared fixtures: every test runs on both selectors where it takes
+``selector``, and every test must leave fds and threads as it found them."""
+
+from __future__ import annotations
+
+import gc
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from lowio.poll import Poll
+
+SELECTORS = ["epoll", "poll"]
+
+
+def open_fds() -> set[int]:
+    return {int(name) for name in os.listdir("/proc/self/fd")}
+
+
+@pytest.fixture(autouse=True)
+def no_leaks() -> Iterator[None]:
+    """Fails a test that leaves an fd open or a thread running."""
+    gc.collect()
+    fds_before = open_fds()
+    threads_before = threading.active_count()
+    yield
+    deadline = time.monotonic() + 2.0
+    while True:
+        gc.collect()
+        leaked = open_fds() - fds_before
+        extra_threads = threading.active_count() - threads_before
+        if (not leaked and extra_threads <= 0) or time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
+    assert not leaked, f"leaked fds: {sorted(leaked)}"
+    assert extra_threads <= 0, f"{extra_threads} thread(s) still running"
+
+
+@pytest.fixture(params=SELECTORS)
+def selector(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def poll(selector: str) -> Iterator[Poll]:
+    p = Poll(selector)
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
+    """A connected, non-blocking AF_UNIX stream socket pair."""
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    b.setblocking(False)
+    yield a, b
+    a.close()
+    b.close()
+
+
+@pytest.fixture
+def tcp_pair() -> Iterator[tuple[socket.socket, socket.socket]]:
+    """A connected, non-blocking TCP pair on loopback."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = socket.create_connection(listener.getsockname())
+        server, _ = listener.accept()
+    client.setblocking(False)
+    server.setblocking(False)
+    yield client, server
+    client.close()
+    server.close()
+
+
+def drain(sock: socket.socket) -> bytes:
+    """Reads until EAGAIN."""
+    data = b""
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except BlockingIOError:
+            return data
+        if not chunk:
+            return data
+        data += chunk
