@@ -41,9 +41,7 @@ def time_per_op(fn: Callable[[int], None], loops: int, ops_per_loop: int) -> flo
     return (time.perf_counter_ns() - start) / (loops * ops_per_loop)
 
 
-def interleave(
-    contenders: dict[str, Callable[[], float]], reps: int
-) -> dict[str, Sample]:
+def interleave(contenders: dict[str, Callable[[], float]], reps: int) -> dict[str, Sample]:
     """Runs each contender's one-rep function ``reps`` times, in turn."""
     samples = {name: Sample(name) for name in contenders}
     for _ in range(reps):
@@ -54,4 +52,4 @@ def interleave(
 
 def paired_ratio(base: Sample, other: Sample) -> float:
     """Median over reps of base/other: > 1 means ``other`` is faster."""
-    return statistics.median(b / o for b, o in zip(base.values, other.values))
+    return statistics.median(b / o for b, o in zip(base.values, other.values, strict=True))

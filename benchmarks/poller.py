@@ -48,7 +48,7 @@ def _lowio_poll(socks: list[socket.socket]) -> tuple[Callable[[int], None], Call
         for _ in range(loops):
             poll(events, 0)
             for ev in events:
-                ev.token
+                ev.token  # noqa: B018 (the read is what is measured)
         assert len(events) == expected
 
     return run, p.close
@@ -80,7 +80,7 @@ def _selectors_poll(socks: list[socket.socket]) -> tuple[Callable[[int], None], 
     def run(loops: int) -> None:
         for _ in range(loops):
             for key, _mask in select_(0):
-                key.data
+                key.data  # noqa: B018 (the read is what is measured)
         assert len(select_(0)) == expected
 
     return run, sel.close
@@ -102,7 +102,10 @@ def bench_poll(ready: int, reps: int, budget_ns: float) -> dict[str, Sample]:
             for run, _ in built.values():
                 run(max(1, loops // 10))  # warm up
             return interleave(
-                {name: (lambda run=run: time_per_op(run, loops, 1)) for name, (run, _) in built.items()},
+                {
+                    name: (lambda run=run: time_per_op(run, loops, 1))
+                    for name, (run, _) in built.items()
+                },
                 reps,
             )
         finally:
@@ -139,7 +142,12 @@ def _lowio_ctl(socks: list[socket.socket]) -> dict[str, Callable[[], float]]:
         for fd in fds:
             reg.deregister(fd)
 
-    return {"register": register, "reregister": reregister, "deregister": deregister, "_close": p.close}  # type: ignore[dict-item]
+    return {
+        "register": register,
+        "reregister": reregister,
+        "deregister": deregister,
+        "_close": p.close,
+    }  # type: ignore[dict-item]
 
 
 def _epoll_ctl(socks: list[socket.socket]) -> dict[str, Callable[[], float]]:
@@ -171,7 +179,12 @@ def _epoll_ctl(socks: list[socket.socket]) -> dict[str, Callable[[], float]]:
         for fd in fds:
             ep.unregister(fd)
 
-    return {"register": register, "reregister": reregister, "deregister": deregister, "_close": ep.close}  # type: ignore[dict-item]
+    return {
+        "register": register,
+        "reregister": reregister,
+        "deregister": deregister,
+        "_close": ep.close,
+    }  # type: ignore[dict-item]
 
 
 def _timed(fn: Callable[[], object], ops: int, after: Callable[[], None] | None = None) -> float:

@@ -53,9 +53,17 @@ def test_events_buffer_basics() -> None:
     assert repr(events) == "Events(len=0, capacity=4)"
 
 
-@pytest.mark.parametrize(("capacity", "error"), [(0, ValueError), (-5, ValueError),
-                                                 (2**21, ValueError), (1.5, TypeError),
-                                                 (True, TypeError), ("8", TypeError)])
+@pytest.mark.parametrize(
+    ("capacity", "error"),
+    [
+        (0, ValueError),
+        (-5, ValueError),
+        (2**21, ValueError),
+        (1.5, TypeError),
+        (True, TypeError),
+        ("8", TypeError),
+    ],
+)
 def test_events_bad_capacity(capacity: object, error: type[Exception]) -> None:
     with pytest.raises(error, match="capacity"):
         Events(capacity)  # type: ignore[arg-type]

@@ -10,7 +10,7 @@ from lowio.poll._interest import MASKS, mask_for
 def test_interest_combines_and_exports() -> None:
     both = Interest.READABLE | Interest.WRITABLE
     assert Interest.READABLE in both and Interest.PRIORITY not in both
-    assert [EDGE, LEVEL, ONESHOT] == list(Mode)
+    assert list(Mode) == [EDGE, LEVEL, ONESHOT]
 
 
 def test_masks_follow_mio() -> None:

@@ -19,22 +19,34 @@ R = Interest.READABLE
 
 @pytest.mark.parametrize(
     ("timeout", "ms"),
-    [(None, -1), (0, 0), (0.0, 0), (0.0001, 1), (0.001, 1), (0.0011, 2), (1, 1000),
-     (1.5, 1500), (math.inf, -1), (1e12, MAX_TIMEOUT_MS)],
+    [
+        (None, -1),
+        (0, 0),
+        (0.0, 0),
+        (0.0001, 1),
+        (0.001, 1),
+        (0.0011, 2),
+        (1, 1000),
+        (1.5, 1500),
+        (math.inf, -1),
+        (1e12, MAX_TIMEOUT_MS),
+    ],
 )
 def test_timeout_rounds_up_to_milliseconds(timeout: float | None, ms: int) -> None:
     assert timeout_ms(timeout) == ms
 
 
-@pytest.mark.parametrize(("timeout", "error"), [(-0.5, ValueError), (math.nan, ValueError),
-                                                ("1", TypeError), (True, TypeError)])
+@pytest.mark.parametrize(
+    ("timeout", "error"),
+    [(-0.5, ValueError), (math.nan, ValueError), ("1", TypeError), (True, TypeError)],
+)
 def test_bad_timeout(poll: Poll, timeout: object, error: type[Exception]) -> None:
     with pytest.raises(error, match="timeout"):
         poll.poll(Events(1), timeout)  # type: ignore[arg-type]
 
 
 def test_events_must_be_events(poll: Poll) -> None:
-    with pytest.raises(TypeError, match="lowio.Events"):
+    with pytest.raises(TypeError, match=r"lowio\.Events"):
         poll.poll([], 0)  # type: ignore[arg-type]
 
 
@@ -53,7 +65,9 @@ def test_default_is_epoll_and_context_manager() -> None:
     assert p.closed and "closed" in repr(p)
 
 
-def test_use_after_close_is_a_clear_error(selector: str, pair: tuple[socket.socket, socket.socket]) -> None:
+def test_use_after_close_is_a_clear_error(
+    selector: str, pair: tuple[socket.socket, socket.socket]
+) -> None:
     p = Poll(selector)
     registry = p.registry
     p.close()
@@ -101,15 +115,20 @@ def test_a_second_thread_in_poll_is_refused(poll: Poll) -> None:
     assert result == [1]
 
 
-def test_forked_child_cannot_use_the_parent_poll(selector: str, pair: tuple[socket.socket, socket.socket]) -> None:
+def test_forked_child_cannot_use_the_parent_poll(
+    selector: str, pair: tuple[socket.socket, socket.socket]
+) -> None:
     a, b = pair
     with Poll(selector) as p:
         p.registry.register(a, 1, R)
         pid = os.fork()
         if pid == 0:  # child
             code = 0
-            for call in (lambda: p.poll(Events(1), 0), lambda: p.registry.deregister(a),
-                         lambda: p.registry.register(b, 2, R)):
+            for call in (
+                lambda: p.poll(Events(1), 0),
+                lambda: p.registry.deregister(a),
+                lambda: p.registry.register(b, 2, R),
+            ):
                 try:
                     call()
                     code = 1

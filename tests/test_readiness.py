@@ -22,7 +22,9 @@ def poll_events(poll: Poll, timeout: float | None = 0, capacity: int = 64) -> li
     return got
 
 
-def test_edge_fires_once_and_rearms_after_would_block(poll: Poll, pair: tuple[socket.socket, socket.socket]) -> None:
+def test_edge_fires_once_and_rearms_after_would_block(
+    poll: Poll, pair: tuple[socket.socket, socket.socket]
+) -> None:
     a, b = pair
     poll.registry.register(a, 1, R)
     assert poll_events(poll) == []
@@ -72,7 +74,9 @@ def test_oneshot_until_reregistered(poll: Poll, pair: tuple[socket.socket, socke
     assert [ev.token for ev in poll_events(poll, 1.0)] == [2]
 
 
-def test_read_closed_on_peer_shutdown(poll: Poll, tcp_pair: tuple[socket.socket, socket.socket]) -> None:
+def test_read_closed_on_peer_shutdown(
+    poll: Poll, tcp_pair: tuple[socket.socket, socket.socket]
+) -> None:
     client, server = tcp_pair
     poll.registry.register(server, 1, R)
     client.shutdown(socket.SHUT_WR)
@@ -164,7 +168,9 @@ def test_level_sources_beyond_capacity_are_not_starved(poll: Poll) -> None:
             b.close()
 
 
-def test_zero_timeout_asks_the_kernel(poll: Poll, pair: tuple[socket.socket, socket.socket]) -> None:
+def test_zero_timeout_asks_the_kernel(
+    poll: Poll, pair: tuple[socket.socket, socket.socket]
+) -> None:
     a, b = pair
     poll.registry.register(a, 1, R, mode=LEVEL)
     assert poll_events(poll, 0) == []
@@ -179,7 +185,9 @@ def test_short_timeouts_are_not_rounded_down(poll: Poll) -> None:
         assert time.monotonic() - start >= timeout
 
 
-def test_one_source_two_interests_one_event(poll: Poll, pair: tuple[socket.socket, socket.socket]) -> None:
+def test_one_source_two_interests_one_event(
+    poll: Poll, pair: tuple[socket.socket, socket.socket]
+) -> None:
     a, b = pair
     b.send(b"x")
     poll.registry.register(a, 1, R | W)

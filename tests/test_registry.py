@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lowio.poll import EDGE, LEVEL, ONESHOT, TOKEN_LIMIT, Events, Interest, Poll
+from lowio.poll import LEVEL, ONESHOT, TOKEN_LIMIT, Events, Interest, Poll
 
 R, W = Interest.READABLE, Interest.WRITABLE
 
@@ -22,7 +22,9 @@ def tokens(poll: Poll, timeout: float | None = 0) -> list[int]:
     return [ev.token for ev in events]
 
 
-def test_sources_int_socket_and_fileno_objects(poll: Poll, pair: tuple[socket.socket, socket.socket]) -> None:
+def test_sources_int_socket_and_fileno_objects(
+    poll: Poll, pair: tuple[socket.socket, socket.socket]
+) -> None:
     a, b = pair
 
     class HasFileno:
@@ -59,8 +61,10 @@ def test_pipe_udp_and_unix_datagram_sources(poll: Poll) -> None:
         ub.close()
 
 
-def test_reregister_replaces_token_and_interest(poll: Poll, pair: tuple[socket.socket, socket.socket]) -> None:
-    a, b = pair
+def test_reregister_replaces_token_and_interest(
+    poll: Poll, pair: tuple[socket.socket, socket.socket]
+) -> None:
+    a, _ = pair
     poll.registry.register(a, 1, R)
     assert tokens(poll) == []  # not readable, and WRITABLE was not asked for
     poll.registry.reregister(a, 2, W)
@@ -81,14 +85,18 @@ def test_no_event_after_deregister(poll: Poll, pair: tuple[socket.socket, socket
     assert tokens(poll, 1.0) == [5]
 
 
-def test_double_register_is_file_exists(poll: Poll, pair: tuple[socket.socket, socket.socket]) -> None:
+def test_double_register_is_file_exists(
+    poll: Poll, pair: tuple[socket.socket, socket.socket]
+) -> None:
     a, _ = pair
     poll.registry.register(a, 1, R)
     with pytest.raises(FileExistsError, match=f"fd {a.fileno()}"):
         poll.registry.register(a, 2, R)
 
 
-def test_unknown_source_is_file_not_found(poll: Poll, pair: tuple[socket.socket, socket.socket]) -> None:
+def test_unknown_source_is_file_not_found(
+    poll: Poll, pair: tuple[socket.socket, socket.socket]
+) -> None:
     a, _ = pair
     with pytest.raises(FileNotFoundError):
         poll.registry.reregister(a, 1, R)
@@ -97,9 +105,8 @@ def test_unknown_source_is_file_not_found(poll: Poll, pair: tuple[socket.socket,
 
 
 def test_regular_file_is_permission_error(poll: Poll, tmp_path: Path) -> None:
-    with open(tmp_path / "f", "wb") as f:
-        with pytest.raises(PermissionError, match="regular files"):
-            poll.registry.register(f, 1, R)
+    with open(tmp_path / "f", "wb") as f, pytest.raises(PermissionError, match="regular files"):
+        poll.registry.register(f, 1, R)
 
 
 def test_dev_null_is_refused_by_epoll() -> None:
@@ -131,17 +138,30 @@ def test_blocking_socket_is_refused(poll: Poll) -> None:
 
 @pytest.mark.parametrize(
     ("token", "error"),
-    [(-1, ValueError), (TOKEN_LIMIT, ValueError), (1.0, TypeError), (True, TypeError), ("1", TypeError)],
+    [
+        (-1, ValueError),
+        (TOKEN_LIMIT, ValueError),
+        (1.0, TypeError),
+        (True, TypeError),
+        ("1", TypeError),
+    ],
 )
-def test_bad_token(poll: Poll, pair: tuple[socket.socket, socket.socket], token: object, error: type[Exception]) -> None:
+def test_bad_token(
+    poll: Poll, pair: tuple[socket.socket, socket.socket], token: object, error: type[Exception]
+) -> None:
     with pytest.raises(error, match="token"):
         poll.registry.register(pair[0], token, R)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
     ("source", "error", "match"),
-    [("3", TypeError, "str"), (None, TypeError, "NoneType"), (True, TypeError, "bool"),
-     (-1, ValueError, "non-negative"), (3.0, TypeError, "float")],
+    [
+        ("3", TypeError, "str"),
+        (None, TypeError, "NoneType"),
+        (True, TypeError, "bool"),
+        (-1, ValueError, "non-negative"),
+        (3.0, TypeError, "float"),
+    ],
 )
 def test_bad_source(poll: Poll, source: object, error: type[Exception], match: str) -> None:
     with pytest.raises(error, match=match):
@@ -157,7 +177,9 @@ def test_fileno_returning_garbage(poll: Poll) -> None:
         poll.registry.register(Bad(), 1, R)
 
 
-def test_bad_interest_and_mode_through_registry(poll: Poll, pair: tuple[socket.socket, socket.socket]) -> None:
+def test_bad_interest_and_mode_through_registry(
+    poll: Poll, pair: tuple[socket.socket, socket.socket]
+) -> None:
     with pytest.raises(ValueError, match="empty"):
         poll.registry.register(pair[0], 1, Interest(0))
     with pytest.raises(TypeError, match="mode"):

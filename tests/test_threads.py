@@ -129,7 +129,9 @@ def test_concurrent_registration_from_cloned_registries(poll: Poll) -> None:
             b.close()
 
 
-def test_one_fd_in_two_polls_gets_edges_in_both(selector: str, pair: tuple[socket.socket, socket.socket]) -> None:
+def test_one_fd_in_two_polls_gets_edges_in_both(
+    selector: str, pair: tuple[socket.socket, socket.socket]
+) -> None:
     a, b = pair
     with Poll(selector) as p1, Poll(selector) as p2:
         p1.registry.register(a, 1, R)

@@ -8,6 +8,7 @@ there raises ``RuntimeError``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import weakref
 
@@ -21,10 +22,8 @@ _live: weakref.WeakSet[FdOwner] = weakref.WeakSet()
 
 
 def _close_quietly(fd: int) -> None:
-    try:
+    with contextlib.suppress(OSError):
         os.close(fd)
-    except OSError:
-        pass
 
 
 class FdOwner:

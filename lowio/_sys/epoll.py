@@ -7,10 +7,12 @@ register, reregister and deregister while another waits.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import threading
 import weakref
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ._errors import blocking_error, os_error
 from ._lifecycle import FdOwner
@@ -131,8 +133,6 @@ class EpollWaker(EventFd):
 
     def close(self) -> None:
         if not self.closed and not self._selector.closed:
-            try:
+            with contextlib.suppress(OSError):
                 self._selector.deregister(self._fd)
-            except OSError:
-                pass
         super().close()

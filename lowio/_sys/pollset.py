@@ -21,7 +21,8 @@ import errno
 import threading
 import time
 import weakref
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ._errors import blocking_error, os_error
 from ._lifecycle import OPEN, FdOwner
@@ -84,7 +85,7 @@ class PollSelector(FdOwner):
         modes = ffi.new("uint8_t[]", capacity)
         if self._arrays:
             used = self._ps.nfds
-            for new, old in zip((fds, tokens, armed, modes), self._arrays):
+            for new, old in zip((fds, tokens, armed, modes), self._arrays, strict=True):
                 ffi.memmove(new, old, used * (ffi.sizeof(old) // len(old)))
         self._arrays = (fds, tokens, armed, modes)
         ps = self._ps
@@ -218,8 +219,7 @@ class PollSelector(FdOwner):
     def _checked_mask(self, mask: int) -> int:
         if mask & (lib.EPOLLEXCLUSIVE | lib.EPOLLWAKEUP):
             raise ValueError(
-                "exclusive=True and wakeup=True need the epoll selector; "
-                "this Poll uses poll(2)"
+                "exclusive=True and wakeup=True need the epoll selector; this Poll uses poll(2)"
             )
         return mask
 

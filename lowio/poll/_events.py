@@ -10,6 +10,7 @@ C struct field from Python.
 from __future__ import annotations
 
 from collections.abc import Iterator
+
 from .._sys import ffi, lib
 
 _IN = int(lib.EPOLLIN)
@@ -30,8 +31,9 @@ class Event:
     value; the same ``Event`` object may be handed out again later.
     """
 
-    __slots__ = ("token", "_flags")
+    __slots__ = ("_flags", "token")
     token: int
+    _flags: int
 
     def __init__(self, token: int, flags: int) -> None:
         object.__setattr__(self, "token", token)
@@ -107,7 +109,7 @@ class Events:
     ``Poll.poll``.  Sources beyond ``capacity`` are reported by later polls.
     Owned by one thread at a time."""
 
-    __slots__ = ("_c", "_out", "_scratch", "_mv", "_n", "_capacity", "_bound", "_ms")
+    __slots__ = ("_bound", "_c", "_capacity", "_ms", "_mv", "_n", "_out", "_scratch")
 
     def __init__(self, capacity: int = 1024) -> None:
         if isinstance(capacity, bool) or not isinstance(capacity, int):

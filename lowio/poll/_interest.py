@@ -81,7 +81,9 @@ def mask_for(interest: object, mode: object, exclusive: bool, wakeup: bool) -> i
     mask = table[value]
     if exclusive:
         if mode is ONESHOT:
-            raise ValueError("exclusive=True cannot be combined with ONESHOT (the kernel refuses it)")
+            raise ValueError(
+                "exclusive=True cannot be combined with ONESHOT (the kernel refuses it)"
+            )
         if value & Interest.PRIORITY:
             raise ValueError(
                 "exclusive=True cannot be combined with Interest.PRIORITY (the kernel refuses it)"

@@ -21,7 +21,9 @@ def timeout_ms(timeout: object) -> int:
     if timeout is None:
         return -1
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-        raise TypeError(f"timeout must be a number of seconds or None, not {type(timeout).__name__}")
+        raise TypeError(
+            f"timeout must be a number of seconds or None, not {type(timeout).__name__}"
+        )
     if timeout != timeout:
         raise ValueError("timeout must not be NaN")
     if timeout < 0:
@@ -44,7 +46,7 @@ class Poll:
     an unclosed ``Poll`` releases its fds when collected.
     """
 
-    __slots__ = ("_selector", "_registry", "_wait", "_wait0", "__weakref__")
+    __slots__ = ("__weakref__", "_registry", "_selector", "_wait", "_wait0")
 
     def __init__(self, selector: str | None = None) -> None:
         name = DEFAULT_SELECTOR if selector is None else selector
@@ -90,7 +92,9 @@ class Poll:
                 n = self._wait(events._c)
         except AttributeError:
             if not isinstance(events, Events):
-                raise TypeError(f"events must be lowio.Events, not {type(events).__name__}") from None
+                raise TypeError(
+                    f"events must be lowio.Events, not {type(events).__name__}"
+                ) from None
             raise
         if n < 0:
             n = self._wait_failed(n, events, ms)

@@ -77,7 +77,11 @@ class Registry:
         if type(token) is not int or not 0 <= token < TOKEN_LIMIT:
             token = check_token(token)
         if type(interest) is Interest and interest and not (exclusive or wakeup):
-            mask = MASKS[mode][interest] if type(mode) is Mode else mask_for(interest, mode, False, False)
+            mask = (
+                MASKS[mode][interest]
+                if type(mode) is Mode
+                else mask_for(interest, mode, False, False)
+            )
         else:
             mask = mask_for(interest, mode, exclusive, wakeup)
         self._selector.register(fd, token, mask)
@@ -107,7 +111,11 @@ class Registry:
         if type(token) is not int or not 0 <= token < TOKEN_LIMIT:
             token = check_token(token)
         if type(interest) is Interest and interest and not wakeup:
-            mask = MASKS[mode][interest] if type(mode) is Mode else mask_for(interest, mode, False, False)
+            mask = (
+                MASKS[mode][interest]
+                if type(mode) is Mode
+                else mask_for(interest, mode, False, False)
+            )
         else:
             mask = mask_for(interest, mode, False, wakeup)
         self._selector.reregister(fd, token, mask)

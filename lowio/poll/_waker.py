@@ -17,7 +17,7 @@ class Waker:
     time (a second raises ``RuntimeError`` until the first is closed).
     """
 
-    __slots__ = ("_impl", "_token", "__weakref__")
+    __slots__ = ("__weakref__", "_impl", "_token")
 
     def __init__(self, registry: Registry, token: int) -> None:
         if not isinstance(registry, Registry):
