@@ -42,14 +42,51 @@ struct lowio_epoll {
 
 /* Output buffer of lowio.poll.Events, and the argument of a wait: the hot
  * call takes this one pointer (a cffi call with several arguments costs
- * about twice as much as one with a single argument). */
+ * about twice as much as one with a single argument).
+ *
+ * Besides the packed values, a wait writes for each event the id of the
+ * Python Event object for that value, found in an intern table that Python
+ * fills (keys: packed values, 0 = empty; linear probing).  Ids are small
+ * ints, which CPython does not allocate, so iterating allocates nothing.
+ * An id of 0 means "not interned yet"; the wait then adds LOWIO_MISSES to
+ * its result and Python interns the new values. */
 struct lowio_events {
     uint64_t *out;                 /* packed token << 16 | flags */
+    uint32_t *ids;                 /* id of each event's Event object */
     struct epoll_event *scratch;   /* epoll_wait's own buffer */
+    uint64_t *keys;                /* intern table: packed values */
+    uint32_t *vals;                /* intern table: ids */
+    uint32_t table_mask;           /* table size - 1 (a power of two) */
     int capacity;
     int timeout_ms;                /* in: -1 blocks, 0 polls */
     struct lowio_epoll *ep;        /* in: the poller (epoll waits only) */
 };
+
+#define LOWIO_MISSES (1 << 24)     /* > any capacity; set in every -errno too */
+
+static inline uint32_t lowio_slot(uint64_t packed, uint32_t mask)
+{
+    return (uint32_t)((packed * 0x9E3779B97F4A7C15ull) >> 32) & mask;
+}
+
+/* Stores event i and looks its Event id up; returns 1 on a miss. */
+static inline int lowio_put(struct lowio_events *ev, int i, uint64_t packed)
+{
+    uint32_t h = lowio_slot(packed, ev->table_mask);
+    ev->out[i] = packed;
+    for (;;) {
+        uint64_t key = ev->keys[h];
+        if (key == packed) {
+            ev->ids[i] = ev->vals[h];
+            return 0;
+        }
+        if (key == 0) {
+            ev->ids[i] = 0;
+            return 1;
+        }
+        h = (h + 1) & ev->table_mask;
+    }
+}
 
 static int lowio_epoll_create(void)
 {
@@ -79,7 +116,7 @@ static int lowio_epoll_ctl(int epfd, int op, int fd, uint32_t events,
 
 static int lowio_epoll_wait_ms(struct lowio_events *ev, int timeout_ms)
 {
-    int i, n, err = 0;
+    int i, n, err = 0, misses = 0;
     struct lowio_epoll *ep = ev->ep;
     if (__atomic_exchange_n(&ep->busy, 1, __ATOMIC_ACQUIRE))
         return LOWIO_EBUSY_WAIT;
@@ -87,10 +124,10 @@ static int lowio_epoll_wait_ms(struct lowio_events *ev, int timeout_ms)
     if (n < 0)
         err = errno;
     for (i = 0; i < n; i++)
-        ev->out[i] = (ev->scratch[i].data.u64 << LOWIO_FLAG_BITS)
-                     | (ev->scratch[i].events & LOWIO_FLAG_MASK);
+        misses |= lowio_put(ev, i, (ev->scratch[i].data.u64 << LOWIO_FLAG_BITS)
+                                   | (ev->scratch[i].events & LOWIO_FLAG_MASK));
     __atomic_store_n(&ep->busy, 0, __ATOMIC_RELEASE);
-    return n < 0 ? -err : n;
+    return n < 0 ? -err : (misses ? n | LOWIO_MISSES : n);
 }
 
 /* Waits ev->timeout_ms. */
@@ -138,7 +175,7 @@ static void lowio_pollset_quiet(struct pollfd *p)
 
 static int lowio_pollset_wait(struct lowio_pollset *ps, struct lowio_events *ev)
 {
-    int n, j, k = 0, err = 0, count, last = -1;
+    int n, j, k = 0, err = 0, count, last = -1, misses = 0;
     uint64_t drain;
     if (__atomic_exchange_n(&ps->busy, 1, __ATOMIC_ACQUIRE))
         return LOWIO_EBUSY_WAIT;
@@ -181,14 +218,15 @@ static int lowio_pollset_wait(struct lowio_pollset *ps, struct lowio_events *ev)
             lowio_pollset_quiet(p);  /* would only repeat what was reported */
         if (fire) {
             /* as epoll does, an event carries the full current readiness */
-            ev->out[k++] = (ps->tokens[i] << LOWIO_FLAG_BITS) | (re & LOWIO_FLAG_MASK);
+            misses |= lowio_put(ev, k++, (ps->tokens[i] << LOWIO_FLAG_BITS)
+                                         | (re & LOWIO_FLAG_MASK));
             last = i;
         }
     }
     if (last > 0)
         ps->cursor = last % count;
     __atomic_store_n(&ps->busy, 0, __ATOMIC_RELEASE);
-    return err ? -err : k;
+    return err ? -err : (misses ? k | LOWIO_MISSES : k);
 }
 
 /* ---- sources and eventfd ------------------------------------------------- */

@@ -176,15 +176,19 @@ class PollSelector(FdOwner):
                     self._in_poll = False
             if n < 0:
                 return n
+            misses = n & lib.LOWIO_MISSES
+            n ^= misses
             if self._wake_pending and n < events_c.capacity:
                 with self._lock:
                     token = self._waker_token
                     if self._wake_pending and token is not None:
                         self._wake_pending = False
                         events_c.out[n] = (token << lib.LOWIO_FLAG_BITS) | lib.EPOLLIN
+                        events_c.ids[n] = 0  # not interned: Events looks it up
+                        misses = lib.LOWIO_MISSES
                         n += 1
             if n or not self._ps.notified or timeout_ms == 0:
-                return n
+                return n | misses
             # Woken only to pick up registration changes: wait out the rest.
             if timeout_ms > 0:
                 left = deadline - time.monotonic()

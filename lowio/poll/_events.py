@@ -1,10 +1,11 @@
 """``Events`` (the buffer a poll fills) and ``Event`` (one readiness report).
 
 The C layer writes each event as one ``uint64``: ``token << 16 | flags``,
-where the flags are epoll's bits.  Iteration maps those integers to
-immutable ``Event`` objects through an intern table, so a hot loop creates
-no objects for tokens and readiness it has seen before and never reads a
-C struct field from Python.
+where the flags are epoll's bits, and, looked up in this buffer's intern
+table, the id of the immutable ``Event`` object for that value.  Iterating
+maps ids (small ints: no allocation) to the objects; a value never seen
+before is interned once, on the poll that first returns it.  No C struct
+field is read from Python per event.
 """
 
 from __future__ import annotations
@@ -21,7 +22,10 @@ _HUP = int(lib.EPOLLHUP)
 _RDHUP = int(lib.EPOLLRDHUP)
 _SHIFT = int(lib.LOWIO_FLAG_BITS)
 _FLAGS = (1 << _SHIFT) - 1
+_MISSES = int(lib.LOWIO_MISSES)
 MAX_CAPACITY = 1 << 20
+TABLE_SIZE = 4096  # intern table slots; at half full it is reset
+_MASK64 = (1 << 64) - 1
 
 
 class Event:
@@ -89,27 +93,28 @@ class Event:
         return f"Event(token={self.token}, {'|'.join(names) or 'none'})"
 
 
-class _Interned(dict[int, Event]):
-    """packed value -> Event; bounded so that token churn cannot grow it."""
-
-    LIMIT = 1 << 16
-
-    def __missing__(self, packed: int) -> Event:
-        if len(self) >= self.LIMIT:
-            self.clear()
-        event = self[packed] = Event(packed >> _SHIFT, packed & _FLAGS)
-        return event
-
-
-_event_for = _Interned().__getitem__
-
-
 class Events:
     """A preallocated buffer of up to ``capacity`` events, filled by
     ``Poll.poll``.  Sources beyond ``capacity`` are reported by later polls.
     Owned by one thread at a time."""
 
-    __slots__ = ("_bound", "_c", "_capacity", "_ms", "_mv", "_n", "_out", "_scratch")
+    __slots__ = (
+        "_bound",
+        "_c",
+        "_capacity",
+        "_ids",
+        "_ids_mv",
+        "_keys",
+        "_keys_mv",
+        "_ms",
+        "_mv",
+        "_n",
+        "_objs",
+        "_out",
+        "_scratch",
+        "_vals",
+        "_vals_mv",
+    )
 
     def __init__(self, capacity: int = 1024) -> None:
         if isinstance(capacity, bool) or not isinstance(capacity, int):
@@ -118,16 +123,51 @@ class Events:
             raise ValueError(f"capacity must be between 1 and {MAX_CAPACITY}, not {capacity}")
         self._capacity = capacity
         self._out = ffi.new("uint64_t[]", capacity)
+        self._ids = ffi.new("uint32_t[]", capacity)
         self._scratch = ffi.new("struct epoll_event[]", capacity)
-        self._c = ffi.new("struct lowio_events *")
-        self._c.out = self._out
-        self._c.scratch = self._scratch
-        self._c.capacity = capacity
-        self._c.timeout_ms = 0
+        self._keys = ffi.new("uint64_t[]", TABLE_SIZE)
+        self._vals = ffi.new("uint32_t[]", TABLE_SIZE)
+        c = self._c = ffi.new("struct lowio_events *")
+        c.out, c.ids, c.scratch = self._out, self._ids, self._scratch
+        c.keys, c.vals, c.table_mask = self._keys, self._vals, TABLE_SIZE - 1
+        c.capacity = capacity
+        c.timeout_ms = 0
+        self._mv = memoryview(ffi.buffer(self._out)).cast("Q")
+        self._ids_mv = memoryview(ffi.buffer(self._ids)).cast("I")
+        self._keys_mv = memoryview(ffi.buffer(self._keys)).cast("Q")
+        self._vals_mv = memoryview(ffi.buffer(self._vals)).cast("I")
+        self._objs: list[Event | None] = [None]  # id -> Event; id 0 means "not interned"
+        self._n = 0
         self._bound: object = None  # the selector whose waits fill this buffer
         self._ms = 0  # mirror of _c.timeout_ms, to skip needless cdata writes
-        self._mv = memoryview(ffi.buffer(self._out)).cast("Q")
-        self._n = 0
+
+    def _filled(self, result: int) -> int:
+        """Takes a wait's non-negative result: the count, plus ``LOWIO_MISSES``
+        if some values were not interned yet (they are, now)."""
+        n = result & (_MISSES - 1)
+        if result & _MISSES:
+            ids, out = self._ids_mv, self._mv
+            for i in range(n):
+                if ids[i] == 0:
+                    ids[i] = self._intern(out[i])
+        self._n = n
+        return n
+
+    def _intern(self, packed: int) -> int:
+        keys, mask = self._keys_mv, TABLE_SIZE - 1
+        if 2 * len(self._objs) > TABLE_SIZE:  # half full: start afresh
+            keys[:] = memoryview(bytes(8 * TABLE_SIZE)).cast("Q")
+            self._objs = [None]
+        slot = (((packed * 0x9E3779B97F4A7C15) & _MASK64) >> 32) & mask
+        while keys[slot] != 0:
+            if keys[slot] == packed:
+                return int(self._vals_mv[slot])
+            slot = (slot + 1) & mask
+        ident = len(self._objs)
+        self._objs.append(Event(packed >> _SHIFT, packed & _FLAGS))
+        self._vals_mv[slot] = ident
+        keys[slot] = packed
+        return ident
 
     @property
     def capacity(self) -> int:
@@ -145,8 +185,8 @@ class Events:
     def __iter__(self) -> Iterator[Event]:
         n = self._n
         if n == 1:  # the commonest result: skip slicing the view
-            return iter((_event_for(self._mv[0]),))
-        return map(_event_for, self._mv[:n])
+            return iter((self._objs[self._ids_mv[0]],))  # type: ignore[arg-type]
+        return map(self._objs.__getitem__, self._ids_mv[:n])  # type: ignore[arg-type]
 
     def packed(self) -> memoryview:
         """The raw events as ``token << 16 | epoll flags`` integers, valid until

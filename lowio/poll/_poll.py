@@ -6,13 +6,17 @@ import math
 import time
 from types import TracebackType
 
-from .._sys import DEFAULT_SELECTOR, SELECTORS
+from .._sys import DEFAULT_SELECTOR, SELECTORS, lib
 from ._events import Events
 from ._registry import Registry
 
 # epoll_wait and poll take an int of milliseconds; longer waits are capped
 # (the caller sees a timeout with no events, as with mio).
 MAX_TIMEOUT_MS = 2**31 - 1
+# A wait returns -errno, or a count plus LOWIO_MISSES when the events buffer
+# has values to intern: this one bit is set in both cases (a small negative
+# int has all its high bits set), so the hot path tests it alone.
+_SLOW = int(lib.LOWIO_MISSES)
 
 
 def timeout_ms(timeout: object) -> int:
@@ -96,8 +100,8 @@ class Poll:
                     f"events must be lowio.Events, not {type(events).__name__}"
                 ) from None
             raise
-        if n < 0:
-            n = self._wait_failed(n, events, ms)
+        if n & _SLOW:  # an error (-errno), or values to intern
+            return self._wait_slow(n, events, ms)
         events._n = n
         return n
 
@@ -105,7 +109,7 @@ class Poll:
         self._selector.bind(events._c)
         events._bound = self._selector
 
-    def _wait_failed(self, n: int, events: Events, ms: int) -> int:
+    def _wait_slow(self, n: int, events: Events, ms: int) -> int:
         deadline = time.monotonic() + ms / 1000 if ms > 0 else 0.0
         while n < 0:
             error = self._selector.wait_error(n)
@@ -117,7 +121,7 @@ class Poll:
                 remaining = max(0, math.ceil((deadline - time.monotonic()) * 1000))
                 events._c.timeout_ms = events._ms = remaining
             n = self._wait(events._c) if ms else self._wait0(events._c)
-        return n
+        return events._filled(n)
 
     def fileno(self) -> int:
         """The epoll fd (or the poll selector's notifier eventfd)."""
