@@ -176,7 +176,7 @@ class PollSelector(FdOwner):
                     self._in_poll = False
             if n < 0:
                 return n
-            misses = n & lib.LOWIO_MISSES
+            misses: int = n & lib.LOWIO_MISSES
             n ^= misses
             if self._wake_pending and n < events_c.capacity:
                 with self._lock:

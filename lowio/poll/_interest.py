@@ -48,8 +48,8 @@ def _interest_bits(interest: int) -> int:
 
 
 def _table(mode_bits: int) -> tuple[int, ...]:
-    # index: the Interest value; 0 (empty) is refused before the lookup
-    return tuple(_interest_bits(i) | mode_bits for i in range(_VALID + 1))
+    # index: the Interest value; 0 (empty interest) maps to 0, "refuse"
+    return (0, *(_interest_bits(i) | mode_bits for i in range(1, _VALID + 1)))
 
 
 MASKS: dict[Mode, tuple[int, ...]] = {
@@ -57,6 +57,11 @@ MASKS: dict[Mode, tuple[int, ...]] = {
     LEVEL: _table(0),
     ONESHOT: _table(lib.EPOLLONESHOT),
 }
+
+
+# The registry's fast path reads ``mode._masks``: hashing an Enum is slow.
+for _mode, _masks in MASKS.items():
+    _mode._masks = _masks  # type: ignore[attr-defined]
 
 
 def check_interest(interest: object) -> int:

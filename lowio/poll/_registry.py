@@ -5,7 +5,7 @@ from __future__ import annotations
 import operator
 
 from .._sys import Selector
-from ._interest import EDGE, MASKS, Interest, Mode, mask_for
+from ._interest import EDGE, Interest, Mode, mask_for
 
 TOKEN_LIMIT = 1 << 47
 
@@ -76,12 +76,9 @@ class Registry:
         fd = source if type(source) is int and source >= 0 else source_fd(source)
         if type(token) is not int or not 0 <= token < TOKEN_LIMIT:
             token = check_token(token)
-        if type(interest) is Interest and interest and not (exclusive or wakeup):
-            mask = (
-                MASKS[mode][interest]
-                if type(mode) is Mode
-                else mask_for(interest, mode, False, False)
-            )
+        if type(interest) is Interest and type(mode) is Mode and not (exclusive or wakeup):
+            # per-mode table (hashing an Enum is slow); 0 means empty interest
+            mask = mode._masks[interest] or mask_for(interest, mode, False, False)  # type: ignore[attr-defined]
         else:
             mask = mask_for(interest, mode, exclusive, wakeup)
         self._selector.register(fd, token, mask)
@@ -110,12 +107,8 @@ class Registry:
         fd = source if type(source) is int and source >= 0 else source_fd(source)
         if type(token) is not int or not 0 <= token < TOKEN_LIMIT:
             token = check_token(token)
-        if type(interest) is Interest and interest and not wakeup:
-            mask = (
-                MASKS[mode][interest]
-                if type(mode) is Mode
-                else mask_for(interest, mode, False, False)
-            )
+        if type(interest) is Interest and type(mode) is Mode and not wakeup:
+            mask = mode._masks[interest] or mask_for(interest, mode, False, False)  # type: ignore[attr-defined]
         else:
             mask = mask_for(interest, mode, False, wakeup)
         self._selector.reregister(fd, token, mask)
