@@ -13,6 +13,7 @@ import selectors
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from lowio.poll import LEVEL, Events, Interest, Poll
 
@@ -113,98 +114,75 @@ def bench_poll(ready: int, reps: int, budget_ns: float) -> dict[str, Sample]:
                 close()
 
 
-def _lowio_ctl(socks: list[socket.socket]) -> dict[str, Callable[[], float]]:
+@dataclass
+class _CtlSide:
+    """One contender's register / modify / unregister calls with their
+    arguments, one tuple per fd; every call is made the same way
+    (``call(*args)``) for every contender."""
+
+    calls: dict[str, tuple[Callable[..., object], list[tuple[object, ...]]]]
+    close: Callable[[], None]
+
+    def _run(self, op: str) -> None:
+        call, arglist = self.calls[op]
+        for args in arglist:
+            call(*args)
+
+    def rep(self, op: str) -> float:
+        """ns per call of ``op``, with every fd registered beforehand unless
+        ``op`` registers, and unregistered afterwards unless it unregisters."""
+        if op != "register":
+            self._run("register")
+        call, arglist = self.calls[op]
+        ns = time_per_op(lambda _loops: [call(*args) for args in arglist], 1, len(arglist))
+        if op != "deregister":
+            self._run("deregister")
+        return ns
+
+
+def _lowio_ctl(fds: list[int]) -> _CtlSide:
     p = Poll()
     reg = p.registry
-    fds = [s.fileno() for s in socks]
-    n = len(fds)
-
-    def register() -> float:
-        r = reg.register
-        return _timed(lambda: [r(fd, i, READ) for i, fd in enumerate(fds)], n, after=deregister_all)
-
-    def reregister() -> float:
-        for i, fd in enumerate(fds):
-            reg.register(fd, i, READ)
-        rr = reg.reregister
-        both = READ | Interest.WRITABLE
-        result = _timed(lambda: [rr(fd, i, both) for i, fd in enumerate(fds)], n)
-        deregister_all()
-        return result
-
-    def deregister() -> float:
-        for i, fd in enumerate(fds):
-            reg.register(fd, i, READ)
-        d = reg.deregister
-        return _timed(lambda: [d(fd) for fd in fds], n)
-
-    def deregister_all() -> None:
-        for fd in fds:
-            reg.deregister(fd)
-
-    return {
-        "register": register,
-        "reregister": reregister,
-        "deregister": deregister,
-        "_close": p.close,
-    }  # type: ignore[dict-item]
+    both = READ | Interest.WRITABLE
+    return _CtlSide(
+        {
+            "register": (reg.register, [(fd, i, READ) for i, fd in enumerate(fds)]),
+            "reregister": (reg.reregister, [(fd, i, both) for i, fd in enumerate(fds)]),
+            "deregister": (reg.deregister, [(fd,) for fd in fds]),
+        },
+        p.close,
+    )
 
 
-def _epoll_ctl(socks: list[socket.socket]) -> dict[str, Callable[[], float]]:
+def _epoll_ctl(fds: list[int]) -> _CtlSide:
     ep = select.epoll()
-    fds = [s.fileno() for s in socks]
-    n = len(fds)
-    IN = select.EPOLLIN | select.EPOLLET
-
-    def register() -> float:
-        r = ep.register
-        return _timed(lambda: [r(fd, IN) for fd in fds], n, after=deregister_all)
-
-    def reregister() -> float:
-        for fd in fds:
-            ep.register(fd, IN)
-        m = ep.modify
-        both = IN | select.EPOLLOUT
-        result = _timed(lambda: [m(fd, both) for fd in fds], n)
-        deregister_all()
-        return result
-
-    def deregister() -> float:
-        for fd in fds:
-            ep.register(fd, IN)
-        u = ep.unregister
-        return _timed(lambda: [u(fd) for fd in fds], n)
-
-    def deregister_all() -> None:
-        for fd in fds:
-            ep.unregister(fd)
-
-    return {
-        "register": register,
-        "reregister": reregister,
-        "deregister": deregister,
-        "_close": ep.close,
-    }  # type: ignore[dict-item]
-
-
-def _timed(fn: Callable[[], object], ops: int, after: Callable[[], None] | None = None) -> float:
-    result = time_per_op(lambda _loops: fn(), 1, ops)
-    if after is not None:
-        after()
-    return result
+    edge_in = select.EPOLLIN | select.EPOLLET
+    both = edge_in | select.EPOLLOUT
+    return _CtlSide(
+        {
+            "register": (ep.register, [(fd, edge_in) for fd in fds]),
+            "reregister": (ep.modify, [(fd, both) for fd in fds]),
+            "deregister": (ep.unregister, [(fd,) for fd in fds]),
+        },
+        ep.close,
+    )
 
 
 def bench_ctl(count: int, reps: int) -> dict[str, dict[str, Sample]]:
     """{op: {contender: ns per call}} for register / reregister / deregister."""
     with ready_sources(count) as socks:
-        sides = {"lowio.Poll": _lowio_ctl(socks), "select.epoll": _epoll_ctl(socks)}
+        fds = [s.fileno() for s in socks]
+        sides = {"lowio.Poll": _lowio_ctl(fds), "select.epoll": _epoll_ctl(fds)}
         try:
             out = {}
             for op in ("register", "reregister", "deregister"):
                 for side in sides.values():
-                    side[op]()  # warm up
-                out[op] = interleave({name: side[op] for name, side in sides.items()}, reps)
+                    side.rep(op)  # warm up
+                out[op] = interleave(
+                    {name: (lambda side=side, op=op: side.rep(op)) for name, side in sides.items()},
+                    reps,
+                )
             return out
         finally:
             for side in sides.values():
-                side["_close"]()
+                side.close()
