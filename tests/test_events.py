@@ -67,3 +67,27 @@ def test_events_buffer_basics() -> None:
 def test_events_bad_capacity(capacity: object, error: type[Exception]) -> None:
     with pytest.raises(error, match="capacity"):
         Events(capacity)  # type: ignore[arg-type]
+
+
+def _fill(events: Events, packed: list[int]) -> list[tuple[int, int]]:
+    """Plays a wait that returned ``packed`` with nothing interned yet."""
+    from lowio.poll._events import _MISSES
+
+    for i, value in enumerate(packed):
+        events._mv[i] = value
+        events._ids_mv[i] = 0
+    assert events._filled(len(packed) | _MISSES) == len(packed)
+    return [(ev.token, ev._flags) for ev in events]
+
+
+def test_interning_survives_many_distinct_values() -> None:
+    from lowio.poll._events import TABLE_SIZE
+
+    events = Events(3 * TABLE_SIZE)
+    for batch in range(4):  # more distinct values than the table holds, several times
+        values = [((batch * 10**6 + i) << 16) | IN for i in range(TABLE_SIZE + 100)]
+        got = _fill(events, values)
+        assert got == [(v >> 16, IN) for v in values]
+        assert events._interned <= TABLE_SIZE // 2
+    small = [(7 << 16) | OUT, (8 << 16) | IN]
+    assert _fill(events, small) == [(7, OUT), (8, IN)]

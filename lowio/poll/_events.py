@@ -24,7 +24,7 @@ _SHIFT = int(lib.LOWIO_FLAG_BITS)
 _FLAGS = (1 << _SHIFT) - 1
 _MISSES = int(lib.LOWIO_MISSES)
 MAX_CAPACITY = 1 << 20
-TABLE_SIZE = 4096  # intern table slots; at half full it is reset
+TABLE_SIZE = 4096  # intern table slots (kept at most half full)
 _MASK64 = (1 << 64) - 1
 
 
@@ -104,6 +104,7 @@ class Events:
         "_capacity",
         "_ids",
         "_ids_mv",
+        "_interned",
         "_keys",
         "_keys_mv",
         "_ms",
@@ -137,6 +138,7 @@ class Events:
         self._keys_mv = memoryview(ffi.buffer(self._keys)).cast("Q")
         self._vals_mv = memoryview(ffi.buffer(self._vals)).cast("I")
         self._objs: list[Event | None] = [None]  # id -> Event; id 0 means "not interned"
+        self._interned = 0  # entries in the C table
         self._n = 0
         self._bound: object = None  # the selector whose waits fill this buffer
         self._ms = 0  # mirror of _c.timeout_ms, to skip needless cdata writes
@@ -147,6 +149,12 @@ class Events:
         n = result & (_MISSES - 1)
         if result & _MISSES:
             ids, out = self._ids_mv, self._mv
+            if len(self._objs) + n > TABLE_SIZE:  # start afresh, before any id is handed out
+                self._keys_mv[:] = memoryview(bytes(8 * TABLE_SIZE)).cast("Q")
+                self._objs = [None]
+                self._interned = 0
+                for i in range(n):
+                    ids[i] = 0
             for i in range(n):
                 if ids[i] == 0:
                     ids[i] = self._intern(out[i])
@@ -154,10 +162,10 @@ class Events:
         return n
 
     def _intern(self, packed: int) -> int:
+        """The id of an Event for ``packed``.  The table is kept at most half
+        full, so that the C lookup always ends at an empty slot; values
+        beyond that get an Event but no table entry (a later miss)."""
         keys, mask = self._keys_mv, TABLE_SIZE - 1
-        if 2 * len(self._objs) > TABLE_SIZE:  # half full: start afresh
-            keys[:] = memoryview(bytes(8 * TABLE_SIZE)).cast("Q")
-            self._objs = [None]
         slot = (((packed * 0x9E3779B97F4A7C15) & _MASK64) >> 32) & mask
         while keys[slot] != 0:
             if keys[slot] == packed:
@@ -165,8 +173,10 @@ class Events:
             slot = (slot + 1) & mask
         ident = len(self._objs)
         self._objs.append(Event(packed >> _SHIFT, packed & _FLAGS))
-        self._vals_mv[slot] = ident
-        keys[slot] = packed
+        if self._interned < TABLE_SIZE // 2:
+            self._vals_mv[slot] = ident
+            keys[slot] = packed
+            self._interned += 1
         return ident
 
     @property
