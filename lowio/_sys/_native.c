@@ -64,28 +64,28 @@ struct lowio_events {
 
 #define LOWIO_MISSES (1 << 24)     /* > any capacity; set in every -errno too */
 
-static inline uint32_t lowio_slot(uint64_t packed, uint32_t mask)
+/* The intern-table slot that holds `packed`, or the empty slot where it
+ * belongs (the table is never more than half full).  Also called by Python
+ * when it interns a value, so both sides probe the same way. */
+static uint32_t lowio_find_slot(struct lowio_events *ev, uint64_t packed)
 {
-    return (uint32_t)((packed * 0x9E3779B97F4A7C15ull) >> 32) & mask;
+    uint32_t h = (uint32_t)((packed * 0x9E3779B97F4A7C15ull) >> 32) & ev->table_mask;
+    while (ev->keys[h] != 0 && ev->keys[h] != packed)
+        h = (h + 1) & ev->table_mask;
+    return h;
 }
 
 /* Stores event i and looks its Event id up; returns 1 on a miss. */
 static inline int lowio_put(struct lowio_events *ev, int i, uint64_t packed)
 {
-    uint32_t h = lowio_slot(packed, ev->table_mask);
+    uint32_t h = lowio_find_slot(ev, packed);
     ev->out[i] = packed;
-    for (;;) {
-        uint64_t key = ev->keys[h];
-        if (key == packed) {
-            ev->ids[i] = ev->vals[h];
-            return 0;
-        }
-        if (key == 0) {
-            ev->ids[i] = 0;
-            return 1;
-        }
-        h = (h + 1) & ev->table_mask;
+    if (ev->keys[h] == packed) {
+        ev->ids[i] = ev->vals[h];
+        return 0;
     }
+    ev->ids[i] = 0;
+    return 1;
 }
 
 static int lowio_epoll_create(void)

@@ -25,7 +25,6 @@ _FLAGS = (1 << _SHIFT) - 1
 _MISSES = int(lib.LOWIO_MISSES)
 MAX_CAPACITY = 1 << 20
 TABLE_SIZE = 4096  # intern table slots (kept at most half full)
-_MASK64 = (1 << 64) - 1
 
 
 class Event:
@@ -165,12 +164,10 @@ class Events:
         """The id of an Event for ``packed``.  The table is kept at most half
         full, so that the C lookup always ends at an empty slot; values
         beyond that get an Event but no table entry (a later miss)."""
-        keys, mask = self._keys_mv, TABLE_SIZE - 1
-        slot = (((packed * 0x9E3779B97F4A7C15) & _MASK64) >> 32) & mask
-        while keys[slot] != 0:
-            if keys[slot] == packed:
-                return int(self._vals_mv[slot])
-            slot = (slot + 1) & mask
+        keys = self._keys_mv
+        slot = lib.lowio_find_slot(self._c, packed)
+        if keys[slot] == packed:
+            return int(self._vals_mv[slot])
         ident = len(self._objs)
         self._objs.append(Event(packed >> _SHIFT, packed & _FLAGS))
         if self._interned < TABLE_SIZE // 2:
