@@ -59,7 +59,8 @@ MASKS: dict[Mode, tuple[int, ...]] = {
 }
 
 
-# The registry's fast path reads ``mode._masks``: hashing an Enum is slow.
+# Each mode carries its mask table as ``mode._masks`` (hashing an Enum is
+# slow, so the registry's fast path must not look it up in MASKS).
 for _mode, _masks in MASKS.items():
     _mode._masks = _masks  # type: ignore[attr-defined]
 
@@ -79,9 +80,9 @@ def check_interest(interest: object) -> int:
 
 def mask_for(interest: object, mode: object, exclusive: bool, wakeup: bool) -> int:
     """The epoll event mask for a registration (slow path: validates all)."""
-    table = MASKS.get(mode) if isinstance(mode, Mode) else None
-    if table is None:
+    if not isinstance(mode, Mode):
         raise TypeError(f"mode must be lowio.poll.EDGE, LEVEL or ONESHOT, not {mode!r}")
+    table: tuple[int, ...] = mode._masks  # type: ignore[attr-defined]
     value = check_interest(interest)
     mask = table[value]
     if exclusive:
