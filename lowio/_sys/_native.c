@@ -56,7 +56,9 @@ struct lowio_events {
     struct epoll_event *scratch;   /* epoll_wait's own buffer */
     uint64_t *keys;                /* intern table: packed values */
     uint32_t *vals;                /* intern table: ids */
-    uint32_t table_mask;           /* table size - 1 (a power of two) */
+    uint32_t table_mask;           /* table size - 1 (a power of two); 0: the
+                                      caller decodes packed values itself and
+                                      no ids are looked up */
     int capacity;
     int timeout_ms;                /* in: -1 blocks, 0 polls */
     struct lowio_epoll *ep;        /* in: the poller (epoll waits only) */
@@ -78,8 +80,11 @@ static uint32_t lowio_find_slot(struct lowio_events *ev, uint64_t packed)
 /* Stores event i and looks its Event id up; returns 1 on a miss. */
 static inline int lowio_put(struct lowio_events *ev, int i, uint64_t packed)
 {
-    uint32_t h = lowio_find_slot(ev, packed);
+    uint32_t h;
     ev->out[i] = packed;
+    if (ev->table_mask == 0)
+        return 0;
+    h = lowio_find_slot(ev, packed);
     if (ev->keys[h] == packed) {
         ev->ids[i] = ev->vals[h];
         return 0;
@@ -97,12 +102,17 @@ static int lowio_epoll_create(void)
 static int lowio_is_blocking_socket(int fd);
 
 /* EPOLL_CTL_ADD first refuses sockets in blocking mode (LOWIO_EBLOCKING):
- * edge-triggered readiness needs reads and writes that stop at EAGAIN. */
+ * edge-triggered readiness needs reads and writes that stop at EAGAIN.
+ * `op | LOWIO_CTL_ANY_SOURCE` skips that check (the runtime's wait_readable
+ * accepts blocking sockets, as trio's does: it never reads them itself). */
+#define LOWIO_CTL_ANY_SOURCE 0x100
 static int lowio_epoll_ctl(int epfd, int op, int fd, uint32_t events,
                            uint64_t token)
 {
     struct epoll_event ev;
-    if (op == EPOLL_CTL_ADD) {
+    if (op & LOWIO_CTL_ANY_SOURCE) {
+        op &= ~LOWIO_CTL_ANY_SOURCE;
+    } else if (op == EPOLL_CTL_ADD) {
         int blocking = lowio_is_blocking_socket(fd);
         if (blocking < 0)
             return blocking;

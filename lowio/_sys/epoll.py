@@ -23,6 +23,7 @@ _ctl = lib.lowio_epoll_ctl
 _ADD = lib.EPOLL_CTL_ADD
 _MOD = lib.EPOLL_CTL_MOD
 _DEL = lib.EPOLL_CTL_DEL
+_ADD_ANY = lib.EPOLL_CTL_ADD | lib.LOWIO_CTL_ANY_SOURCE
 
 
 class EpollSelector(FdOwner):
@@ -72,8 +73,9 @@ class EpollSelector(FdOwner):
             return RuntimeError("another thread is already inside poll() on this Poll")
         return self.state_error() or os_error(result, "epoll_wait")
 
-    def register(self, fd: int, token: int, mask: int) -> None:
-        result = _ctl(self._fd, _ADD, fd, mask, token)
+    def register(self, fd: int, token: int, mask: int, any_source: bool = False) -> None:
+        """``any_source`` also accepts a socket in blocking mode."""
+        result = _ctl(self._fd, _ADD_ANY if any_source else _ADD, fd, mask, token)
         if result:
             raise self._ctl_error(result, "ADD", fd)
 

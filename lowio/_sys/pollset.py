@@ -205,13 +205,13 @@ class PollSelector(FdOwner):
 
     # ---- registration (any thread) ----
 
-    def _check_source(self, fd: int, op: str) -> tuple[int, int]:
+    def _check_source(self, fd: int, op: str, check_blocking: bool = False) -> tuple[int, int]:
         result = lib.lowio_check_source(fd, self._ident)
         if result < 0:
             raise os_error(result, f"poll selector {op} on fd {fd}")
         if result == lib.LOWIO_SOURCE_REGULAR:
             raise os_error(-errno.EPERM, f"poll selector {op} on fd {fd}")
-        if result == lib.LOWIO_SOURCE_BLOCKING and op == "register":
+        if result == lib.LOWIO_SOURCE_BLOCKING and check_blocking:
             raise blocking_error(fd)
         return (int(self._ident[0]), int(self._ident[1]))
 
@@ -227,11 +227,12 @@ class PollSelector(FdOwner):
             )
         return mask
 
-    def register(self, fd: int, token: int, mask: int) -> None:
+    def register(self, fd: int, token: int, mask: int, any_source: bool = False) -> None:
+        """``any_source`` also accepts a socket in blocking mode."""
         mask = self._checked_mask(mask)
         with self._lock:
             self.check_open()
-            ident = self._check_source(fd, "register")
+            ident = self._check_source(fd, "register", check_blocking=not any_source)
             old = self._table.get(fd)
             if old is not None and old[2] == ident:
                 raise os_error(-errno.EEXIST, f"poll selector register on fd {fd}")

@@ -116,7 +116,7 @@ class Events:
         "_vals_mv",
     )
 
-    def __init__(self, capacity: int = 1024) -> None:
+    def __init__(self, capacity: int = 1024, *, objects: bool = True) -> None:
         if isinstance(capacity, bool) or not isinstance(capacity, int):
             raise TypeError(f"capacity must be an int, not {type(capacity).__name__}")
         if not 1 <= capacity <= MAX_CAPACITY:
@@ -129,7 +129,10 @@ class Events:
         self._vals = ffi.new("uint32_t[]", TABLE_SIZE)
         c = self._c = ffi.new("struct lowio_events *")
         c.out, c.ids, c.scratch = self._out, self._ids, self._scratch
-        c.keys, c.vals, c.table_mask = self._keys, self._vals, TABLE_SIZE - 1
+        # objects=False: for loops that decode packed() themselves; the wait
+        # skips the intern table and iterating builds Events on the fly.
+        c.keys, c.vals = self._keys, self._vals
+        c.table_mask = TABLE_SIZE - 1 if objects else 0
         c.capacity = capacity
         c.timeout_ms = 0
         self._mv = memoryview(ffi.buffer(self._out)).cast("Q")
@@ -191,6 +194,8 @@ class Events:
 
     def __iter__(self) -> Iterator[Event]:
         n = self._n
+        if self._c.table_mask == 0:
+            return (Event(v >> _SHIFT, v & _FLAGS) for v in self._mv[:n])
         if n == 1:  # the commonest result: skip slicing the view
             return iter((self._objs[self._ids_mv[0]],))  # type: ignore[arg-type]
         return map(self._objs.__getitem__, self._ids_mv[:n])  # type: ignore[arg-type]

@@ -119,6 +119,19 @@ class Registry:
         fd = source if type(source) is int and source >= 0 else source_fd(source)
         self._selector.deregister(fd)
 
+    # ---- the raw interface, for event loops built on lowio (its runtime) ----
+    # Complete epoll masks (``lowio.poll.flags``), int fds and tokens, and no
+    # argument checks: the caller validated them once.  Same errors as above.
+
+    def register_mask(self, fd: int, token: int, mask: int, *, any_source: bool = False) -> None:
+        """``register`` with a raw mask; ``any_source`` also accepts a
+        socket in blocking mode (for loops that never read it themselves)."""
+        self._selector.register(fd, token, mask, any_source)
+
+    def reregister_mask(self, fd: int, token: int, mask: int) -> None:
+        """``reregister`` with a raw mask (re-arms an edge-triggered source)."""
+        self._selector.reregister(fd, token, mask)
+
     def try_clone(self) -> Registry:
         """Another handle on the same poller, e.g. to give to a thread.  It is
         valid while the ``Poll`` is open (closing the ``Poll`` closes it)."""

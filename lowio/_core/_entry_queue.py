@@ -1,0 +1,101 @@
+"""``run_sync_soon``: how other threads (and signal handlers) hand work to a
+run.  Callbacks queue here and the loop's ``Waker`` wakes it."""
+
+from __future__ import annotations
+
+import collections
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ._exceptions import LowioInternalError, NoPublicConstructor, RunFinishedError
+
+if TYPE_CHECKING:
+    from ._run import Runner
+
+
+class EntryQueue:
+    __slots__ = ("_idempotent", "_lock", "_queue", "_wake", "done")
+
+    def __init__(self, wake: Callable[[], None]) -> None:
+        self._queue: collections.deque[tuple[Callable[..., object], tuple[Any, ...]]] = (
+            collections.deque()
+        )
+        self._idempotent: dict[tuple[Callable[..., object], tuple[Any, ...]], None] = {}
+        self._lock = threading.Lock()
+        self._wake = wake
+        self.done = False
+
+    def __len__(self) -> int:
+        return len(self._queue) + len(self._idempotent)
+
+    def __bool__(self) -> bool:
+        return bool(self._queue) or bool(self._idempotent)
+
+    def run_sync_soon(
+        self, sync_fn: Callable[..., object], *args: object, idempotent: bool = False
+    ) -> None:
+        with self._lock:
+            if self.done:
+                raise RunFinishedError("run() has exited")
+            if idempotent:
+                self._idempotent[(sync_fn, args)] = None
+            else:
+                self._queue.append((sync_fn, args))
+            self._wake()
+
+    def run_pending(self) -> None:
+        """Runs what is queued now (in the run's thread).  A callback that
+        raises crashes the run (``LowioInternalError``), as in trio."""
+        queue = self._queue
+        for _ in range(len(queue)):
+            sync_fn, args = queue.popleft()
+            self._call(sync_fn, args)
+        if self._idempotent:
+            with self._lock:
+                batch = list(self._idempotent)
+                self._idempotent.clear()
+            for sync_fn, args in batch:
+                self._call(sync_fn, args)
+
+    @staticmethod
+    def _call(sync_fn: Callable[..., object], args: tuple[Any, ...]) -> None:
+        try:
+            sync_fn(*args)
+        except BaseException as exc:
+            raise LowioInternalError(
+                f"run_sync_soon callback {sync_fn!r} raised an exception"
+            ) from exc
+
+    def close(self) -> None:
+        with self._lock:
+            self.done = True
+
+
+class RunToken(metaclass=NoPublicConstructor):
+    """A handle on a run, for other threads (``lowio.lowlevel.current_token()``).
+
+    Hashable and weak-referenceable; one per run.
+    """
+
+    __slots__ = ("__weakref__", "_queue")
+
+    def __init__(self, queue: EntryQueue) -> None:
+        self._queue = queue
+
+    def run_sync_soon(
+        self, sync_fn: Callable[..., object], *args: object, idempotent: bool = False
+    ) -> None:
+        """Schedules ``sync_fn(*args)`` to run in the run's thread soon, and
+        wakes the loop.  Any thread (or a signal handler) may call it.
+        ``RunFinishedError`` once the run has ended.  With ``idempotent``,
+        a pending identical call is not queued twice.  Calls run in order;
+        one that raises crashes the run."""
+        self._queue.run_sync_soon(sync_fn, *args, idempotent=idempotent)
+
+    def __repr__(self) -> str:
+        return f"<lowio run token at {id(self):#x}>"
+
+
+def new_token(runner: Runner) -> RunToken:
+    return RunToken._create(runner.entry_queue)

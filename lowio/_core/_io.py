@@ -1,0 +1,328 @@
+"""The I/O manager: ``wait_readable`` / ``wait_writable`` /
+``notify_closing`` on lowio's ``Poll``, with the readiness cache of
+DESIGN §3.
+
+* One persistent edge-triggered registration per fd (EPOLLIN|EPOLLRDHUP,
+  EPOLLOUT added lazily on the first write wait).  Its token is
+  ``generation << SLOT_BITS | slot``: events of an older registration of
+  the slot (a closed fd, a reused fd number) are recognised and dropped.
+* Per direction: a waiting task (ARMED), or a READY flag (an edge arrived
+  while nobody waited), or neither (UNKNOWN).
+* ``wait_readable``: READY is consumed (still a checkpoint); otherwise one
+  ``epoll_ctl(MOD)`` re-queues an fd that is still ready (a partial read
+  never hangs) and re-validates the registration (``ENOENT``, the fd was
+  closed without ``notify_closing``: re-ADD with a new generation), then
+  the task parks.
+* The owned fast path (``wait_owned_*``) is for lowio's own sockets, which
+  call it only right after a syscall hit EAGAIN: the next arrival is then
+  an edge, so they park with no ``epoll_ctl`` at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+from typing import TYPE_CHECKING, Any
+
+from ..poll import Events, Poll, Waker, flags
+from ._exceptions import BusyResourceError, ClosedResourceError
+from ._local import GLOBAL_RUN_CONTEXT, no_run_error
+from ._traps import Abort, checkpoint, wait_task_rescheduled
+
+if TYPE_CHECKING:
+    from ._run import Runner
+    from ._task import Task
+
+SLOT_BITS = 22
+SLOT_MASK = (1 << SLOT_BITS) - 1
+GEN_LIMIT = 1 << (47 - SLOT_BITS)
+WAKER_TOKEN = 0  # slot 0 is never handed out
+BASE_MASK = flags.IN | flags.RDHUP | flags.ET
+WRITE_MASK = BASE_MASK | flags.OUT
+READ_BITS = flags.IN | flags.PRI | flags.ERR | flags.HUP | flags.RDHUP
+WRITE_BITS = flags.OUT | flags.ERR | flags.HUP
+SHIFT = flags.FLAG_BITS
+FLAG_MASK = flags.FLAG_MASK
+EVENTS_CAPACITY = 1024
+
+
+def fd_of(source: object) -> int:
+    """The fd of an int or of an object with ``fileno()``.  ``TypeError``
+    for anything else; ``OSError(EBADF)`` for a closed object (fd -1)."""
+    if type(source) is int:
+        fd = source
+    else:
+        if isinstance(source, bool):
+            raise TypeError("expected an fd (int) or an object with fileno(), not bool")
+        if isinstance(source, int):
+            fd = int(source)
+        else:
+            fileno = getattr(source, "fileno", None)
+            if fileno is None:
+                raise TypeError(
+                    f"expected an fd (int) or an object with fileno(), not {type(source).__name__}"
+                )
+            fd = fileno()
+            if isinstance(fd, bool) or not isinstance(fd, int):
+                raise TypeError(f"{type(source).__name__}.fileno() returned {fd!r}, not an int")
+    if fd < 0:
+        raise OSError(errno.EBADF, f"bad file descriptor {fd} (is the source closed?)")
+    return fd
+
+
+class FdState:
+    """The cache entry of one fd (see the module docstring)."""
+
+    __slots__ = (
+        "abort_read",
+        "abort_write",
+        "fd",
+        "mask",
+        "read_ready",
+        "read_task",
+        "slot",
+        "token",
+        "write_ready",
+        "write_task",
+    )
+
+    def __init__(self, fd: int, slot: int, token: int) -> None:
+        self.fd = fd
+        self.slot = slot
+        self.token = token
+        self.mask = BASE_MASK
+        self.read_task: Task | None = None
+        self.write_task: Task | None = None
+        self.read_ready = False
+        self.write_ready = False
+        self.abort_read = self._abort_read
+        self.abort_write = self._abort_write
+
+    def _abort_read(self, _: object) -> Abort:
+        self.read_task = None
+        return Abort.SUCCEEDED
+
+    def _abort_write(self, _: object) -> Abort:
+        self.write_task = None
+        return Abort.SUCCEEDED
+
+
+class IOManager:
+    """Owns the run's ``Poll``, its ``Events`` buffer and its ``Waker``.
+    Used from the run's thread only, except :meth:`wake`."""
+
+    def __init__(self, runner: Runner) -> None:
+        self._runner = runner
+        self.poll = Poll()
+        try:
+            self.events = Events(EVENTS_CAPACITY, objects=False)
+            self.waker = Waker(self.poll.registry, WAKER_TOKEN)
+        except BaseException:
+            self.poll.close()
+            raise
+        registry = self.poll.registry
+        self._add = registry.register_mask
+        self._mod = registry.reregister_mask
+        self._del = registry.deregister
+        self._slots: list[FdState | None] = [None]
+        self._gens: list[int] = [0]
+        self._free: list[int] = []
+        self._states: dict[int, FdState] = {}
+
+    def close(self) -> None:
+        self.waker.close()
+        self.poll.close()
+
+    def wake(self) -> None:
+        """Wakes the run loop from any thread (the ``Waker``)."""
+        self.waker.wake()
+
+    # ---- the loop's side ----
+
+    def wait(self, timeout: float) -> int:
+        """Polls (``timeout`` seconds; 0 asks without waiting) and wakes the
+        tasks whose fds are ready; returns the number of events."""
+        events = self.events
+        n = self.poll.poll(events, timeout)
+        if n:
+            self._process(events.packed())
+        return n
+
+    def _process(self, packed: Any) -> None:
+        slots = self._slots
+        runq = self._runner.runq
+        for value in packed:
+            token = value >> SHIFT
+            state = slots[token & SLOT_MASK]
+            if state is None or state.token != token:
+                continue  # the waker, or a stale registration
+            bits = value & FLAG_MASK
+            if bits & READ_BITS:
+                task = state.read_task
+                if task is None:
+                    state.read_ready = True
+                else:
+                    state.read_task = None
+                    task._abort = None
+                    task._fn = task._send
+                    task._arg = None
+                    runq.append(task)
+            if bits & WRITE_BITS:
+                task = state.write_task
+                if task is None:
+                    state.write_ready = True
+                else:
+                    state.write_task = None
+                    task._abort = None
+                    task._fn = task._send
+                    task._arg = None
+                    runq.append(task)
+
+    # ---- registrations ----
+
+    def _new_state(self, fd: int) -> FdState:
+        slot = self._free.pop() if self._free else len(self._slots)
+        if slot == len(self._slots):
+            if slot > SLOT_MASK:
+                raise OSError(errno.EMFILE, "too many fds registered with this lowio run")
+            self._slots.append(None)
+            self._gens.append(0)
+        gen = self._gens[slot] = (self._gens[slot] + 1) % GEN_LIMIT
+        state = FdState(fd, slot, gen << SLOT_BITS | slot)
+        try:
+            self._register(state)
+        except BaseException:
+            self._free.append(slot)
+            raise
+        self._slots[slot] = state
+        self._states[fd] = state
+        return state
+
+    def _register(self, state: FdState) -> None:
+        try:
+            self._add(state.fd, state.token, state.mask, any_source=True)
+        except FileExistsError:
+            # registered under an older state that notify_closing never
+            # dropped (a closed fd whose number came back): take it over
+            self._mod(state.fd, state.token, state.mask)
+
+    def _arm(self, state: FdState, mask: int) -> None:
+        """One ``epoll_ctl(MOD)``: re-queues an fd that is still ready and
+        checks that the registration is for the file the fd now names."""
+        try:
+            self._mod(state.fd, state.token, mask)
+        except FileNotFoundError:
+            # closed without notify_closing (epoll dropped it) and maybe
+            # reused: register again under a new generation
+            slot = state.slot
+            gen = self._gens[slot] = (self._gens[slot] + 1) % GEN_LIMIT
+            state.token = gen << SLOT_BITS | slot
+            state.read_ready = state.write_ready = False
+            state.mask = mask
+            self._register(state)
+        state.mask = mask
+
+    def _forget(self, state: FdState) -> None:
+        del self._states[state.fd]
+        self._slots[state.slot] = None
+        self._free.append(state.slot)
+
+    # ---- the public waits ----
+
+    async def wait_readable(self, fd: int) -> None:
+        state = self._states.get(fd) or self._new_state(fd)
+        if state.read_task is not None:
+            raise BusyResourceError("another task is already waiting to read from this fd")
+        if state.read_ready:
+            state.read_ready = False
+            await checkpoint()
+            return
+        self._arm(state, state.mask)
+        await self._park_read(state)
+
+    async def wait_writable(self, fd: int) -> None:
+        state = self._states.get(fd) or self._new_state(fd)
+        if state.write_task is not None:
+            raise BusyResourceError("another task is already waiting to write to this fd")
+        if state.write_ready:
+            state.write_ready = False
+            await checkpoint()
+            return
+        self._arm(state, WRITE_MASK)
+        await self._park_write(state)
+
+    async def wait_owned_readable(self, fd: int) -> None:
+        """For lowio's own sockets, right after a read hit EAGAIN: parks
+        until the next edge with no ``epoll_ctl``.  A checkpoint."""
+        state = self._states.get(fd) or self._new_state(fd)
+        if state.read_task is not None:
+            raise BusyResourceError("another task is already waiting to read from this fd")
+        state.read_ready = False
+        await self._park_read(state)
+
+    async def wait_owned_writable(self, fd: int) -> None:
+        """Like :meth:`wait_owned_readable`, after a write hit EAGAIN or was
+        short (EPOLLOUT is added to the registration the first time)."""
+        state = self._states.get(fd) or self._new_state(fd)
+        if state.write_task is not None:
+            raise BusyResourceError("another task is already waiting to write to this fd")
+        if state.mask != WRITE_MASK:
+            self._arm(state, WRITE_MASK)
+        state.write_ready = False
+        await self._park_write(state)
+
+    async def _park_read(self, state: FdState) -> None:
+        task = GLOBAL_RUN_CONTEXT.task
+        if task is None:
+            raise no_run_error("wait_readable()")
+        state.read_task = task
+        await wait_task_rescheduled(state.abort_read)
+
+    async def _park_write(self, state: FdState) -> None:
+        task = GLOBAL_RUN_CONTEXT.task
+        if task is None:
+            raise no_run_error("wait_writable()")
+        state.write_task = task
+        await wait_task_rescheduled(state.abort_write)
+
+    def notify_closing(self, fd: int) -> None:
+        """Wakes the tasks waiting on ``fd`` with ``ClosedResourceError`` and
+        drops its registration; call it just before closing the fd."""
+        state = self._states.get(fd)
+        if state is None:
+            return
+        self._forget(state)
+        reschedule_raise = self._runner.reschedule_raise
+        for task in (state.read_task, state.write_task):
+            if task is not None:
+                reschedule_raise(task, ClosedResourceError("another task closed this fd"))
+        state.read_task = state.write_task = None
+        with contextlib.suppress(OSError):  # closed (and maybe reused): epoll dropped it
+            self._del(fd)
+
+    # ---- statistics ----
+
+    def statistics(self) -> IOStatistics:
+        read = sum(1 for s in self._states.values() if s.read_task is not None)
+        write = sum(1 for s in self._states.values() if s.write_task is not None)
+        return IOStatistics(read, write)
+
+
+class IOStatistics:
+    """``current_statistics().io_statistics``."""
+
+    __slots__ = ("backend", "tasks_waiting_read", "tasks_waiting_write")
+
+    def __init__(self, read: int, write: int) -> None:
+        self.tasks_waiting_read = read
+        self.tasks_waiting_write = write
+        self.backend = "epoll"
+
+    def __repr__(self) -> str:
+        return (
+            f"IOStatistics(tasks_waiting_read={self.tasks_waiting_read}, "
+            f"tasks_waiting_write={self.tasks_waiting_write}, backend={self.backend!r})"
+        )
+
+
+__all__ = ["IOManager", "IOStatistics", "fd_of"]

@@ -1,0 +1,118 @@
+"""``ParkingLot``: a FIFO queue of parked tasks, the building block of
+lowio's synchronization primitives (trio's API)."""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from typing import TYPE_CHECKING
+
+from ._exceptions import BrokenResourceError
+from ._local import GLOBAL_RUN_CONTEXT, no_run_error
+from ._traps import Abort, wait_task_rescheduled
+
+if TYPE_CHECKING:
+    from ._task import Task
+
+
+class ParkingLotStatistics:
+    __slots__ = ("tasks_waiting",)
+
+    def __init__(self, tasks_waiting: int) -> None:
+        self.tasks_waiting = tasks_waiting
+
+    def __repr__(self) -> str:
+        return f"ParkingLotStatistics(tasks_waiting={self.tasks_waiting})"
+
+
+def _count(count: int | float) -> int | float:
+    if count == math.inf:
+        return count
+    if not isinstance(count, int) or isinstance(count, bool):
+        raise TypeError(f"count must be an int or math.inf, not {type(count).__name__}")
+    if count < 0:
+        raise ValueError("count must be >= 0")
+    return count
+
+
+class ParkingLot:
+    """Tasks park here (``await lot.park()``, a checkpoint) until another
+    task unparks them, oldest first.  Not thread-safe: use it from the run's
+    thread."""
+
+    __slots__ = ("_broken_by", "_parked")
+
+    def __init__(self) -> None:
+        self._parked: OrderedDict[Task, None] = OrderedDict()
+        self._broken_by: Task | None = None
+
+    def __len__(self) -> int:
+        return len(self._parked)
+
+    def __bool__(self) -> bool:
+        return bool(self._parked)
+
+    async def park(self) -> None:
+        """Parks the current task until unparked (or cancelled).
+        ``BrokenResourceError`` if the lot was broken."""
+        task = GLOBAL_RUN_CONTEXT.task
+        if task is None:
+            raise no_run_error("ParkingLot.park()")
+        if self._broken_by is not None:
+            raise BrokenResourceError(
+                f"Attempted to park in parking lot broken by {self._broken_by}"
+            )
+        task.custom_sleep_data = self
+        self._parked[task] = None
+
+        def abort(_: object) -> Abort:
+            lot: ParkingLot = task.custom_sleep_data
+            del lot._parked[task]
+            return Abort.SUCCEEDED
+
+        await wait_task_rescheduled(abort)
+
+    def _pop_several(self, count: int | float) -> list[Task]:
+        tasks: list[Task] = []
+        parked = self._parked
+        while parked and len(tasks) < count:
+            task, _ = parked.popitem(last=False)
+            tasks.append(task)
+        return tasks
+
+    def unpark(self, *, count: int | float = 1) -> list[Task]:
+        """Wakes up to ``count`` tasks, oldest first; returns them."""
+        tasks = self._pop_several(_count(count))
+        for task in tasks:
+            task._runner.reschedule(task)
+        return tasks
+
+    def unpark_all(self) -> list[Task]:
+        return self.unpark(count=len(self))
+
+    def repark(self, new_lot: ParkingLot, *, count: int | float = 1) -> None:
+        """Moves up to ``count`` parked tasks to ``new_lot`` without waking them."""
+        if not isinstance(new_lot, ParkingLot):
+            raise TypeError("new_lot must be a ParkingLot")
+        for task in self._pop_several(_count(count)):
+            new_lot._parked[task] = None
+            task.custom_sleep_data = new_lot
+
+    def repark_all(self, new_lot: ParkingLot) -> None:
+        self.repark(new_lot, count=len(self))
+
+    def break_lot(self, task: Task | None = None) -> None:
+        """Wakes every parked task with ``BrokenResourceError`` and makes
+        later ``park()`` calls raise it (e.g. when the owner of a lock exits)."""
+        if task is None:
+            task = GLOBAL_RUN_CONTEXT.task
+        self._broken_by = task
+        for parked in self._parked:
+            parked._runner.reschedule_raise(
+                parked,
+                BrokenResourceError(f"Parking lot broken by {task}"),
+            )
+        self._parked.clear()
+
+    def statistics(self) -> ParkingLotStatistics:
+        return ParkingLotStatistics(len(self._parked))

@@ -1,0 +1,544 @@
+"""The run loop: ``lowio.run``, the scheduler, spawning and the accessors
+(``current_task``, ``current_time``, ``current_statistics``, ...).
+
+The scheduler steps tasks in FIFO batches.  A task yields either
+``CHECKPOINT`` (reschedule at once) or an abort function (park until
+``reschedule``); see ``_traps``.  While tasks are runnable the poller is
+asked (with a zero timeout) and timers are expired only every
+``POLL_EVERY`` task steps, so a checkpoint does not cost an ``epoll_wait``,
+yet I/O and deadlines are never starved.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import heapq
+import math
+import types
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from typing import Any, TypeVar
+
+import sniffio
+
+from ._asyncgens import AsyncGenerators
+from ._cancel import CancelScope
+from ._clock import Clock, SystemClock
+from ._entry_queue import EntryQueue, RunToken, new_token
+from ._exceptions import LowioInternalError
+from ._instruments import Instruments
+from ._io import IOManager, IOStatistics
+from ._ki import KIManager
+from ._local import GLOBAL_RUN_CONTEXT, no_run_error
+from ._mock_clock import MockClock
+from ._nursery import Nursery, open_nursery
+from ._task import Task
+from ._timers import Timers
+from ._traps import CHECKPOINT, Abort, wait_task_rescheduled
+
+T = TypeVar("T")
+
+POLL_EVERY = 64  # task steps between two non-blocking polls while busy
+MAX_SLEEP = 86400.0
+_NO_SEND: Any = object()
+_ABORT_TYPES = (types.FunctionType, types.MethodType, types.BuiltinFunctionType)
+_FOREIGN_YIELD = (
+    "lowio.run received unrecognized yield message {!r}. Are you trying to use a "
+    "library written for asyncio/twisted/tornado or similar? That won't work without "
+    "some sort of compatibility shim."
+)
+
+
+def coroutine_or_error(async_fn: Callable[..., Awaitable[T]], args: tuple[Any, ...]) -> Any:
+    """``async_fn(*args)``, checked to be a coroutine, with a hint if not."""
+    if isinstance(async_fn, types.CoroutineType):
+        name = getattr(async_fn, "__name__", "fn")
+        async_fn.close()
+        raise TypeError(
+            "lowio was expecting an async function, but instead it got a coroutine "
+            f"object {async_fn!r}\n\nProbably you did something like:\n\n"
+            f"  lowio.run({name}(...))            # incorrect!\n"
+            f"  nursery.start_soon({name}(...))  # incorrect!\n\n"
+            "Instead, you want (notice the parentheses!):\n\n"
+            f"  lowio.run({name}, ...)            # correct!\n"
+            f"  nursery.start_soon({name}, ...)  # correct!"
+        )
+    coro = async_fn(*args)
+    if type(coro) is types.CoroutineType:
+        return coro
+    if isinstance(coro, Coroutine):
+        return coro
+    if getattr(coro, "_asyncio_future_blocking", None) is not None:
+        raise TypeError(
+            f"lowio was expecting an async function, but instead it got {coro!r} - are you "
+            "trying to use a library written for asyncio/twisted/tornado or similar? "
+            "That won't work without some sort of compatibility shim."
+        )
+    if isinstance(coro, types.AsyncGeneratorType):
+        raise TypeError(f"expected an async function but got an async generator {coro!r}")
+    raise TypeError(
+        f"lowio expected an async function, but {getattr(async_fn, '__qualname__', async_fn)!r} "
+        f"appears to be synchronous (it returned {type(coro).__name__}, not a coroutine)"
+    )
+
+
+class RunStatistics:
+    """``current_statistics()``: ``tasks_living``, ``tasks_runnable``,
+    ``seconds_to_next_deadline``, ``io_statistics``,
+    ``run_sync_soon_queue_size``."""
+
+    __slots__ = (
+        "io_statistics",
+        "run_sync_soon_queue_size",
+        "seconds_to_next_deadline",
+        "tasks_living",
+        "tasks_runnable",
+    )
+
+    def __init__(
+        self,
+        tasks_living: int,
+        tasks_runnable: int,
+        seconds_to_next_deadline: float,
+        io_statistics: IOStatistics,
+        run_sync_soon_queue_size: int,
+    ) -> None:
+        self.tasks_living = tasks_living
+        self.tasks_runnable = tasks_runnable
+        self.seconds_to_next_deadline = seconds_to_next_deadline
+        self.io_statistics = io_statistics
+        self.run_sync_soon_queue_size = run_sync_soon_queue_size
+
+    def __repr__(self) -> str:
+        return (
+            f"RunStatistics(tasks_living={self.tasks_living}, "
+            f"tasks_runnable={self.tasks_runnable}, "
+            f"seconds_to_next_deadline={self.seconds_to_next_deadline}, "
+            f"io_statistics={self.io_statistics!r}, "
+            f"run_sync_soon_queue_size={self.run_sync_soon_queue_size})"
+        )
+
+
+class Runner:
+    """The state of one ``lowio.run``."""
+
+    def __init__(self, clock: Clock, instruments: Iterable[object]) -> None:
+        self.clock = clock
+        self.instruments = Instruments(instruments)
+        self.runq: list[Task] = []
+        self.tasks: set[Task] = set()
+        self.init_task: Task | None = None
+        self.main_task: Task | None = None
+        self.main_task_outcome: tuple[Any, BaseException | None] | None = None
+        self.system_nursery: Nursery | None = None
+        self.ki_pending = False
+        self.waiting_for_idle: list[tuple[float, int, Task]] = []
+        self._idle_seq = 0
+        self.timers = Timers()
+        self.io = IOManager(self)
+        self.entry_queue = EntryQueue(self.io.wake)
+        self.token: RunToken = new_token(self)
+        self.asyncgens = AsyncGenerators(self)
+        self.ki = KIManager()
+        self.system_context = contextvars.copy_context()
+        self.system_context.run(sniffio.current_async_library_cvar.set, "lowio")
+        self._done = False
+
+    # ---- scheduling ----
+
+    def reschedule(self, task: Task, value: Any = None) -> None:
+        """Makes a parked task runnable; its trap returns ``value``."""
+        task._abort = None
+        task._fn = task._send
+        task._arg = value
+        self.runq.append(task)
+        if self.instruments:
+            self.instruments.call("task_scheduled", task)
+
+    def reschedule_raise(self, task: Task, exc: BaseException) -> None:
+        """Makes a parked task runnable; its trap raises ``exc``."""
+        task._abort = None
+        task._fn = task._throw
+        task._arg = exc
+        self.runq.append(task)
+        if self.instruments:
+            self.instruments.call("task_scheduled", task)
+
+    def spawn_impl(
+        self,
+        async_fn: Callable[..., Awaitable[object]],
+        args: tuple[Any, ...],
+        nursery: Nursery | None,
+        name: object,
+        *,
+        system_task: bool = False,
+        context: contextvars.Context | None = None,
+    ) -> Task:
+        if nursery is not None and nursery._closed:
+            raise RuntimeError("Nursery is closed to new arrivals")
+        if context is None:
+            context = self.system_context.copy() if system_task else contextvars.copy_context()
+        coro = context.run(coroutine_or_error, async_fn, args)
+        task = Task._create(coro, self, async_fn if name is None else name, nursery, context)
+        self.tasks.add(task)
+        if nursery is not None:
+            nursery._children.add(task)
+            task._activate_cancel_status(nursery._cancel_status)
+        if self.instruments:
+            self.instruments.call("task_spawned", task)
+        task._arg = None
+        self.runq.append(task)
+        if self.instruments:
+            self.instruments.call("task_scheduled", task)
+        return task
+
+    def spawn_system_task_impl(
+        self,
+        async_fn: Callable[..., Awaitable[object]],
+        args: tuple[Any, ...],
+        name: object = None,
+        context: contextvars.Context | None = None,
+    ) -> Task:
+        if self.system_nursery is None:
+            raise RuntimeError("the run has no system nursery (it is starting or ending)")
+        return self.spawn_impl(
+            async_fn, args, self.system_nursery, name, system_task=True, context=context
+        )
+
+    def task_exited(self, task: Task, value: Any, error: BaseException | None) -> None:
+        status = task._cancel_status
+        if (status is not None and status.abandoned_by_misnesting and status.parent is None) or any(
+            not nursery._closed for nursery in task._child_nurseries
+        ):
+            new_exc = RuntimeError(
+                "Cancel scope stack corrupted: cancel scope surrounding "
+                f"{task!r} was closed before the task exited"
+            )
+            new_exc.__context__ = error
+            error = new_exc
+        task._activate_cancel_status(None)
+        task._arg = task._fn = None
+        self.tasks.discard(task)
+        if task is self.main_task:
+            self.main_task_outcome = (value, error)
+            error = None
+        if task is self.init_task:
+            if error is not None:
+                raise LowioInternalError("the run's init task crashed") from error
+        else:
+            nursery = task._parent_nursery
+            assert nursery is not None
+            nursery._child_finished(task, error)
+        if self.instruments:
+            self.instruments.call("task_exited", task)
+
+    # ---- the init task ----
+
+    async def init(self, async_fn: Callable[..., Awaitable[object]], args: tuple[Any, ...]) -> None:
+        async with open_nursery() as system_nursery:
+            self.system_nursery = system_nursery
+            async with open_nursery() as main_nursery:
+                try:
+                    self.main_task = self.spawn_impl(async_fn, args, main_nursery, None)
+                except BaseException as exc:
+                    self.main_task_outcome = (None, exc)
+                    return
+            system_nursery.cancel_scope.cancel()
+        self.system_nursery = None
+        with CancelScope():
+            await self.asyncgens.finalize_remaining()
+
+    # ---- the loop ----
+
+    def run_loop(self) -> None:
+        glob = GLOBAL_RUN_CONTEXT
+        io_wait = self.io.wait
+        timers = self.timers
+        clock = self.clock
+        instruments = self.instruments
+        entry_queue = self.entry_queue
+        steps = 0
+        init_task = self.init_task
+        tasks = self.tasks
+        while init_task in tasks:
+            if not self.runq or steps >= POLL_EVERY:
+                steps = 0
+                self._io_and_timers(io_wait, timers, clock, entry_queue)
+            batch = self.runq
+            runq: list[Task] = []
+            self.runq = runq
+            append = runq.append
+            steps += len(batch)
+            hooks = bool(instruments)
+            for task in batch:
+                glob.task = task
+                if hooks:
+                    instruments.call("before_task_step", task)
+                try:
+                    msg = task.context.run(task._fn, task._arg)
+                except StopIteration as stop:
+                    glob.task = None
+                    if hooks:
+                        instruments.call("after_task_step", task)
+                    self.task_exited(task, stop.value, None)
+                    continue
+                except BaseException as exc:
+                    glob.task = None
+                    tb = exc.__traceback__
+                    if tb is not None:
+                        exc.__traceback__ = tb.tb_next  # drop the scheduler's frame
+                    del tb
+                    if hooks:
+                        instruments.call("after_task_step", task)
+                    self.task_exited(task, None, exc)
+                    del exc
+                    continue
+                task._schedule_points += 1
+                if msg is CHECKPOINT:
+                    task._fn = task._send
+                    task._arg = task
+                    append(task)
+                    if hooks:
+                        instruments.call("task_scheduled", task)
+                elif type(msg) in _ABORT_TYPES or (callable(msg) and not isinstance(msg, type)):
+                    task._abort = msg
+                    task._cancel_points += 1
+                    if task._cancel_status.effectively_cancelled:
+                        task._attempt_delivery_of_any_pending_cancel()
+                    elif task._ki_pending:
+                        task._attempt_delivery_of_pending_ki()
+                else:
+                    task._abort = msg
+                    self.reschedule_raise(task, TypeError(_FOREIGN_YIELD.format(msg)))
+                del msg
+                if hooks:
+                    glob.task = None
+                    instruments.call("after_task_step", task)
+            glob.task = None
+
+    def _io_and_timers(
+        self, io_wait: Callable[[float], int], timers: Any, clock: Clock, entry_queue: EntryQueue
+    ) -> None:
+        idle_primed = 0
+        next_deadline = math.inf
+        if self.runq:
+            timeout = 0.0
+        else:
+            next_deadline = timers.next_deadline()
+            timeout = clock.deadline_to_sleep_time(next_deadline)
+            if self.waiting_for_idle:
+                cushion = self.waiting_for_idle[0][0]
+                if cushion < timeout:
+                    timeout = cushion
+                    idle_primed = 1
+            elif isinstance(clock, MockClock) and clock.autojump_threshold < timeout:
+                timeout = clock.autojump_threshold
+                idle_primed = 2
+            timeout = min(max(0.0, timeout), MAX_SLEEP)
+        if self.instruments:
+            self.instruments.call("before_io_wait", timeout)
+        n = io_wait(timeout)
+        if self.instruments:
+            self.instruments.call("after_io_wait", timeout)
+        if entry_queue:
+            glob = GLOBAL_RUN_CONTEXT
+            glob.task = self.init_task
+            try:
+                entry_queue.run_pending()
+            finally:
+                glob.task = None
+        if self.ki_pending:
+            self._deliver_ki()
+        if timers.expire(clock.current_time()):
+            idle_primed = 0
+        if idle_primed and not self.runq and n == 0:
+            if idle_primed == 1:
+                waiting = self.waiting_for_idle
+                cushion = waiting[0][0]
+                while waiting and waiting[0][0] == cushion:
+                    self.reschedule(heapq.heappop(waiting)[2])
+            else:
+                assert isinstance(clock, MockClock)
+                clock._autojump(timers.next_deadline())
+
+    def _deliver_ki(self) -> None:
+        main = self.main_task
+        if main is None or main not in self.tasks:
+            return  # raised out of run() at the end
+        main._ki_pending = True
+        main._attempt_delivery_of_pending_ki()
+
+    # ---- statistics ----
+
+    def statistics(self) -> RunStatistics:
+        seconds = self.timers.next_deadline() - self.clock.current_time()
+        return RunStatistics(
+            tasks_living=len(self.tasks),
+            tasks_runnable=len(self.runq),
+            seconds_to_next_deadline=seconds,
+            io_statistics=self.io.statistics(),
+            run_sync_soon_queue_size=len(self.entry_queue),
+        )
+
+
+def run(
+    async_fn: Callable[..., Awaitable[T]],
+    *args: object,
+    clock: Clock | None = None,
+    instruments: Iterable[object] = (),
+) -> T:
+    """Runs ``async_fn(*args)`` in a new lowio run and returns its result
+    (or raises its exception).
+
+    ``clock`` (default: the system clock) and ``instruments`` are trio's.
+    ``TypeError`` (with a hint) if ``async_fn`` is not an async function;
+    ``RuntimeError`` if called inside a running ``lowio.run`` in this
+    thread.  Ctrl-C ends the run with ``KeyboardInterrupt``.
+    """
+    if GLOBAL_RUN_CONTEXT.runner is not None:
+        raise RuntimeError("Attempted to call run() from inside a run()")
+    if isinstance(async_fn, types.CoroutineType):
+        coroutine_or_error(async_fn, ())  # raises the hint
+    if clock is None:
+        clock = SystemClock()
+    runner = Runner(clock, instruments)
+    GLOBAL_RUN_CONTEXT.runner = runner
+    try:
+        runner.ki.install(runner)
+        runner.asyncgens.install()
+        clock.start_clock()
+        if runner.instruments:
+            runner.instruments.call("before_run")
+        runner.init_task = runner.spawn_impl(
+            runner.init, (async_fn, args), None, "<init>", system_task=True
+        )
+        try:
+            runner.run_loop()
+        except BaseException as exc:
+            raise LowioInternalError("internal error in the lowio run loop") from exc
+        if runner.instruments:
+            runner.instruments.call("after_run")
+    finally:
+        GLOBAL_RUN_CONTEXT.runner = None
+        GLOBAL_RUN_CONTEXT.task = None
+        runner.entry_queue.close()
+        runner.asyncgens.uninstall()
+        runner.ki.close()
+        runner.io.close()
+        runner.runq.clear()
+    outcome = runner.main_task_outcome
+    assert outcome is not None
+    value, error = outcome
+    runner.main_task_outcome = None
+    if runner.ki_pending:
+        ki = KeyboardInterrupt()
+        ki.__context__ = error
+        error = ki
+    if error is not None:
+        try:
+            raise error
+        finally:
+            del error, runner
+    return value  # type: ignore[no-any-return]
+
+
+# ---- accessors (trio's names) ----
+
+
+def _runner(what: str) -> Runner:
+    runner = GLOBAL_RUN_CONTEXT.runner
+    if runner is None:
+        raise no_run_error(what)
+    return runner
+
+
+def current_task() -> Task:
+    """The task calling this.  ``RuntimeError`` outside a run."""
+    task = GLOBAL_RUN_CONTEXT.task
+    if task is None:
+        raise no_run_error("current_task()")
+    return task
+
+
+def current_root_task() -> Task | None:
+    """The run's root (init) task."""
+    return _runner("current_root_task()").init_task
+
+
+def current_time() -> float:
+    """The run's clock, in seconds.  ``RuntimeError`` outside a run."""
+    return _runner("current_time()").clock.current_time()
+
+
+def current_clock() -> Clock:
+    return _runner("current_clock()").clock
+
+
+def current_statistics() -> RunStatistics:
+    return _runner("current_statistics()").statistics()
+
+
+def current_token() -> RunToken:
+    """This run's token, for ``run_sync_soon`` from other threads."""
+    return _runner("current_token()").token
+
+
+def current_effective_deadline() -> float:
+    """The earliest deadline among the enclosing (unshielded) scopes;
+    ``-inf`` if already cancelled, ``inf`` if none."""
+    task = current_task()
+    return task._cancel_status.effective_deadline()
+
+
+def reschedule(task: Task, next_send: Any = _NO_SEND) -> None:
+    """Wakes ``task``, parked in ``wait_task_rescheduled``.  ``next_send``
+    is an ``outcome.Value`` / ``outcome.Error`` (any object with ``value`` or
+    ``error``); the trap returns / raises it (default: returns None)."""
+    runner = _runner("reschedule()")
+    if task._abort is None or task._runner is not runner:
+        raise RuntimeError(f"{task!r} is not blocked in wait_task_rescheduled in this run")
+    if next_send is _NO_SEND:
+        runner.reschedule(task)
+    elif hasattr(next_send, "error"):
+        runner.reschedule_raise(task, next_send.error)
+    elif hasattr(next_send, "value"):
+        runner.reschedule(task, next_send.value)
+    else:
+        raise TypeError("next_send must be an outcome.Value or outcome.Error")
+
+
+def spawn_system_task(
+    async_fn: Callable[..., Awaitable[object]],
+    *args: object,
+    name: object = None,
+    context: contextvars.Context | None = None,
+) -> Task:
+    """Starts a system task: it runs until the main task has ended (then it
+    is cancelled); if it raises, the run crashes with
+    ``LowioInternalError``."""
+    return _runner("spawn_system_task()").spawn_system_task_impl(async_fn, args, name, context)
+
+
+def add_instrument(instrument: object) -> None:
+    _runner("add_instrument()").instruments.add(instrument)
+
+
+def remove_instrument(instrument: object) -> None:
+    """``KeyError`` if it is not installed."""
+    _runner("remove_instrument()").instruments.remove(instrument)
+
+
+async def wait_all_tasks_blocked(cushion: float = 0.0) -> None:
+    """Returns once every other task has been blocked (waiting, not
+    runnable) for ``cushion`` seconds.  For tests."""
+    task = current_task()
+    runner = task._runner
+    runner._idle_seq += 1
+    entry = (float(cushion), runner._idle_seq, task)
+    heapq.heappush(runner.waiting_for_idle, entry)
+
+    def abort(_: object) -> Abort:
+        runner.waiting_for_idle.remove(entry)
+        heapq.heapify(runner.waiting_for_idle)
+        return Abort.SUCCEEDED
+
+    await wait_task_rescheduled(abort)

@@ -1,0 +1,157 @@
+"""``Task``: one coroutine stepped by the scheduler, with its context and
+its place in the nursery tree."""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+from collections.abc import Coroutine, Iterator
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+from ._cancel import CancelStatus, cancelled_for
+from ._exceptions import LowioInternalError, NoPublicConstructor
+from ._traps import Abort, RaiseCancel
+
+if TYPE_CHECKING:
+    from ._nursery import Nursery
+    from ._run import Runner
+
+
+def task_name(name: object) -> str:
+    if isinstance(name, functools.partial):
+        name = name.func
+    if isinstance(name, str):
+        return name
+    try:
+        return f"{name.__module__}.{name.__qualname__}"  # type: ignore[attr-defined]
+    except AttributeError:
+        return repr(name)
+
+
+class Task(metaclass=NoPublicConstructor):
+    """A running task (``lowio.lowlevel.current_task()``).
+
+    Attributes: ``name``, ``coro``, ``context`` (its ``contextvars``
+    context), ``parent_nursery`` (None for the root task),
+    ``eventual_parent_nursery`` (set while started with ``nursery.start``),
+    ``child_nurseries`` and ``custom_sleep_data`` (free for the code that
+    parks the task).
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_abort",
+        "_arg",
+        "_cancel_points",
+        "_cancel_status",
+        "_child_nurseries",
+        "_eventual_parent_nursery",
+        "_fn",
+        "_ki_pending",
+        "_name",
+        "_name_source",
+        "_parent_nursery",
+        "_runner",
+        "_schedule_points",
+        "_send",
+        "_throw",
+        "context",
+        "coro",
+        "custom_sleep_data",
+    )
+
+    def __init__(
+        self,
+        coro: Coroutine[Any, Any, Any],
+        runner: Runner,
+        name_source: object,
+        parent_nursery: Nursery | None,
+        context: contextvars.Context,
+    ) -> None:
+        self.coro = coro
+        self.context = context
+        self._runner = runner
+        self._name: str | None = None
+        self._name_source = name_source
+        self._parent_nursery = parent_nursery
+        self._eventual_parent_nursery: Nursery | None = None
+        self._child_nurseries: list[Nursery] = []
+        self._send = coro.send
+        self._throw = coro.throw
+        self._fn: Any = self._send
+        self._arg: Any = None
+        self._abort: Any = None
+        self._cancel_status: CancelStatus = None  # type: ignore[assignment]
+        self._cancel_points = 0
+        self._schedule_points = 0
+        self._ki_pending = False
+        self.custom_sleep_data: Any = None
+
+    @property
+    def name(self) -> str:
+        name = self._name
+        if name is None:
+            name = self._name = task_name(self._name_source)
+            self._name_source = None
+        return name
+
+    @property
+    def parent_nursery(self) -> Nursery | None:
+        return self._parent_nursery
+
+    @property
+    def eventual_parent_nursery(self) -> Nursery | None:
+        return self._eventual_parent_nursery
+
+    @property
+    def child_nurseries(self) -> list[Nursery]:
+        return list(self._child_nurseries)
+
+    def iter_await_frames(self) -> Iterator[tuple[FrameType, int]]:
+        """The frames of this task's await chain, outermost first, with
+        their line numbers."""
+        coro: Any = self.coro
+        while coro is not None:
+            if hasattr(coro, "cr_frame"):
+                frame, coro = coro.cr_frame, coro.cr_await
+            elif hasattr(coro, "gi_frame"):
+                frame, coro = coro.gi_frame, coro.gi_yieldfrom
+            else:
+                return
+            if frame is None:
+                return
+            yield frame, frame.f_lineno
+
+    def __repr__(self) -> str:
+        return f"<Task {self.name!r} at {id(self):#x}>"
+
+    # ---- cancellation plumbing ----
+
+    def _activate_cancel_status(self, status: CancelStatus | None) -> None:
+        if self._cancel_status is not None:
+            self._cancel_status._tasks.discard(self)
+        self._cancel_status = status  # type: ignore[assignment]
+        if status is not None:
+            status._tasks.add(self)
+            if status.effectively_cancelled:
+                self._attempt_delivery_of_any_pending_cancel()
+
+    def _attempt_abort(self, raise_cancel: RaiseCancel) -> None:
+        success = self._abort(raise_cancel)
+        if type(success) is not Abort:
+            raise LowioInternalError("abort function must return lowio.lowlevel.Abort")
+        if success is Abort.SUCCEEDED:
+            self._runner.reschedule_raise(self, raise_cancel.exc)
+
+    def _attempt_delivery_of_any_pending_cancel(self) -> None:
+        if self._abort is None or not self._cancel_status.effectively_cancelled:
+            return
+        self._attempt_abort(RaiseCancel(cancelled_for(self._cancel_status._scope._cancel_reason)))
+
+    def _attempt_delivery_of_pending_ki(self) -> None:
+        if self._abort is None:
+            return
+        self._ki_pending = False
+        self._runner.ki_pending = False
+        self._attempt_abort(RaiseCancel(KeyboardInterrupt()))

@@ -1,0 +1,106 @@
+"""Traps: the only places a task yields to the scheduler.
+
+A task's coroutine yields one of two kinds of message:
+
+* ``CHECKPOINT``: "reschedule me at once" (a schedule point).  The scheduler
+  sends the ``Task`` back when it resumes it.
+* an *abort function*: "I am blocked until someone calls ``reschedule``".
+  If the task's cancel scope is (or becomes) cancelled, the scheduler calls
+  ``abort_fn(raise_cancel)``; if it returns ``Abort.SUCCEEDED`` the task is
+  rescheduled with the ``Cancelled`` exception.
+
+Anything else (an asyncio future, a bare ``yield``) is another library's
+awaitable: the scheduler throws a ``TypeError`` into the task.
+"""
+
+from __future__ import annotations
+
+import enum
+import types
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from ._local import GLOBAL_RUN_CONTEXT, no_run_error
+
+if TYPE_CHECKING:
+    from ._task import Task
+
+
+class Abort(enum.Enum):
+    """What an abort function returns: ``SUCCEEDED`` if the task is no
+    longer waiting (the scheduler reschedules it with the cancellation),
+    ``FAILED`` if it will be rescheduled later by someone else."""
+
+    SUCCEEDED = 1
+    FAILED = 2
+
+
+class _Checkpoint:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<lowio checkpoint trap>"
+
+
+CHECKPOINT: Any = _Checkpoint()
+
+
+class RaiseCancel:
+    """The ``raise_cancel`` given to abort functions: calling it raises the
+    pending ``Cancelled`` (or ``KeyboardInterrupt``)."""
+
+    __slots__ = ("exc",)
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+    def __call__(self) -> NoReturn:
+        raise self.exc
+
+
+RaiseCancelT = Callable[[], NoReturn]
+
+
+def abort_succeeded(_: object) -> Abort:
+    return Abort.SUCCEEDED
+
+
+@types.coroutine
+def wait_task_rescheduled(abort_func: Callable[[RaiseCancelT], Abort]) -> Generator[Any, Any, Any]:
+    """Puts the current task to sleep until ``reschedule(task, outcome)`` is
+    called; returns (or raises) what that outcome holds.
+
+    A checkpoint.  ``abort_func(raise_cancel)`` is called (in whatever task
+    cancels) if the task is cancelled while it sleeps; see ``Abort``.
+    """
+    return (yield abort_func)
+
+
+@types.coroutine
+def cancel_shielded_checkpoint() -> Generator[Any, Any, None]:
+    """A schedule point that is never a cancel point: lets other tasks run,
+    never raises ``Cancelled``."""
+    yield CHECKPOINT
+
+
+@types.coroutine
+def checkpoint() -> Generator[Any, Any, None]:
+    """A checkpoint: lets other tasks run, then raises ``Cancelled`` if the
+    enclosing scope is cancelled (or ``KeyboardInterrupt`` in the main task
+    after Ctrl-C)."""
+    task: Task = yield CHECKPOINT
+    task._cancel_points += 1
+    if task._cancel_status.effectively_cancelled or task._ki_pending:
+        yield abort_succeeded  # the scheduler delivers it at once
+
+
+@types.coroutine
+def checkpoint_if_cancelled() -> Generator[Any, Any, None]:
+    """Raises ``Cancelled`` if the enclosing scope is cancelled (a cancel
+    point); otherwise returns without letting other tasks run."""
+    task = GLOBAL_RUN_CONTEXT.task
+    if task is None:
+        raise no_run_error("checkpoint_if_cancelled()")
+    task._cancel_points += 1
+    if task._cancel_status.effectively_cancelled or task._ki_pending:
+        yield abort_succeeded

@@ -1,0 +1,39 @@
+"""``assert_checkpoints`` / ``assert_no_checkpoints``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from .._core import current_task
+
+
+@contextmanager
+def _assert_yields_or_not(expected: bool) -> Iterator[None]:
+    task = current_task()
+    cancel_points = task._cancel_points
+    schedule_points = task._schedule_points
+    try:
+        yield
+    except BaseException:
+        raise
+    else:
+        yielded = task._cancel_points > cancel_points and task._schedule_points > schedule_points
+        if expected and not yielded:
+            raise AssertionError("assert_checkpoints block did not yield!")
+        if not expected and (
+            task._cancel_points != cancel_points or task._schedule_points != schedule_points
+        ):
+            raise AssertionError("assert_no_checkpoints block yielded!")
+
+
+def assert_checkpoints() -> contextmanager[None]:  # type: ignore[valid-type]
+    """A context manager that fails (``AssertionError``) unless its block
+    executes at least one checkpoint (a cancel point and a schedule point).
+    A block that raises is not checked."""
+    return _assert_yields_or_not(True)
+
+
+def assert_no_checkpoints() -> contextmanager[None]:  # type: ignore[valid-type]
+    """A context manager that fails if its block executes a checkpoint."""
+    return _assert_yields_or_not(False)
