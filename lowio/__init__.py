@@ -7,6 +7,7 @@
   ``lowio.testing``.
 """
 
+from . import lowlevel, testing
 from ._core import (
     BrokenResourceError,
     BusyResourceError,
@@ -60,6 +61,7 @@ __all__ = [
     "current_time",
     "fail_after",
     "fail_at",
+    "lowlevel",
     "move_on_after",
     "move_on_at",
     "open_nursery",
@@ -67,4 +69,5 @@ __all__ = [
     "sleep",
     "sleep_forever",
     "sleep_until",
+    "testing",
 ]

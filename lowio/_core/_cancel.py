@@ -257,6 +257,11 @@ class CancelScope:
             if isinstance(exc, Cancelled):
                 self.cancelled_caught = True
                 exc = None
+            elif isinstance(exc, BaseExceptionGroup) and all(
+                type(e) is Cancelled for e in exc.exceptions
+            ):
+                self.cancelled_caught = True  # the common case, without split()
+                exc = None
             elif isinstance(exc, BaseExceptionGroup):
                 matched, rest = exc.split(Cancelled)
                 if matched:
@@ -391,6 +396,8 @@ class CancelScope:
         ``Cancelled`` text.  Not a checkpoint; call it from the run's thread."""
         if reason is not None and not isinstance(reason, str):
             raise TypeError(f"reason must be a str or None, not {type(reason).__name__}")
+        if self._cancel_called:
+            return
         task = GLOBAL_RUN_CONTEXT.task
         self._cancel(CancelReason("explicit", reason, None if task is None else repr(task)))
 

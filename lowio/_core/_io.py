@@ -139,8 +139,8 @@ class IOManager:
 
     # ---- the loop's side ----
 
-    def wait(self, timeout: float) -> int:
-        """Polls (``timeout`` seconds; 0 asks without waiting) and wakes the
+    def wait(self, timeout: float | None) -> int:
+        """Polls (``timeout`` seconds, None: no limit; 0 asks without waiting) and wakes the
         tasks whose fds are ready; returns the number of events."""
         events = self.events
         n = self.poll.poll(events, timeout)

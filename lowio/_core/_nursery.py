@@ -9,7 +9,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 
 from ._cancel import CancelReason, CancelScope, CancelStatus
-from ._exceptions import Cancelled, LowioInternalError, NoPublicConstructor
+from ._exceptions import LowioInternalError, NoPublicConstructor
 from ._local import GLOBAL_RUN_CONTEXT, no_run_error
 from ._traps import Abort, RaiseCancel, cancel_shielded_checkpoint, wait_task_rescheduled
 
@@ -74,7 +74,9 @@ class Nursery(metaclass=NoPublicConstructor):
         if error is not None:
             self._add_exc(
                 error,
-                CancelReason("nursery", f"child task raised exception {error!r}", repr(task)),
+                None
+                if self.cancel_scope._cancel_called  # the reason would be dropped
+                else CancelReason("nursery", f"child task raised exception {error!r}", repr(task)),
             )
         self._check_nursery_closed()
 
@@ -99,12 +101,11 @@ class Nursery(metaclass=NoPublicConstructor):
             # them through the cancel status tree; a KeyboardInterrupt is
             # kept with the nursery's errors.
             def aborted(raise_cancel: RaiseCancel) -> Abort:
-                exn = raise_cancel.exc if isinstance(raise_cancel, RaiseCancel) else None
-                if exn is not None and not isinstance(exn, Cancelled):
+                if isinstance(raise_cancel, RaiseCancel) and raise_cancel.is_keyboard_interrupt:
                     self._add_exc(
-                        exn, CancelReason("KeyboardInterrupt", None, repr(self._parent_task))
+                        raise_cancel.exc,
+                        CancelReason("KeyboardInterrupt", None, repr(self._parent_task)),
                     )
-                del exn
                 return Abort.FAILED
 
             self._parent_waiting_in_aexit = True

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextvars
 import heapq
-import math
 import types
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any, TypeVar
@@ -40,7 +39,7 @@ T = TypeVar("T")
 POLL_EVERY = 64  # task steps between two non-blocking polls while busy
 MAX_SLEEP = 86400.0
 _NO_SEND: Any = object()
-_ABORT_TYPES = (types.FunctionType, types.MethodType, types.BuiltinFunctionType)
+_ABORT_TYPES = frozenset((types.MethodType, types.FunctionType, types.BuiltinFunctionType))
 _FOREIGN_YIELD = (
     "lowio.run received unrecognized yield message {!r}. Are you trying to use a "
     "library written for asyncio/twisted/tornado or similar? That won't work without "
@@ -206,8 +205,8 @@ class Runner:
 
     def task_exited(self, task: Task, value: Any, error: BaseException | None) -> None:
         status = task._cancel_status
-        if (status is not None and status.abandoned_by_misnesting and status.parent is None) or any(
-            not nursery._closed for nursery in task._child_nurseries
+        if (status is not None and status.abandoned_by_misnesting and status.parent is None) or (
+            task._child_nurseries and any(not n._closed for n in task._child_nurseries)
         ):
             new_exc = RuntimeError(
                 "Cancel scope stack corrupted: cancel scope surrounding "
@@ -316,15 +315,20 @@ class Runner:
             glob.task = None
 
     def _io_and_timers(
-        self, io_wait: Callable[[float], int], timers: Any, clock: Clock, entry_queue: EntryQueue
+        self,
+        io_wait: Callable[[float | None], int],
+        timers: Any,
+        clock: Clock,
+        entry_queue: EntryQueue,
     ) -> None:
         idle_primed = 0
-        next_deadline = math.inf
+        timeout: float | None
         if self.runq:
             timeout = 0.0
+        elif not timers._heap and not self.waiting_for_idle:
+            timeout = None  # nothing but I/O or a wake-up can happen
         else:
-            next_deadline = timers.next_deadline()
-            timeout = clock.deadline_to_sleep_time(next_deadline)
+            timeout = clock.deadline_to_sleep_time(timers.next_deadline())
             if self.waiting_for_idle:
                 cushion = self.waiting_for_idle[0][0]
                 if cushion < timeout:
@@ -335,10 +339,10 @@ class Runner:
                 idle_primed = 2
             timeout = min(max(0.0, timeout), MAX_SLEEP)
         if self.instruments:
-            self.instruments.call("before_io_wait", timeout)
+            self.instruments.call("before_io_wait", MAX_SLEEP if timeout is None else timeout)
         n = io_wait(timeout)
         if self.instruments:
-            self.instruments.call("after_io_wait", timeout)
+            self.instruments.call("after_io_wait", MAX_SLEEP if timeout is None else timeout)
         if entry_queue:
             glob = GLOBAL_RUN_CONTEXT
             glob.task = self.init_task
@@ -348,7 +352,7 @@ class Runner:
                 glob.task = None
         if self.ki_pending:
             self._deliver_ki()
-        if timers.expire(clock.current_time()):
+        if timers._heap and timers.expire(clock.current_time()):
             idle_primed = 0
         if idle_primed and not self.runq and n == 0:
             if idle_primed == 1:

@@ -9,8 +9,8 @@ from collections.abc import Coroutine, Iterator
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from ._cancel import CancelStatus, cancelled_for
-from ._exceptions import LowioInternalError, NoPublicConstructor
+from ._cancel import CancelStatus
+from ._exceptions import Cancelled, LowioInternalError, NoPublicConstructor
 from ._traps import Abort, RaiseCancel
 
 if TYPE_CHECKING:
@@ -147,11 +147,12 @@ class Task(metaclass=NoPublicConstructor):
     def _attempt_delivery_of_any_pending_cancel(self) -> None:
         if self._abort is None or not self._cancel_status.effectively_cancelled:
             return
-        self._attempt_abort(RaiseCancel(cancelled_for(self._cancel_status._scope._cancel_reason)))
+        reason = self._cancel_status._scope._cancel_reason
+        self._attempt_abort(RaiseCancel(Cancelled._create if reason is None else reason.exception))
 
     def _attempt_delivery_of_pending_ki(self) -> None:
         if self._abort is None:
             return
         self._ki_pending = False
         self._runner.ki_pending = False
-        self._attempt_abort(RaiseCancel(KeyboardInterrupt()))
+        self._attempt_abort(RaiseCancel(KeyboardInterrupt))

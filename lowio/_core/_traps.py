@@ -47,12 +47,25 @@ CHECKPOINT: Any = _Checkpoint()
 
 class RaiseCancel:
     """The ``raise_cancel`` given to abort functions: calling it raises the
-    pending ``Cancelled`` (or ``KeyboardInterrupt``)."""
+    pending ``Cancelled`` (or ``KeyboardInterrupt``).  The exception is made
+    only when needed (an abort that fails never needs it)."""
 
-    __slots__ = ("exc",)
+    __slots__ = ("_exc", "_make")
 
-    def __init__(self, exc: BaseException) -> None:
-        self.exc = exc
+    def __init__(self, make: Callable[[], BaseException]) -> None:
+        self._make = make
+        self._exc: BaseException | None = None
+
+    @property
+    def exc(self) -> BaseException:
+        exc = self._exc
+        if exc is None:
+            exc = self._exc = self._make()
+        return exc
+
+    @property
+    def is_keyboard_interrupt(self) -> bool:
+        return self._make is KeyboardInterrupt
 
     def __call__(self) -> NoReturn:
         raise self.exc
