@@ -1,8 +1,11 @@
 """``python -m benchmarks``: lowio side by side with the alternatives.
 
-For now: the raw poller (``lowio.Poll`` vs ``select.epoll`` vs
-``selectors``).  Ratios are other/lowio, paired rep by rep: above 1 means
-lowio is faster.
+* the raw poller: ``lowio.Poll`` vs ``select.epoll`` vs ``selectors``
+  (workloads ``poll``, ``ctl``);
+* the runtime kernel: lowio vs trio vs asyncio (workloads ``sleep0``,
+  ``spawn``, ``cancel_read``, ``move_on``, ``pingpong``, ``timers``).
+
+Ratios are other/lowio, paired rep by rep: above 1 means lowio is faster.
 """
 
 from __future__ import annotations
@@ -11,12 +14,13 @@ import argparse
 import os
 import platform
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
-from . import poller
+from . import poller, runtime
 from .measure import Sample, paired_ratio
-from .report import Row, print_table, write
+from .report import Row, Table, print_table, write
 
 LOWIO = "lowio.Poll"
 
@@ -26,15 +30,17 @@ def _row(
     samples: dict[str, Sample],
     target: str = "",
     check: Callable[[dict[str, float]], bool] | None = None,
+    lowio_name: str = LOWIO,
 ) -> Row:
-    lowio = samples[LOWIO]
-    others = {n: s for n, s in samples.items() if n != LOWIO}
+    lowio = samples[lowio_name]
+    others = {n: s for n, s in samples.items() if n != lowio_name}
     ratios = {n: paired_ratio(s, lowio) for n, s in others.items()}
     return Row(
         workload=workload,
         lowio_ns=lowio.median,
         lowio_spread=lowio.spread,
         others_ns={n: s.median for n, s in others.items()},
+        others_spread={n: s.spread for n, s in others.items()},
         ratios=ratios,
         target=target,
         met=None if check is None else check(ratios),
@@ -49,7 +55,22 @@ def _poll_target(ready: int) -> tuple[str, Callable[[dict[str, float]], bool] | 
     return "", None
 
 
-WORKLOADS = ("poll", "ctl")
+POLLER_WORKLOADS = ("poll", "ctl")
+WORKLOADS = POLLER_WORKLOADS + tuple(runtime.WORKLOADS)
+
+
+def _runtime_rows(only: list[str], quick: bool, scale: float, reps: int) -> list[Row]:
+    rows: list[Row] = []
+    for name, workload in runtime.WORKLOADS.items():
+        if name not in only:
+            continue
+        size = workload.size(quick, scale)
+        print(f"{name} (size {size:,}) ...", file=sys.stderr, flush=True)
+        by_metric = runtime.bench(workload, size, reps)
+        for metric in workload.metrics:
+            label = metric.label.format(n=f"{size:,}")
+            rows.append(_row(label, by_metric[metric.key], metric.target, metric.check, "lowio"))
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,6 +88,12 @@ def main(argv: list[str] | None = None) -> int:
         default=Path("benchmark-results"),
         help="directory for report.md and results.jsonl",
     )
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="multiply the runtime workloads' sizes (e.g. 0.01 for a smoke test)",
+    )
     args = parser.parse_args(argv)
     only = [w for w in args.only.split(",") if w] or list(WORKLOADS)
     unknown = [w for w in only if w not in WORKLOADS]
@@ -75,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.reps < 0:
         parser.error("--reps must be positive")
+    if args.scale <= 0:
+        parser.error("--scale must be positive")
+    started = time.perf_counter()
     reps = args.reps or (11 if args.quick else 31)
     budget_ns = (20e6 if args.quick else 60e6) * min(1.0, reps / 11)
     rows: list[Row] = []
@@ -102,15 +132,34 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
 
-    title = "Raw poller: lowio.Poll vs select.epoll vs selectors"
-    print_table(title, rows)
+    tables = [
+        Table("Raw poller: lowio.Poll vs select.epoll vs selectors", rows),
+        Table(
+            "Runtime kernel: lowio vs trio vs asyncio",
+            _runtime_rows(only, args.quick, args.scale, reps),
+            [
+                "One rep is one fresh lowio.run / trio.run / asyncio.run, timed inside the "
+                "run; contenders alternate rep by rep after one warm-up rep each.",
+                "Every rep is verified (tasks completed, bytes echoed, reads cancelled while "
+                "blocked, sleepers not woken early).",
+                "Timers: lateness is the wake time minus the requested one; CPU is "
+                "time.process_time for spawning, sleeping and joining all the sleepers.",
+            ],
+        ),
+    ]
+    for table in tables:
+        if table.rows:
+            print_table(table.title, table.rows)
+    elapsed = time.perf_counter() - started
     notes = [
         f"Python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs, "
-        f"{'quick' if args.quick else 'full'} run, {reps} interleaved reps; times are medians.",
+        f"{'quick' if args.quick else 'full'} run, {reps} interleaved reps; times are medians "
+        "± half the interquartile range.",
         "Ratios are other / lowio, the median of per-rep ratios: above 1 means lowio is faster.",
+        f"Wall time of the whole run: {elapsed:.1f} s.",
     ]
-    report = write(args.output, title, rows, notes)
-    print(f"report: {report}")
+    report = write(args.output, tables, notes)
+    print(f"report: {report} (whole run: {elapsed:.1f} s)")
     return 0
 
 

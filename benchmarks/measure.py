@@ -50,6 +50,24 @@ def interleave(contenders: dict[str, Callable[[], float]], reps: int) -> dict[st
     return samples
 
 
+def interleave_metrics(
+    contenders: dict[str, Callable[[int], dict[str, float]]], reps: int, warmup: int = 0
+) -> dict[str, dict[str, Sample]]:
+    """Like :func:`interleave` for repetitions that measure several things at
+    once: each contender's ``one_rep(rep)`` returns ``{metric: value}``.
+    ``warmup`` untimed rounds (rep numbers -1, -2, ...) run first.  Returns
+    ``{metric: {contender: Sample}}``."""
+    for i in range(warmup):
+        for one_rep in contenders.values():
+            one_rep(-1 - i)
+    out: dict[str, dict[str, Sample]] = {}
+    for rep in range(reps):
+        for name, one_rep in contenders.items():
+            for metric, value in one_rep(rep).items():
+                out.setdefault(metric, {}).setdefault(name, Sample(name)).values.append(value)
+    return out
+
+
 def paired_ratio(base: Sample, other: Sample) -> float:
     """Median over reps of base/other: > 1 means ``other`` is faster."""
     return statistics.median(b / o for b, o in zip(base.values, other.values, strict=True))

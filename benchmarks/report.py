@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 
@@ -18,10 +18,28 @@ class Row:
     ratios: dict[str, float]  # other / lowio: > 1 means lowio is faster
     target: str = ""
     met: bool | None = None
+    others_spread: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Table:
+    """One titled table of the report, with its own notes."""
+
+    title: str
+    rows: list[Row]
+    notes: list[str] = field(default_factory=list)
 
 
 def _fmt_ns(ns: float) -> str:
+    if ns >= 1e9:
+        return f"{ns / 1e9:.2f} s"
+    if ns >= 1e6:
+        return f"{ns / 1e6:.2f} ms"
     return f"{ns / 1000:.2f} µs" if ns >= 1000 else f"{ns:.0f} ns"
+
+
+def _fmt_time(ns: float, spread: float | None) -> str:
+    return _fmt_ns(ns) if spread is None else f"{_fmt_ns(ns)} ±{spread:.0%}"
 
 
 def columns(rows: list[Row]) -> list[str]:
@@ -36,8 +54,11 @@ def table_cells(rows: list[Row]) -> tuple[list[str], list[list[str]]]:
     header = ["workload", "lowio", *others, *(f"{o} / lowio" for o in others), "target"]
     body = []
     for row in rows:
-        cells = [row.workload, f"{_fmt_ns(row.lowio_ns)} ±{row.lowio_spread:.0%}"]
-        cells += [_fmt_ns(row.others_ns[o]) if o in row.others_ns else "-" for o in others]
+        cells = [row.workload, _fmt_time(row.lowio_ns, row.lowio_spread)]
+        cells += [
+            _fmt_time(row.others_ns[o], row.others_spread.get(o)) if o in row.others_ns else "-"
+            for o in others
+        ]
         cells += [f"{row.ratios[o]:.2f}x" if o in row.ratios else "-" for o in others]
         verdict = "" if row.met is None else (" ✓" if row.met else " ✗")
         cells.append(f"{row.target}{verdict}")
@@ -49,19 +70,21 @@ def print_table(title: str, rows: list[Row]) -> None:
     header, body = table_cells(rows)
     try:
         from rich.console import Console
-        from rich.table import Table
+        from rich.table import Table as RichTable
     except ImportError:
         print(title)
         print(" | ".join(header))
         for cells in body:
             print(" | ".join(cells))
         return
-    table = Table(title=title)
+    table = RichTable(title=title)
     for name in header:
         table.add_column(name, justify="left" if name == "workload" else "right")
     for cells in body:
         table.add_row(*cells)
-    Console(width=max(120, Console().width)).print(table)
+    # wide enough for every cell on one line: rows that wrap are hard to read
+    needed = sum(max(len(c) for c in column) + 3 for column in zip(header, *body, strict=True)) + 1
+    Console(width=max(needed, 120, Console().width)).print(table)
 
 
 def markdown(title: str, rows: list[Row], notes: list[str]) -> str:
@@ -69,15 +92,21 @@ def markdown(title: str, rows: list[Row], notes: list[str]) -> str:
     lines = [f"## {title}", "", "| " + " | ".join(header) + " |"]
     lines.append("|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|")
     lines += ["| " + " | ".join(cells) + " |" for cells in body]
-    lines += [""] + [f"* {note}" for note in notes]
+    if notes:
+        lines += [""] + [f"* {note}" for note in notes]
     return "\n".join(lines) + "\n"
 
 
-def write(output: Path, title: str, rows: list[Row], notes: list[str]) -> Path:
+def write(output: Path, tables: list[Table], notes: list[str]) -> Path:
+    """Writes ``report.md`` (one section per non-empty table, then the
+    notes) and ``results.jsonl`` (one line per row, with its table's title)."""
     output.mkdir(parents=True, exist_ok=True)
     report = output / "report.md"
-    report.write_text(f"# lowio benchmarks\n\n{markdown(title, rows, notes)}", encoding="utf-8")
+    sections = [markdown(t.title, t.rows, t.notes) for t in tables if t.rows]
+    sections.append("\n".join(f"* {note}" for note in notes) + "\n")
+    report.write_text("# lowio benchmarks\n\n" + "\n".join(sections), encoding="utf-8")
     with (output / "results.jsonl").open("w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(asdict(row)) + "\n")
+        for t in tables:
+            for row in t.rows:
+                f.write(json.dumps({"table": t.title, **asdict(row)}) + "\n")
     return report

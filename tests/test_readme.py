@@ -20,6 +20,16 @@ def test_udp_echo_example_runs() -> None:
     assert out.getvalue().strip() == "[b'one', b'three', b'two']"
 
 
+def test_trio_style_example_runs() -> None:
+    text = README.read_text(encoding="utf-8")
+    match = re.search(r"<!-- trio-style[^>]*-->\s*```python\n(.*?)```", text, re.S)
+    assert match, "the trio-style example is missing from README.md"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(match.group(1), "README.md", "exec"), {})
+    assert out.getvalue().strip() == "b'HELLO'"
+
+
 def test_readme_names_the_two_commands() -> None:
     text = README.read_text(encoding="utf-8")
     assert 'pip install -e ".[bench]" && python -m benchmarks --quick' in text
