@@ -39,13 +39,14 @@ class Instrument:
 
 
 class Instruments:
-    """The instruments of a run, indexed by hook.  ``bool(self)`` is True if
-    any instrument is installed (the scheduler checks that once per batch).
-    An instrument whose hook raises is logged and removed."""
+    """The instruments of a run, indexed by hook.  ``active`` is True while
+    any instrument is installed (a plain attribute: the scheduler reads it on
+    hot paths).  An instrument whose hook raises is logged and removed."""
 
-    __slots__ = ("_by_hook", "_instruments")
+    __slots__ = ("_by_hook", "_instruments", "active")
 
     def __init__(self, instruments: Iterable[object]) -> None:
+        self.active = False
         self._instruments: list[object] = []
         self._by_hook: dict[str, list[object]] = {}
         for instrument in instruments:
@@ -61,6 +62,7 @@ class Instruments:
         if instrument in self._instruments:
             return
         self._instruments.append(instrument)
+        self.active = True
         for hook in HOOKS:
             method = getattr(instrument, hook, None)
             if method is None:
@@ -74,6 +76,7 @@ class Instruments:
         if instrument not in self._instruments:
             raise KeyError(f"instrument {instrument!r} is not installed")
         self._instruments.remove(instrument)
+        self.active = bool(self._instruments)
         for hook in list(self._by_hook):
             users = self._by_hook[hook]
             if instrument in users:

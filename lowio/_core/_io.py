@@ -12,7 +12,10 @@ DESIGN §3.
   ``epoll_ctl(MOD)`` re-queues an fd that is still ready (a partial read
   never hangs) and re-validates the registration (``ENOENT``, the fd was
   closed without ``notify_closing``: re-ADD with a new generation), then
-  the task parks.
+  the task parks.  The first wait on an fd is one ``epoll_ctl(ADD)``.
+  After an unnotified close a cached READY of the old file can make one
+  wait on a reused fd number return early (trio allows such spurious
+  wake-ups there); the next wait re-validates the registration.
 * The owned fast path (``wait_owned_*``) is for lowio's own sockets, which
   call it only right after a syscall hit EAGAIN: the next arrival is then
   an edge, so they park with no ``epoll_ctl`` at all.
@@ -22,6 +25,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from ..poll import Events, Poll, Waker, flags
@@ -128,6 +133,7 @@ class IOManager:
         self._gens: list[int] = [0]
         self._free: list[int] = []
         self._states: dict[int, FdState] = {}
+        _managers.add(self)
 
     def close(self) -> None:
         self.waker.close()
@@ -180,7 +186,9 @@ class IOManager:
 
     # ---- registrations ----
 
-    def _new_state(self, fd: int) -> FdState:
+    def _new_state(self, fd: int, mask: int = BASE_MASK) -> FdState:
+        """Registers ``fd`` (one ``epoll_ctl(ADD)``, which also reports an
+        fd that is ready already)."""
         slot = self._free.pop() if self._free else len(self._slots)
         if slot == len(self._slots):
             if slot > SLOT_MASK:
@@ -189,6 +197,7 @@ class IOManager:
             self._gens.append(0)
         gen = self._gens[slot] = (self._gens[slot] + 1) % GEN_LIMIT
         state = FdState(fd, slot, gen << SLOT_BITS | slot)
+        state.mask = mask
         try:
             self._register(state)
         except BaseException:
@@ -230,25 +239,35 @@ class IOManager:
     # ---- the public waits ----
 
     async def wait_readable(self, fd: int) -> None:
-        state = self._states.get(fd) or self._new_state(fd)
-        if state.read_task is not None:
+        state = self._states.get(fd)
+        if state is None:
+            state = self._new_state(fd)
+        elif state.read_task is not None:
             raise BusyResourceError("another task is already waiting to read from this fd")
-        if state.read_ready:
+        elif state.read_ready:
             state.read_ready = False
             await checkpoint()
+            if state.fd < 0:  # notify_closing ran during the checkpoint
+                raise ClosedResourceError("another task closed this fd")
             return
-        self._arm(state, state.mask)
+        else:
+            self._arm(state, state.mask)
         await self._park_read(state)
 
     async def wait_writable(self, fd: int) -> None:
-        state = self._states.get(fd) or self._new_state(fd)
-        if state.write_task is not None:
+        state = self._states.get(fd)
+        if state is None:
+            state = self._new_state(fd, WRITE_MASK)
+        elif state.write_task is not None:
             raise BusyResourceError("another task is already waiting to write to this fd")
-        if state.write_ready:
+        elif state.write_ready:
             state.write_ready = False
             await checkpoint()
+            if state.fd < 0:  # notify_closing ran during the checkpoint
+                raise ClosedResourceError("another task closed this fd")
             return
-        self._arm(state, WRITE_MASK)
+        else:
+            self._arm(state, WRITE_MASK)
         await self._park_write(state)
 
     async def wait_owned_readable(self, fd: int) -> None:
@@ -263,7 +282,7 @@ class IOManager:
     async def wait_owned_writable(self, fd: int) -> None:
         """Like :meth:`wait_owned_readable`, after a write hit EAGAIN or was
         short (EPOLLOUT is added to the registration the first time)."""
-        state = self._states.get(fd) or self._new_state(fd)
+        state = self._states.get(fd) or self._new_state(fd, WRITE_MASK)
         if state.write_task is not None:
             raise BusyResourceError("another task is already waiting to write to this fd")
         if state.mask != WRITE_MASK:
@@ -292,6 +311,7 @@ class IOManager:
         if state is None:
             return
         self._forget(state)
+        state.fd = -1  # for a wait in the READY path's checkpoint
         reschedule_raise = self._runner.reschedule_raise
         for task in (state.read_task, state.write_task):
             if task is not None:
@@ -306,6 +326,21 @@ class IOManager:
         read = sum(1 for s in self._states.values() if s.read_task is not None)
         write = sum(1 for s in self._states.values() if s.write_task is not None)
         return IOStatistics(read, write)
+
+
+_managers: weakref.WeakSet[IOManager] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    # The parent's poller is unusable in a forked child (the poll layer
+    # raises RuntimeError).  Forget the cache (READY flags, registrations)
+    # so that every wait asks the poller, and so raises, instead of
+    # trusting readiness cached for the parent.
+    for manager in list(_managers):
+        manager._states = {}
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class IOStatistics:

@@ -15,12 +15,13 @@ import contextvars
 import heapq
 import types
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from inspect import CO_ITERABLE_COROUTINE
 from typing import Any, TypeVar
 
 import sniffio
 
 from ._asyncgens import AsyncGenerators
-from ._cancel import CancelScope
+from ._cancel import MISNESTING_ADVICE, CancelReason, CancelScope
 from ._clock import Clock, SystemClock
 from ._entry_queue import EntryQueue, RunToken, new_token
 from ._exceptions import LowioInternalError
@@ -39,6 +40,7 @@ T = TypeVar("T")
 POLL_EVERY = 64  # task steps between two non-blocking polls while busy
 MAX_SLEEP = 86400.0
 _NO_SEND: Any = object()
+_new: Callable[..., Task] = type.__call__  # Task(...) without the NoPublicConstructor check
 _ABORT_TYPES = frozenset((types.MethodType, types.FunctionType, types.BuiltinFunctionType))
 _FOREIGN_YIELD = (
     "lowio.run received unrecognized yield message {!r}. Are you trying to use a "
@@ -66,6 +68,8 @@ def coroutine_or_error(async_fn: Callable[..., Awaitable[T]], args: tuple[Any, .
         return coro
     if isinstance(coro, Coroutine):
         return coro
+    if isinstance(coro, types.GeneratorType) and coro.gi_code.co_flags & CO_ITERABLE_COROUTINE:
+        return coro  # a @types.coroutine function, such as lowio.lowlevel.checkpoint
     if getattr(coro, "_asyncio_future_blocking", None) is not None:
         raise TypeError(
             f"lowio was expecting an async function, but instead it got {coro!r} - are you "
@@ -147,19 +151,21 @@ class Runner:
     def reschedule(self, task: Task, value: Any = None) -> None:
         """Makes a parked task runnable; its trap returns ``value``."""
         task._abort = None
+        task.custom_sleep_data = None  # as trio: it belongs to the finished wait
         task._fn = task._send
         task._arg = value
         self.runq.append(task)
-        if self.instruments:
+        if self.instruments.active:
             self.instruments.call("task_scheduled", task)
 
     def reschedule_raise(self, task: Task, exc: BaseException) -> None:
         """Makes a parked task runnable; its trap raises ``exc``."""
         task._abort = None
+        task.custom_sleep_data = None
         task._fn = task._throw
         task._arg = exc
         self.runq.append(task)
-        if self.instruments:
+        if self.instruments.active:
             self.instruments.call("task_scheduled", task)
 
     def spawn_impl(
@@ -177,16 +183,16 @@ class Runner:
         if context is None:
             context = self.system_context.copy() if system_task else contextvars.copy_context()
         coro = context.run(coroutine_or_error, async_fn, args)
-        task = Task._create(coro, self, async_fn if name is None else name, nursery, context)
+        task = _new(Task, coro, self, async_fn if name is None else name, nursery, context)
         self.tasks.add(task)
         if nursery is not None:
             nursery._children.add(task)
             task._activate_cancel_status(nursery._cancel_status)
-        if self.instruments:
+        if self.instruments.active:
             self.instruments.call("task_spawned", task)
         task._arg = None
         self.runq.append(task)
-        if self.instruments:
+        if self.instruments.active:
             self.instruments.call("task_scheduled", task)
         return task
 
@@ -204,13 +210,26 @@ class Runner:
         )
 
     def task_exited(self, task: Task, value: Any, error: BaseException | None) -> None:
+        nurseries = task._child_nurseries  # still open: the task misnested them
+        for open_nursery_ in nurseries:
+            # as in trio: cancel and close them, so that their children unwind
+            open_nursery_.cancel_scope._cancel(
+                CancelReason(
+                    "nursery",
+                    "Parent Task exited prematurely, abandoning this nursery "
+                    "without exiting it properly.",
+                    repr(task),
+                )
+            )
+            open_nursery_._closed = True
         status = task._cancel_status
-        if (status is not None and status.abandoned_by_misnesting and status.parent is None) or (
-            task._child_nurseries and any(not n._closed for n in task._child_nurseries)
-        ):
+        if (
+            status is not None and status.abandoned_by_misnesting and status.parent is None
+        ) or nurseries:
+            what = "Nursery" if nurseries else "Cancel scope"
             new_exc = RuntimeError(
-                "Cancel scope stack corrupted: cancel scope surrounding "
-                f"{task!r} was closed before the task exited"
+                f"{what} stack corrupted: {what} surrounding "
+                f"{task!r} was closed before the task exited\n{MISNESTING_ADVICE}"
             )
             new_exc.__context__ = error
             error = new_exc
@@ -227,7 +246,7 @@ class Runner:
             nursery = task._parent_nursery
             assert nursery is not None
             nursery._child_finished(task, error)
-        if self.instruments:
+        if self.instruments.active:
             self.instruments.call("task_exited", task)
 
     # ---- the init task ----
@@ -245,6 +264,10 @@ class Runner:
         self.system_nursery = None
         with CancelScope():
             await self.asyncgens.finalize_remaining()
+        # No user code is left but run_sync_soon callbacks: stop taking them
+        # and run those already queued (as trio's run_sync_soon task does).
+        self.entry_queue.close()
+        self.entry_queue.run_pending()
 
     # ---- the loop ----
 
@@ -258,16 +281,22 @@ class Runner:
         steps = 0
         init_task = self.init_task
         tasks = self.tasks
+        heap = timers._heap
+        current_time = clock.current_time
         while init_task in tasks:
             if not self.runq or steps >= POLL_EVERY:
                 steps = 0
                 self._io_and_timers(io_wait, timers, clock, entry_queue)
+            elif heap and heap[0][0] <= current_time():
+                # as in trio, deadlines are checked before every batch: a
+                # checkpoint right after a deadline passed raises Cancelled
+                timers.expire(current_time())
             batch = self.runq
             runq: list[Task] = []
             self.runq = runq
             append = runq.append
             steps += len(batch)
-            hooks = bool(instruments)
+            hooks = instruments.active
             for task in batch:
                 glob.task = task
                 if hooks:
@@ -275,21 +304,21 @@ class Runner:
                 try:
                     msg = task.context.run(task._fn, task._arg)
                 except StopIteration as stop:
-                    glob.task = None
+                    # as in trio: task_exited, then after_task_step, with
+                    # the task still current
+                    self.task_exited(task, stop.value, None)
                     if hooks:
                         instruments.call("after_task_step", task)
-                    self.task_exited(task, stop.value, None)
                     continue
                 except BaseException as exc:
-                    glob.task = None
                     tb = exc.__traceback__
                     if tb is not None:
                         exc.__traceback__ = tb.tb_next  # drop the scheduler's frame
                     del tb
-                    if hooks:
-                        instruments.call("after_task_step", task)
                     self.task_exited(task, None, exc)
                     del exc
+                    if hooks:
+                        instruments.call("after_task_step", task)
                     continue
                 task._schedule_points += 1
                 if msg is CHECKPOINT:
@@ -310,7 +339,6 @@ class Runner:
                     self.reschedule_raise(task, TypeError(_FOREIGN_YIELD.format(msg)))
                 del msg
                 if hooks:
-                    glob.task = None
                     instruments.call("after_task_step", task)
             glob.task = None
 
@@ -338,16 +366,18 @@ class Runner:
                 timeout = clock.autojump_threshold
                 idle_primed = 2
             timeout = min(max(0.0, timeout), MAX_SLEEP)
-        if self.instruments:
+        if self.instruments.active:
             self.instruments.call("before_io_wait", MAX_SLEEP if timeout is None else timeout)
         n = io_wait(timeout)
-        if self.instruments:
+        if self.instruments.active:
             self.instruments.call("after_io_wait", MAX_SLEEP if timeout is None else timeout)
         if entry_queue:
             glob = GLOBAL_RUN_CONTEXT
             glob.task = self.init_task
             try:
-                entry_queue.run_pending()
+                # in the run's context, as trio's run_sync_soon task (sniffio
+                # says "lowio" in the callbacks)
+                self.system_context.run(entry_queue.run_pending)
             finally:
                 glob.task = None
         if self.ki_pending:
@@ -410,16 +440,18 @@ def run(
         runner.ki.install(runner)
         runner.asyncgens.install()
         clock.start_clock()
-        if runner.instruments:
+        if runner.instruments.active:
             runner.instruments.call("before_run")
         runner.init_task = runner.spawn_impl(
             runner.init, (async_fn, args), None, "<init>", system_task=True
         )
         try:
             runner.run_loop()
+        except LowioInternalError:
+            raise
         except BaseException as exc:
             raise LowioInternalError("internal error in the lowio run loop") from exc
-        if runner.instruments:
+        if runner.instruments.active:
             runner.instruments.call("after_run")
     finally:
         GLOBAL_RUN_CONTEXT.runner = None
