@@ -26,13 +26,16 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import socket
+import types
 import weakref
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 from ..poll import Events, Poll, Waker, flags
 from ._exceptions import BusyResourceError, ClosedResourceError
 from ._local import GLOBAL_RUN_CONTEXT, no_run_error
-from ._traps import Abort, checkpoint, wait_task_rescheduled
+from ._traps import Abort, checkpoint
 
 if TYPE_CHECKING:
     from ._run import Runner
@@ -54,8 +57,12 @@ EVENTS_CAPACITY = 1024
 def fd_of(source: object) -> int:
     """The fd of an int or of an object with ``fileno()``.  ``TypeError``
     for anything else; ``OSError(EBADF)`` for a closed object (fd -1)."""
-    if type(source) is int:
-        fd = source
+    kind = type(source)
+    fd: int
+    if kind is int:
+        fd = source  # type: ignore[assignment]
+    elif kind is socket.socket:
+        fd = source.fileno()  # type: ignore[attr-defined]
     else:
         if isinstance(source, bool):
             raise TypeError("expected an fd (int) or an object with fileno(), not bool")
@@ -85,6 +92,7 @@ class FdState:
         "mask",
         "read_ready",
         "read_task",
+        "rearm",
         "slot",
         "token",
         "write_ready",
@@ -102,6 +110,7 @@ class FdState:
         self.write_ready = False
         self.abort_read = self._abort_read
         self.abort_write = self._abort_write
+        self.rearm: Callable[[], int] | None = None  # a prepared MOD for (token, mask)
 
     def _abort_read(self, _: object) -> Abort:
         self.read_task = None
@@ -128,6 +137,7 @@ class IOManager:
         registry = self.poll.registry
         self._add = registry.register_mask
         self._mod = registry.reregister_mask
+        self._rearm_fn = registry.rearm_fn
         self._del = registry.deregister
         self._slots: list[FdState | None] = [None]
         self._gens: list[int] = [0]
@@ -218,6 +228,12 @@ class IOManager:
     def _arm(self, state: FdState, mask: int) -> None:
         """One ``epoll_ctl(MOD)``: re-queues an fd that is still ready and
         checks that the registration is for the file the fd now names."""
+        rearm = state.rearm
+        if rearm is not None and mask == state.mask and not rearm():
+            return
+        # not prepared yet, a new mask, or it failed: the slow way, which
+        # raises the right exception or re-registers
+        state.rearm = None
         try:
             self._mod(state.fd, state.token, mask)
         except FileNotFoundError:
@@ -230,6 +246,7 @@ class IOManager:
             state.mask = mask
             self._register(state)
         state.mask = mask
+        state.rearm = self._rearm_fn(state.fd, state.token, mask)
 
     def _forget(self, state: FdState) -> None:
         del self._states[state.fd]
@@ -238,7 +255,11 @@ class IOManager:
 
     # ---- the public waits ----
 
-    async def wait_readable(self, fd: int) -> None:
+    # Each wait is one generator (no nested coroutines): it is on the hot
+    # path of every lowio I/O operation.
+
+    @types.coroutine
+    def wait_readable(self, fd: int) -> Generator[Any, Any, None]:
         state = self._states.get(fd)
         if state is None:
             state = self._new_state(fd)
@@ -246,15 +267,20 @@ class IOManager:
             raise BusyResourceError("another task is already waiting to read from this fd")
         elif state.read_ready:
             state.read_ready = False
-            await checkpoint()
+            yield from checkpoint()
             if state.fd < 0:  # notify_closing ran during the checkpoint
                 raise ClosedResourceError("another task closed this fd")
             return
         else:
             self._arm(state, state.mask)
-        await self._park_read(state)
+        task = GLOBAL_RUN_CONTEXT.task
+        if task is None:
+            raise no_run_error("wait_readable()")
+        state.read_task = task
+        yield state.abort_read
 
-    async def wait_writable(self, fd: int) -> None:
+    @types.coroutine
+    def wait_writable(self, fd: int) -> Generator[Any, Any, None]:
         state = self._states.get(fd)
         if state is None:
             state = self._new_state(fd, WRITE_MASK)
@@ -262,24 +288,34 @@ class IOManager:
             raise BusyResourceError("another task is already waiting to write to this fd")
         elif state.write_ready:
             state.write_ready = False
-            await checkpoint()
+            yield from checkpoint()
             if state.fd < 0:  # notify_closing ran during the checkpoint
                 raise ClosedResourceError("another task closed this fd")
             return
         else:
             self._arm(state, WRITE_MASK)
-        await self._park_write(state)
+        task = GLOBAL_RUN_CONTEXT.task
+        if task is None:
+            raise no_run_error("wait_writable()")
+        state.write_task = task
+        yield state.abort_write
 
-    async def wait_owned_readable(self, fd: int) -> None:
+    @types.coroutine
+    def wait_owned_readable(self, fd: int) -> Generator[Any, Any, None]:
         """For lowio's own sockets, right after a read hit EAGAIN: parks
         until the next edge with no ``epoll_ctl``.  A checkpoint."""
         state = self._states.get(fd) or self._new_state(fd)
         if state.read_task is not None:
             raise BusyResourceError("another task is already waiting to read from this fd")
+        task = GLOBAL_RUN_CONTEXT.task
+        if task is None:
+            raise no_run_error("wait_readable()")
         state.read_ready = False
-        await self._park_read(state)
+        state.read_task = task
+        yield state.abort_read
 
-    async def wait_owned_writable(self, fd: int) -> None:
+    @types.coroutine
+    def wait_owned_writable(self, fd: int) -> Generator[Any, Any, None]:
         """Like :meth:`wait_owned_readable`, after a write hit EAGAIN or was
         short (EPOLLOUT is added to the registration the first time)."""
         state = self._states.get(fd) or self._new_state(fd, WRITE_MASK)
@@ -287,22 +323,12 @@ class IOManager:
             raise BusyResourceError("another task is already waiting to write to this fd")
         if state.mask != WRITE_MASK:
             self._arm(state, WRITE_MASK)
-        state.write_ready = False
-        await self._park_write(state)
-
-    async def _park_read(self, state: FdState) -> None:
-        task = GLOBAL_RUN_CONTEXT.task
-        if task is None:
-            raise no_run_error("wait_readable()")
-        state.read_task = task
-        await wait_task_rescheduled(state.abort_read)
-
-    async def _park_write(self, state: FdState) -> None:
         task = GLOBAL_RUN_CONTEXT.task
         if task is None:
             raise no_run_error("wait_writable()")
+        state.write_ready = False
         state.write_task = task
-        await wait_task_rescheduled(state.abort_write)
+        yield state.abort_write
 
     def notify_closing(self, fd: int) -> None:
         """Wakes the tasks waiting on ``fd`` with ``ClosedResourceError`` and

@@ -139,6 +139,9 @@ class Runner:
         self.timers = Timers()
         self.io = IOManager(self)
         self.entry_queue = EntryQueue(self.io.wake)
+        self._poll = self.io.poll.poll
+        self._events = self.io.events
+        self._process_events = self.io._process
         self.token: RunToken = new_token(self)
         self.asyncgens = AsyncGenerators(self)
         self.ki = KIManager()
@@ -184,6 +187,8 @@ class Runner:
             context = self.system_context.copy() if system_task else contextvars.copy_context()
         coro = context.run(coroutine_or_error, async_fn, args)
         task = _new(Task, coro, self, async_fn if name is None else name, nursery, context)
+        if system_task:
+            task._ki_protected = True  # as trio's system tasks
         self.tasks.add(task)
         if nursery is not None:
             nursery._children.add(task)
@@ -273,7 +278,6 @@ class Runner:
 
     def run_loop(self) -> None:
         glob = GLOBAL_RUN_CONTEXT
-        io_wait = self.io.wait
         timers = self.timers
         clock = self.clock
         instruments = self.instruments
@@ -286,7 +290,7 @@ class Runner:
         while init_task in tasks:
             if not self.runq or steps >= POLL_EVERY:
                 steps = 0
-                self._io_and_timers(io_wait, timers, clock, entry_queue)
+                self._io_and_timers(timers, clock, entry_queue)
             elif heap and heap[0][0] <= current_time():
                 # as in trio, deadlines are checked before every batch: a
                 # checkpoint right after a deadline passed raises Cancelled
@@ -344,7 +348,6 @@ class Runner:
 
     def _io_and_timers(
         self,
-        io_wait: Callable[[float | None], int],
         timers: Any,
         clock: Clock,
         entry_queue: EntryQueue,
@@ -368,10 +371,13 @@ class Runner:
             timeout = min(max(0.0, timeout), MAX_SLEEP)
         if self.instruments.active:
             self.instruments.call("before_io_wait", MAX_SLEEP if timeout is None else timeout)
-        n = io_wait(timeout)
+        events = self._events
+        n = self._poll(events, timeout)  # IOManager.wait, inlined: the hot path
+        if n:
+            self._process_events(events.packed())
         if self.instruments.active:
             self.instruments.call("after_io_wait", MAX_SLEEP if timeout is None else timeout)
-        if entry_queue:
+        if entry_queue._queue or entry_queue._idempotent:
             glob = GLOBAL_RUN_CONTEXT
             glob.task = self.init_task
             try:

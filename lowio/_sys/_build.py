@@ -42,6 +42,7 @@ struct epoll_event { ...; };
 struct pollfd { int fd; short events; short revents; };
 
 struct lowio_epoll { int epfd; int busy; };
+struct lowio_rearm { int epfd; int fd; uint32_t events; uint64_t token; };
 struct lowio_events {
     uint64_t *out;
     uint32_t *ids;
@@ -66,6 +67,7 @@ struct lowio_pollset {
 
 int lowio_epoll_create(void);
 int lowio_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t token);
+int lowio_epoll_rearm(struct lowio_rearm *r);
 int lowio_epoll_wait(struct lowio_events *ev);
 int lowio_epoll_wait0(struct lowio_events *ev);
 uint32_t lowio_find_slot(struct lowio_events *ev, uint64_t packed);

@@ -124,6 +124,23 @@ static int lowio_epoll_ctl(int epfd, int op, int fd, uint32_t events,
     return epoll_ctl(epfd, op, fd, op == EPOLL_CTL_DEL ? NULL : &ev) < 0 ? -errno : 0;
 }
 
+/* A prepared EPOLL_CTL_MOD: event loops re-arm an edge-triggered fd before
+ * each wait, so that hot call takes one pointer (see struct lowio_events). */
+struct lowio_rearm {
+    int epfd;
+    int fd;
+    uint32_t events;
+    uint64_t token;
+};
+
+static int lowio_epoll_rearm(struct lowio_rearm *r)
+{
+    struct epoll_event ev;
+    ev.events = r->events;
+    ev.data.u64 = r->token;
+    return epoll_ctl(r->epfd, EPOLL_CTL_MOD, r->fd, &ev) < 0 ? -errno : 0;
+}
+
 static int lowio_epoll_wait_ms(struct lowio_events *ev, int timeout_ms)
 {
     int i, n, err = 0, misses = 0;

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import threading
 import weakref
 from collections.abc import Callable
@@ -88,6 +89,15 @@ class EpollSelector(FdOwner):
         result = _ctl(self._fd, _DEL, fd, 0, 0)
         if result:
             raise self._ctl_error(result, "DEL", fd)
+
+    def rearm_fn(self, fd: int, token: int, mask: int) -> Callable[[], int]:
+        """A prepared ``reregister(fd, token, mask)``: calling it costs one
+        cffi call with one argument and returns 0 or -errno (it raises
+        nothing; use :meth:`reregister` to get the exception)."""
+        self.check_open()
+        r = ffi.new("struct lowio_rearm *")
+        r.epfd, r.fd, r.events, r.token = self._fd, fd, mask, token
+        return functools.partial(lib.lowio_epoll_rearm, r)
 
     def _ctl_error(self, result: int, op: str, fd: int) -> Exception:
         state = self.state_error()

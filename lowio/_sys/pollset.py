@@ -252,6 +252,19 @@ class PollSelector(FdOwner):
             self._table[fd] = (token, mask, ident)
             self._changed(fd)
 
+    def rearm_fn(self, fd: int, token: int, mask: int) -> Callable[[], int]:
+        """A prepared ``reregister(fd, token, mask)`` returning 0 or -errno."""
+        self.check_open()
+
+        def rearm() -> int:
+            try:
+                self.reregister(fd, token, mask)
+            except OSError as exc:
+                return -(exc.errno or errno.EINVAL)
+            return 0
+
+        return rearm
+
     def deregister(self, fd: int) -> None:
         with self._lock:
             self.check_open()

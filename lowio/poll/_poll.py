@@ -89,6 +89,11 @@ class Poll:
             if timeout == 0 and timeout is not False:  # the hot case: no timeout write
                 ms = 0
                 n = self._wait0(events._c)
+            elif timeout is None:  # the other hot case: an event loop with nothing timed
+                ms = -1
+                if events._ms != -1:
+                    events._c.timeout_ms = events._ms = -1
+                n = self._wait(events._c)
             else:
                 ms = timeout_ms(timeout)
                 if events._ms != ms:

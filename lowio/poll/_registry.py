@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import operator
+from collections.abc import Callable
 
 from .._sys import Selector
 from ._interest import EDGE, Interest, Mode, mask_for
@@ -128,9 +129,19 @@ class Registry:
         socket in blocking mode (for loops that never read it themselves)."""
         self._selector.register(fd, token, mask, any_source)
 
-    def reregister_mask(self, fd: int, token: int, mask: int) -> None:
-        """``reregister`` with a raw mask (re-arms an edge-triggered source)."""
-        self._selector.reregister(fd, token, mask)
+    @property
+    def reregister_mask(self) -> Callable[[int, int, int], None]:
+        """``reregister_mask(fd, token, mask)``: ``reregister`` with a raw mask
+        (re-arms an edge-triggered source).  The selector's own function, to
+        save a call on event loops' hot paths."""
+        return self._selector.reregister
+
+    def rearm_fn(self, fd: int, token: int, mask: int) -> Callable[[], int]:
+        """A prepared ``reregister_mask(fd, token, mask)`` for event loops
+        that re-arm the same fd before every wait: it returns 0, or -errno
+        on failure (it raises nothing: call ``reregister_mask`` to get the
+        exception).  Valid while the ``Poll`` is open."""
+        return self._selector.rearm_fn(fd, token, mask)
 
     def try_clone(self) -> Registry:
         """Another handle on the same poller, e.g. to give to a thread.  It is
