@@ -165,8 +165,10 @@ class IOManager:
         return n
 
     def _process(self, packed: Any) -> None:
+        runner = self._runner
+        hooks = runner.instruments.active
         slots = self._slots
-        runq = self._runner.runq
+        runq = runner.runq
         for value in packed:
             token = value >> SHIFT
             state = slots[token & SLOT_MASK]
@@ -177,12 +179,14 @@ class IOManager:
                 task = state.read_task
                 if task is None:
                     state.read_ready = True
-                else:
+                else:  # runner.reschedule(task), inlined
                     state.read_task = None
                     task._abort = None
                     task._fn = task._send
                     task._arg = None
                     runq.append(task)
+                    if hooks:
+                        runner.instruments.call("task_scheduled", task)
             if bits & WRITE_BITS:
                 task = state.write_task
                 if task is None:
@@ -193,6 +197,8 @@ class IOManager:
                     task._fn = task._send
                     task._arg = None
                     runq.append(task)
+                    if hooks:
+                        runner.instruments.call("task_scheduled", task)
 
     # ---- registrations ----
 
