@@ -9,6 +9,7 @@
 
 from . import lowlevel, testing
 from ._core import (
+    TASK_STATUS_IGNORED,
     BrokenResourceError,
     BusyResourceError,
     Cancelled,
@@ -40,6 +41,7 @@ from .poll import Events, Interest, Poll, Waker
 __version__ = "0.1.0"
 
 __all__ = [
+    "TASK_STATUS_IGNORED",
     "BrokenResourceError",
     "BusyResourceError",
     "CancelScope",

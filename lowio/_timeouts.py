@@ -7,7 +7,7 @@ import math
 import types
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NoReturn
 
 from ._core._cancel import CancelScope
 from ._core._exceptions import TooSlowError
@@ -30,6 +30,12 @@ def _sleep_until(deadline: float) -> Generator[Any, Any, None]:
         return Abort.SUCCEEDED
 
     yield abort
+    if entry[2] is not None:
+        # woken by hand (reschedule), not by the timer: drop the timer so
+        # that it cannot wake the task later in some other wait (trio raises
+        # this too)
+        timers.cancel(entry)
+        raise RuntimeError("Should never have been rescheduled!")
 
 
 def _check(value: float, what: str) -> float:
@@ -40,9 +46,11 @@ def _check(value: float, what: str) -> float:
     return value
 
 
-async def sleep_forever() -> None:
-    """Sleeps until cancelled.  A checkpoint."""
+async def sleep_forever() -> NoReturn:
+    """Sleeps until cancelled.  A checkpoint.  ``RuntimeError`` if the task
+    is woken by hand (``reschedule``), as in trio."""
     await wait_task_rescheduled(abort_succeeded)
+    raise RuntimeError("Should never have been rescheduled!")
 
 
 async def sleep_until(deadline: float) -> None:
@@ -60,8 +68,8 @@ async def sleep(seconds: float) -> None:
     if seconds == 0:
         await checkpoint()
         return
-    if _check(seconds, "duration") < 0:
-        raise ValueError("duration must be non-negative")
+    if _check(seconds, "`seconds`") < 0:
+        raise ValueError("`seconds` must be non-negative")
     if seconds == math.inf:
         await sleep_forever()
     else:
@@ -69,8 +77,8 @@ async def sleep(seconds: float) -> None:
 
 
 def _timeout(seconds: float) -> float:
-    if _check(seconds, "timeout") < 0:
-        raise ValueError("timeout must be non-negative")
+    if _check(seconds, "`seconds`") < 0:
+        raise ValueError("`seconds` must be non-negative")
     return seconds
 
 

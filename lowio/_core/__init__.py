@@ -23,7 +23,7 @@ from ._instruments import Instrument
 from ._io import IOStatistics, fd_of
 from ._local import GLOBAL_RUN_CONTEXT
 from ._mock_clock import MockClock
-from ._nursery import Nursery, NurseryManager, TaskStatus, open_nursery
+from ._nursery import TASK_STATUS_IGNORED, Nursery, NurseryManager, TaskStatus, open_nursery
 from ._parking_lot import ParkingLot, ParkingLotStatistics
 from ._run import (
     Runner,
@@ -54,6 +54,7 @@ from ._traps import (
 
 __all__ = [
     "GLOBAL_RUN_CONTEXT",
+    "TASK_STATUS_IGNORED",
     "Abort",
     "BrokenResourceError",
     "BusyResourceError",

@@ -4,20 +4,23 @@ still alive when the main task ends are closed before ``run`` returns."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import sys
+import warnings
 import weakref
 from types import AsyncGeneratorType
 from typing import TYPE_CHECKING, Any
 
+from ._cancel import CancelScope
 from ._exceptions import RunFinishedError
 from ._local import GLOBAL_RUN_CONTEXT
+from ._traps import Abort, wait_task_rescheduled
 
 if TYPE_CHECKING:
     from ._run import Runner
 
 LOGGER = logging.getLogger("lowio.async_generator_errors")
+_NO_ASYNC_WORK = "disallow async work when closing async generators during lowio shutdown"
 
 
 def _name(agen: Any) -> str:
@@ -27,7 +30,9 @@ def _name(agen: Any) -> str:
 class AsyncGenerators:
     def __init__(self, runner: Runner) -> None:
         self._runner = runner
-        self.alive: weakref.WeakSet[AsyncGeneratorType[Any, Any]] = weakref.WeakSet()
+        self.alive: (
+            weakref.WeakSet[AsyncGeneratorType[Any, Any]] | set[AsyncGeneratorType[Any, Any]]
+        ) = weakref.WeakSet()
         self._foreign: set[int] = set()
         self._trailing: list[AsyncGeneratorType[Any, Any]] = []
         self._prev: Any = None
@@ -55,8 +60,19 @@ class AsyncGenerators:
             if self._prev is not None and self._prev.finalizer is not None:
                 self._prev.finalizer(agen)
             return
-        with contextlib.suppress(RunFinishedError):
+        name = _name(agen)
+        try:
             self._runner.entry_queue.run_sync_soon(self._finalize_in_run, agen)
+        except RunFinishedError:
+            return  # the run is over: nothing can close it there any more
+        warnings.warn(
+            f"Async generator {name!r} was garbage collected before it had been "
+            "exhausted. Surround its use in 'async with aclosing(...):' to ensure "
+            "that it gets cleaned up as soon as you're done using it.",
+            ResourceWarning,
+            stacklevel=2,
+            source=agen,
+        )
 
     def _finalize_in_run(self, agen: AsyncGeneratorType[Any, Any]) -> None:
         try:
@@ -68,20 +84,35 @@ class AsyncGenerators:
 
     @staticmethod
     async def aclose(agen: AsyncGeneratorType[Any, Any]) -> None:
+        """Closes ``agen`` as trio does: in a cancelled, shielded scope, so
+        that an ``await`` in its ``finally`` raises ``Cancelled``; errors
+        are logged."""
         try:
-            await agen.aclose()
+            with CancelScope(shield=True) as scope:
+                scope.cancel(reason=_NO_ASYNC_WORK)
+                await agen.aclose()
         except BaseException:
-            LOGGER.exception("error closing async generator %s", _name(agen))
+            LOGGER.exception(
+                "Exception ignored during finalization of async generator %r -- "
+                "surround your use of the generator in 'async with aclosing(...):' "
+                "to raise exceptions like this in the context where they're generated",
+                _name(agen),
+            )
 
     async def finalize_remaining(self) -> None:
         """Closes the generators still alive (called by the init task after
         the main and system tasks are done)."""
-        while True:
-            batch = [*self.alive, *self._trailing]
-            self.alive = weakref.WeakSet()
-            self._trailing = []
-            batch = [agen for agen in batch if agen.ag_frame is not None]
-            if not batch:
-                return
+        runner = self._runner
+        # From now on new generators are held strongly until closed here.
+        self.alive = set(self.alive)
+        # One trip through the run_sync_soon queue, so that generators
+        # collected just before (their finalizer queued a callback) are seen.
+        runner.entry_queue.run_sync_soon(runner.reschedule, runner.init_task)
+        await wait_task_rescheduled(lambda _: Abort.FAILED)
+        self.alive.update(self._trailing)
+        self._trailing = []
+        while self.alive:
+            batch = self.alive
+            self.alive = set()
             for agen in batch:
                 await self.aclose(agen)

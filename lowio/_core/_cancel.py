@@ -50,8 +50,12 @@ class CancelReason:
         )
 
 
+# A scope cancelled with no reason was abandoned by misnesting (trio's text).
+MISNESTING_REASON = CancelReason("unknown", "misnesting")
+
+
 def cancelled_for(reason: CancelReason | None) -> Cancelled:
-    return Cancelled._create() if reason is None else reason.exception()
+    return (MISNESTING_REASON if reason is None else reason).exception()
 
 
 class CancelStatus:
@@ -404,14 +408,14 @@ class CancelScope:
     @property
     def cancel_called(self) -> bool:
         """Whether ``cancel()`` was called or the deadline passed."""
-        if (
-            not self._cancel_called
-            and self._cancel_status is not None
-            and self._runner is not None
-            and self._deadline <= self._runner.clock.current_time()
+        if not self._cancel_called and (
+            self._cancel_status is not None or not self._has_been_entered
         ):
-            # the deadline passed but the timer has not fired yet
-            self._cancel(CancelReason("deadline"))
+            # the deadline passed but the timer has not fired yet (or, as in
+            # trio, the scope has not been entered yet)
+            runner = GLOBAL_RUN_CONTEXT.runner
+            if runner is not None and self._deadline <= runner.clock.current_time():
+                self._cancel(CancelReason("deadline"))
         return self._cancel_called
 
     def __repr__(self) -> str:
@@ -422,8 +426,9 @@ class CancelScope:
         else:
             binding = "unbound"
         state = ", cancelled" if self._cancel_called else ""
-        if not state and self._deadline != inf and self._runner is not None:
-            now = self._runner.clock.current_time()
+        runner = GLOBAL_RUN_CONTEXT.runner  # as trio: the current run's clock, if any
+        if not state and self._deadline != inf and runner is not None:
+            now = runner.clock.current_time()
             delta = abs(self._deadline - now)
             when = "from now" if self._deadline >= now else "ago"
             state = f", deadline is {delta:.2f} seconds {when}"

@@ -4,11 +4,13 @@ run.  Callbacks queue here and the loop's ``Waker`` wakes it."""
 from __future__ import annotations
 
 import collections
+import contextlib
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ._exceptions import LowioInternalError, NoPublicConstructor, RunFinishedError
+from ._local import GLOBAL_RUN_CONTEXT
 
 if TYPE_CHECKING:
     from ._run import Runner
@@ -63,6 +65,14 @@ class EntryQueue:
         try:
             sync_fn(*args)
         except BaseException as exc:
+            # As in trio: the error is raised in a new system task, which
+            # crashes the run (LowioInternalError) after cancelling every
+            # task, while the other queued callbacks still run.
+            runner = GLOBAL_RUN_CONTEXT.runner
+            if runner is not None and runner.system_nursery is not None:
+                with contextlib.suppress(RuntimeError):
+                    runner.spawn_system_task_impl(_reraise, (exc,), name="<run_sync_soon crash>")
+                    return
             raise LowioInternalError(
                 f"run_sync_soon callback {sync_fn!r} raised an exception"
             ) from exc
@@ -70,6 +80,10 @@ class EntryQueue:
     def close(self) -> None:
         with self._lock:
             self.done = True
+
+
+async def _reraise(exc: BaseException) -> NoReturn:
+    raise exc
 
 
 class RunToken(metaclass=NoPublicConstructor):

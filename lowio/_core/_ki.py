@@ -2,7 +2,8 @@
 
 While a run is active in the main thread (and SIGINT has Python's default
 handler), Ctrl-C raises ``KeyboardInterrupt`` at once if it interrupts user
-code; if it interrupts lowio's own code it is delivered to the main task at
+code in a task; if it interrupts lowio's own code, a system task or code
+outside the tasks (instruments, the loop) it is delivered to the main task at
 its next checkpoint (or by cancelling its current wait), or out of
 ``lowio.run``, as in trio.  Either way the run ends: it never hangs.
 """
@@ -13,6 +14,8 @@ import signal
 import threading
 from types import FrameType
 from typing import TYPE_CHECKING, Any
+
+from ._local import GLOBAL_RUN_CONTEXT
 
 if TYPE_CHECKING:
     from ._run import Runner
@@ -42,7 +45,11 @@ class KIManager:
 
         def handler(signum: int, frame: FrameType | None) -> None:
             if not _is_protected(frame):
-                raise KeyboardInterrupt
+                # as in trio: code outside any task (instruments, the loop)
+                # and system tasks are protected too
+                task = GLOBAL_RUN_CONTEXT.task
+                if task is not None and not task._ki_protected:
+                    raise KeyboardInterrupt
             runner.ki_pending = True
             runner.io.wake()
 

@@ -71,6 +71,10 @@ class Nursery(metaclass=NoPublicConstructor):
 
     def _child_finished(self, task: Task, error: BaseException | None) -> None:
         self._children.remove(task)
+        if self._closed and not hasattr(self, "_pending_excs"):
+            # as in trio: the nursery was abandoned by misnesting and has
+            # already exited; the child's result is lost
+            return
         if error is not None:
             self._add_exc(
                 error,
@@ -229,6 +233,24 @@ class TaskStatus(Generic[StatusT], metaclass=NoPublicConstructor):
         for task in moved_tasks:
             task._activate_cancel_status(new._cancel_status)
         old._check_nursery_closed()
+
+
+class _TaskStatusIgnored(TaskStatus[Any]):
+    """The type of ``TASK_STATUS_IGNORED``: ``started()`` does nothing."""
+
+    def __init__(self) -> None:
+        self._value = _NoStatus
+
+    def __repr__(self) -> str:
+        return "TASK_STATUS_IGNORED"
+
+    def started(self, value: Any = None) -> None:
+        pass
+
+
+TASK_STATUS_IGNORED: TaskStatus[Any] = _TaskStatusIgnored._create()
+"""The default for a ``task_status`` parameter (trio's), so that a function
+written for ``nursery.start`` can also be awaited directly."""
 
 
 class NurseryManager:

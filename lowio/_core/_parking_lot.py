@@ -40,11 +40,11 @@ class ParkingLot:
     task unparks them, oldest first.  Not thread-safe: use it from the run's
     thread."""
 
-    __slots__ = ("_broken_by", "_parked")
+    __slots__ = ("_parked", "broken_by")
 
     def __init__(self) -> None:
         self._parked: OrderedDict[Task, None] = OrderedDict()
-        self._broken_by: Task | None = None
+        self.broken_by: list[Task | None] = []  # who broke the lot (trio's)
 
     def __len__(self) -> int:
         return len(self._parked)
@@ -58,9 +58,9 @@ class ParkingLot:
         task = GLOBAL_RUN_CONTEXT.task
         if task is None:
             raise no_run_error("ParkingLot.park()")
-        if self._broken_by is not None:
+        if self.broken_by:
             raise BrokenResourceError(
-                f"Attempted to park in parking lot broken by {self._broken_by}"
+                f"Attempted to park in parking lot broken by {self.broken_by}"
             )
         task.custom_sleep_data = self
         self._parked[task] = None
@@ -106,7 +106,10 @@ class ParkingLot:
         later ``park()`` calls raise it (e.g. when the owner of a lock exits)."""
         if task is None:
             task = GLOBAL_RUN_CONTEXT.task
-        self._broken_by = task
+        if self.broken_by:
+            self.broken_by.append(task)
+            return
+        self.broken_by.append(task)
         for parked in self._parked:
             parked._runner.reschedule_raise(
                 parked,

@@ -9,8 +9,8 @@ from collections.abc import Coroutine, Iterator
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from ._cancel import CancelStatus
-from ._exceptions import Cancelled, LowioInternalError, NoPublicConstructor
+from ._cancel import MISNESTING_REASON, CancelStatus
+from ._exceptions import LowioInternalError, NoPublicConstructor
 from ._traps import Abort, RaiseCancel
 
 if TYPE_CHECKING:
@@ -49,6 +49,7 @@ class Task(metaclass=NoPublicConstructor):
         "_eventual_parent_nursery",
         "_fn",
         "_ki_pending",
+        "_ki_protected",
         "_name",
         "_name_source",
         "_parent_nursery",
@@ -86,6 +87,7 @@ class Task(metaclass=NoPublicConstructor):
         self._cancel_points = 0
         self._schedule_points = 0
         self._ki_pending = False
+        self._ki_protected = False  # system tasks: Ctrl-C waits for a checkpoint of main
         self.custom_sleep_data: Any = None
 
     @property
@@ -147,8 +149,8 @@ class Task(metaclass=NoPublicConstructor):
     def _attempt_delivery_of_any_pending_cancel(self) -> None:
         if self._abort is None or not self._cancel_status.effectively_cancelled:
             return
-        reason = self._cancel_status._scope._cancel_reason
-        self._attempt_abort(RaiseCancel(Cancelled._create if reason is None else reason.exception))
+        reason = self._cancel_status._scope._cancel_reason or MISNESTING_REASON
+        self._attempt_abort(RaiseCancel(reason.exception))
 
     def _attempt_delivery_of_pending_ki(self) -> None:
         if self._abort is None:

@@ -15,12 +15,11 @@ def _assert_yields_or_not(expected: bool) -> Iterator[None]:
     schedule_points = task._schedule_points
     try:
         yield
-    except BaseException:
-        raise
-    else:
         yielded = task._cancel_points > cancel_points and task._schedule_points > schedule_points
         if expected and not yielded:
             raise AssertionError("assert_checkpoints block did not yield!")
+    finally:
+        # as in trio: checked even when the block raised (e.g. Cancelled)
         if not expected and (
             task._cancel_points != cancel_points or task._schedule_points != schedule_points
         ):
@@ -35,5 +34,6 @@ def assert_checkpoints() -> contextmanager[None]:  # type: ignore[valid-type]
 
 
 def assert_no_checkpoints() -> contextmanager[None]:  # type: ignore[valid-type]
-    """A context manager that fails if its block executes a checkpoint."""
+    """A context manager that fails if its block executes a checkpoint (even
+    if the block raises)."""
     return _assert_yields_or_not(False)
