@@ -91,3 +91,34 @@ def test_interning_survives_many_distinct_values() -> None:
         assert events._interned <= TABLE_SIZE // 2
     small = [(7 << 16) | OUT, (8 << 16) | IN]
     assert _fill(events, small) == [(7, OUT), (8, IN)]
+
+
+@pytest.mark.parametrize("objects", [True, False])
+@pytest.mark.parametrize("selector", ["epoll", "poll"])
+def test_events_without_objects_decode_the_same(objects: bool, selector: str) -> None:
+    """objects=False skips the intern table; iteration and packed() agree."""
+    import socket
+
+    from lowio.poll import Interest, Poll
+
+    socks = [socket.socketpair() for _ in range(3)]
+    try:
+        with Poll(selector) as poll:
+            for token, (a, b) in enumerate(socks, start=10):
+                a.setblocking(False)
+                b.send(b"x")
+                poll.registry.register(a, token, Interest.READABLE)
+            events = Events(8, objects=objects)
+            for n_ready in (3, 1):
+                assert poll.poll(events, 1) == n_ready
+                got = sorted((ev.token, ev.is_readable()) for ev in events)
+                assert got == sorted((v >> 16, True) for v in events.packed())
+                assert {t for t, _ in got} <= {10, 11, 12}
+                first = socks[0][0]
+                first.recv(10)  # drain and re-arm token 10 (poll(2) emulation needs it)
+                poll.registry.reregister(first, 10, Interest.READABLE)
+                socks[0][1].send(b"y")
+    finally:
+        for a, b in socks:
+            a.close()
+            b.close()

@@ -139,7 +139,8 @@ class Events:
         self._ids_mv = memoryview(ffi.buffer(self._ids)).cast("I")
         self._keys_mv = memoryview(ffi.buffer(self._keys)).cast("Q")
         self._vals_mv = memoryview(ffi.buffer(self._vals)).cast("I")
-        self._objs: list[Event | None] = [None]  # id -> Event; id 0 means "not interned"
+        # id -> Event (id 0 means "not interned"); None with objects=False
+        self._objs: list[Event | None] | None = [None] if objects else None
         self._interned = 0  # entries in the C table
         self._n = 0
         self._bound: object = None  # the selector whose waits fill this buffer
@@ -149,7 +150,8 @@ class Events:
         """Takes a wait's non-negative result: the count, plus ``LOWIO_MISSES``
         if some values were not interned yet (they are, now)."""
         n = result & (_MISSES - 1)
-        if result & _MISSES:
+        if result & _MISSES:  # (never with objects=False: the wait skips the table)
+            assert self._objs is not None
             ids, out = self._ids_mv, self._mv
             if len(self._objs) + n > TABLE_SIZE:  # start afresh, before any id is handed out
                 self._keys_mv[:] = memoryview(bytes(8 * TABLE_SIZE)).cast("Q")
@@ -168,6 +170,7 @@ class Events:
         full, so that the C lookup always ends at an empty slot; values
         beyond that get an Event but no table entry (a later miss)."""
         keys = self._keys_mv
+        assert self._objs is not None
         slot = lib.lowio_find_slot(self._c, packed)
         if keys[slot] == packed:
             return int(self._vals_mv[slot])
@@ -194,11 +197,12 @@ class Events:
 
     def __iter__(self) -> Iterator[Event]:
         n = self._n
-        if self._c.table_mask == 0:
+        objs = self._objs
+        if objs is None:  # objects=False: made on the fly
             return (Event(v >> _SHIFT, v & _FLAGS) for v in self._mv[:n])
         if n == 1:  # the commonest result: skip slicing the view
-            return iter((self._objs[self._ids_mv[0]],))  # type: ignore[arg-type]
-        return map(self._objs.__getitem__, self._ids_mv[:n])  # type: ignore[arg-type]
+            return iter((objs[self._ids_mv[0]],))  # type: ignore[arg-type]
+        return map(objs.__getitem__, self._ids_mv[:n])  # type: ignore[arg-type]
 
     def packed(self) -> memoryview:
         """The raw events as ``token << 16 | epoll flags`` integers, valid until
