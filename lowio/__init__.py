@@ -7,7 +7,7 @@
   ``lowio.testing``.
 """
 
-from . import lowlevel, testing
+from . import lowlevel, socket, testing
 from ._core import (
     TASK_STATUS_IGNORED,
     BrokenResourceError,
@@ -71,5 +71,6 @@ __all__ = [
     "sleep",
     "sleep_forever",
     "sleep_until",
+    "socket",
     "testing",
 ]
