@@ -1,4 +1,62 @@
-# The C extension is built by cffi (API mode); everything else is in pyproject.toml.
-from setuptools import setup
+# The C extension is built by cffi (API mode); everything else is in
+# pyproject.toml, except the start-up files that register the anyio backend
+# (lowio_anyio.pth, and lowio_anyio.start for Python 3.15+, PEP 829): they
+# belong at the top of site-packages, which package data cannot reach, in
+# regular and in editable installs alike.
+from __future__ import annotations
 
-setup(cffi_modules=["lowio/_sys/_build.py:ffibuilder"])
+from pathlib import Path
+from typing import Any
+
+from setuptools import setup
+from setuptools.command.build_py import build_py
+
+HERE = Path(__file__).resolve().parent
+STARTUP_FILES = ("lowio_anyio.pth", "lowio_anyio.start")
+
+
+class BuildPyWithStartupFiles(build_py):
+    def run(self) -> None:
+        super().run()
+        for name in STARTUP_FILES:
+            self.copy_file(str(HERE / name), str(Path(self.build_lib) / name))
+
+    def get_outputs(self, include_bytecode: bool = True) -> list[str]:
+        outputs = list(super().get_outputs(include_bytecode))
+        return outputs + [str(Path(self.build_lib) / name) for name in STARTUP_FILES]
+
+
+class _WithStartupFiles:
+    """Wraps setuptools' editable-install strategy: also puts the start-up
+    files into the editable wheel."""
+
+    def __init__(self, strategy: Any) -> None:
+        self._strategy = strategy
+
+    def __enter__(self) -> _WithStartupFiles:
+        self._strategy.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> Any:
+        return self._strategy.__exit__(*exc_info)
+
+    def __call__(self, wheel: Any, files: Any, mapping: Any) -> None:
+        self._strategy(wheel, files, mapping)
+        for name in STARTUP_FILES:
+            wheel.writestr(name, (HERE / name).read_bytes())
+
+
+cmdclass: dict[str, Any] = {"build_py": BuildPyWithStartupFiles}
+try:
+    from setuptools.command.editable_wheel import editable_wheel
+except ImportError:  # an old setuptools: editable installs lack the hook
+    pass
+else:
+
+    class EditableWheelWithStartupFiles(editable_wheel):  # type: ignore[misc]
+        def _select_strategy(self, *args: Any, **kwargs: Any) -> Any:
+            return _WithStartupFiles(super()._select_strategy(*args, **kwargs))
+
+    cmdclass["editable_wheel"] = EditableWheelWithStartupFiles
+
+setup(cffi_modules=["lowio/_sys/_build.py:ffibuilder"], cmdclass=cmdclass)

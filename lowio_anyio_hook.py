@@ -1,0 +1,60 @@
+"""Lets ``anyio.run(main, backend="lowio")`` find lowio's anyio backend with
+no import by the user.
+
+``lowio_anyio.pth`` (and, for Python 3.15+, the PEP 829 ``lowio_anyio.start``)
+call :func:`install` at interpreter start-up.  It adds one ``sys.meta_path``
+finder that answers only for ``anyio._backends._lowio``; nothing else is
+imported until anyio asks for that module.  This module must stay tiny and
+never raise.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+MODULE = "anyio._backends._lowio"
+TARGET = "anyio_backend"
+
+
+class _Loader:
+    """Makes ``anyio._backends._lowio`` a small module that forwards to the
+    ``anyio_backend`` package (one copy of the backend's classes)."""
+
+    @staticmethod
+    def create_module(spec: Any) -> None:
+        return None  # the default module object
+
+    @staticmethod
+    def exec_module(module: Any) -> None:
+        import importlib
+
+        target = importlib.import_module(TARGET)
+        module.backend_class = target.backend_class
+        module.__getattr__ = lambda name: getattr(target, name)
+
+
+class LowioBackendFinder:
+    """A ``sys.meta_path`` finder for ``anyio._backends._lowio`` only."""
+
+    @staticmethod
+    def find_spec(fullname: str, path: Any = None, target: Any = None) -> Any:
+        if fullname != MODULE:
+            return None
+        try:
+            import importlib.util
+
+            if importlib.util.find_spec(TARGET) is None:
+                return None
+            return importlib.util.spec_from_loader(fullname, _Loader())  # type: ignore[arg-type]
+        except Exception:
+            return None
+
+
+def install() -> None:
+    """Adds the finder once (idempotent; never raises)."""
+    try:
+        if not any(isinstance(f, LowioBackendFinder) for f in sys.meta_path):
+            sys.meta_path.append(LowioBackendFinder())
+    except Exception:
+        pass
