@@ -7,6 +7,7 @@ instruments, async-generator hooks and ``ParkingLot``."""
 
 from ._cancel import CancelScope
 from ._clock import Clock, SystemClock
+from ._driver import SteppedRun, run
 from ._entry_queue import RunToken
 from ._exceptions import (
     BrokenResourceError,
@@ -24,7 +25,12 @@ from ._io import IOStatistics, fd_of
 from ._local import GLOBAL_RUN_CONTEXT
 from ._mock_clock import MockClock
 from ._nursery import TASK_STATUS_IGNORED, Nursery, NurseryManager, TaskStatus, open_nursery
-from ._parking_lot import ParkingLot, ParkingLotStatistics
+from ._parking_lot import (
+    ParkingLot,
+    ParkingLotStatistics,
+    add_parking_lot_breaker,
+    remove_parking_lot_breaker,
+)
 from ._run import (
     Runner,
     RunStatistics,
@@ -38,7 +44,6 @@ from ._run import (
     current_token,
     remove_instrument,
     reschedule,
-    run,
     spawn_system_task,
     wait_all_tasks_blocked,
 )
@@ -76,12 +81,14 @@ __all__ = [
     "RunStatistics",
     "RunToken",
     "Runner",
+    "SteppedRun",
     "SystemClock",
     "Task",
     "TaskStatus",
     "TooSlowError",
     "WouldBlock",
     "add_instrument",
+    "add_parking_lot_breaker",
     "cancel_shielded_checkpoint",
     "checkpoint",
     "checkpoint_if_cancelled",
@@ -95,6 +102,7 @@ __all__ = [
     "fd_of",
     "open_nursery",
     "remove_instrument",
+    "remove_parking_lot_breaker",
     "reschedule",
     "run",
     "spawn_system_task",

@@ -22,7 +22,7 @@ import sniffio
 
 from ._asyncgens import AsyncGenerators
 from ._cancel import MISNESTING_ADVICE, CancelReason, CancelScope
-from ._clock import Clock, SystemClock
+from ._clock import Clock
 from ._entry_queue import EntryQueue, RunToken, new_token
 from ._exceptions import LowioInternalError
 from ._instruments import Instruments
@@ -31,6 +31,7 @@ from ._ki import KIManager
 from ._local import GLOBAL_RUN_CONTEXT, no_run_error
 from ._mock_clock import MockClock
 from ._nursery import Nursery, open_nursery
+from ._parking_lot import ParkingLot
 from ._task import Task
 from ._timers import Timers
 from ._traps import CHECKPOINT, Abort, wait_task_rescheduled
@@ -148,6 +149,8 @@ class Runner:
         self.system_context = contextvars.copy_context()
         self.system_context.run(sniffio.current_async_library_cvar.set, "lowio")
         self._done = False
+        # lots each task breaks when it exits (``add_parking_lot_breaker``)
+        self.lot_breakers: dict[Task, list[ParkingLot]] = {}
 
     # ---- scheduling ----
 
@@ -227,6 +230,10 @@ class Runner:
                 )
             )
             open_nursery_._closed = True
+        if self.lot_breakers:
+            # as in trio: a task that exits holding e.g. a Lock breaks its lot
+            for lot in self.lot_breakers.pop(task, ()):
+                lot.break_lot(task)
         status = task._cancel_status
         if (
             status is not None and status.abandoned_by_misnesting and status.parent is None
@@ -276,7 +283,9 @@ class Runner:
 
     # ---- the loop ----
 
-    def run_loop(self) -> None:
+    def run_loop(self, until: Callable[[], bool] | None = None) -> None:
+        """Steps tasks until the run ends, or until ``until()`` is true after
+        a batch (a host driving the run in pieces; see ``_driver``)."""
         glob = GLOBAL_RUN_CONTEXT
         timers = self.timers
         clock = self.clock
@@ -345,6 +354,8 @@ class Runner:
                 if hooks:
                     instruments.call("after_task_step", task)
             glob.task = None
+            if until is not None and until():
+                return
 
     def _io_and_timers(
         self,
@@ -418,69 +429,6 @@ class Runner:
             io_statistics=self.io.statistics(),
             run_sync_soon_queue_size=len(self.entry_queue),
         )
-
-
-def run(
-    async_fn: Callable[..., Awaitable[T]],
-    *args: object,
-    clock: Clock | None = None,
-    instruments: Iterable[object] = (),
-) -> T:
-    """Runs ``async_fn(*args)`` in a new lowio run and returns its result
-    (or raises its exception).
-
-    ``clock`` (default: the system clock) and ``instruments`` are trio's.
-    ``TypeError`` (with a hint) if ``async_fn`` is not an async function;
-    ``RuntimeError`` if called inside a running ``lowio.run`` in this
-    thread.  Ctrl-C ends the run with ``KeyboardInterrupt``.
-    """
-    if GLOBAL_RUN_CONTEXT.runner is not None:
-        raise RuntimeError("Attempted to call run() from inside a run()")
-    if isinstance(async_fn, types.CoroutineType):
-        coroutine_or_error(async_fn, ())  # raises the hint
-    if clock is None:
-        clock = SystemClock()
-    runner = Runner(clock, instruments)
-    GLOBAL_RUN_CONTEXT.runner = runner
-    try:
-        runner.ki.install(runner)
-        runner.asyncgens.install()
-        clock.start_clock()
-        if runner.instruments.active:
-            runner.instruments.call("before_run")
-        runner.init_task = runner.spawn_impl(
-            runner.init, (async_fn, args), None, "<init>", system_task=True
-        )
-        try:
-            runner.run_loop()
-        except LowioInternalError:
-            raise
-        except BaseException as exc:
-            raise LowioInternalError("internal error in the lowio run loop") from exc
-        if runner.instruments.active:
-            runner.instruments.call("after_run")
-    finally:
-        GLOBAL_RUN_CONTEXT.runner = None
-        GLOBAL_RUN_CONTEXT.task = None
-        runner.entry_queue.close()
-        runner.asyncgens.uninstall()
-        runner.ki.close()
-        runner.io.close()
-        runner.runq.clear()
-    outcome = runner.main_task_outcome
-    assert outcome is not None
-    value, error = outcome
-    runner.main_task_outcome = None
-    if runner.ki_pending:
-        ki = KeyboardInterrupt()
-        ki.__context__ = error
-        error = ki
-    if error is not None:
-        try:
-            raise error
-        finally:
-            del error, runner
-    return value  # type: ignore[no-any-return]
 
 
 # ---- accessors (trio's names) ----

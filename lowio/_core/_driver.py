@@ -1,0 +1,143 @@
+"""How a run is driven: ``lowio.run`` (to completion, the usual way) and
+``SteppedRun`` (in pieces, for a synchronous host such as anyio's pytest
+runner, which keeps one run alive across fixture and test calls)."""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
+
+from ._clock import Clock, SystemClock
+from ._exceptions import LowioInternalError
+from ._local import GLOBAL_RUN_CONTEXT
+from ._run import Runner, coroutine_or_error
+
+T = TypeVar("T")
+
+
+class SteppedRun:
+    """A lowio run that a synchronous host advances in pieces.
+
+    ``SteppedRun(async_fn, *args)`` prepares the run (nothing runs yet);
+    ``run_until(done)`` runs it in this thread until ``done()`` is true
+    after a batch of task steps, or until the run ends (returns True then);
+    ``finish()`` runs it to the end and returns ``async_fn``'s result (or
+    raises its exception).  Between pieces nothing runs, and this thread is
+    not "inside" the run.  Same errors as ``lowio.run``; ``RuntimeError``
+    for a piece started inside another run or after the end.
+    """
+
+    def __init__(
+        self,
+        async_fn: Callable[..., Awaitable[object]],
+        *args: object,
+        clock: Clock | None = None,
+        instruments: Iterable[object] = (),
+    ) -> None:
+        if GLOBAL_RUN_CONTEXT.runner is not None:
+            raise RuntimeError("Attempted to call run() from inside a run()")
+        if isinstance(async_fn, types.CoroutineType):
+            coroutine_or_error(async_fn, ())  # raises the hint
+        if clock is None:
+            clock = SystemClock()
+        self._runner = runner = Runner(clock, instruments)
+        self._finished = False
+        self._result: tuple[Any, BaseException | None] | None = None
+        GLOBAL_RUN_CONTEXT.runner = runner
+        try:
+            clock.start_clock()
+            if runner.instruments.active:
+                runner.instruments.call("before_run")
+            runner.init_task = runner.spawn_impl(
+                runner.init, (async_fn, args), None, "<init>", system_task=True
+            )
+        except BaseException:
+            self._close()
+            raise
+        finally:
+            GLOBAL_RUN_CONTEXT.runner = None
+
+    @property
+    def finished(self) -> bool:
+        return self._finished
+
+    def run_until(self, done: Callable[[], bool] | None) -> bool:
+        """Runs until ``done()`` (checked after each batch) or the end of the
+        run; returns True if the run has ended."""
+        if self._finished:
+            raise RuntimeError("this run has already finished")
+        if GLOBAL_RUN_CONTEXT.runner is not None:
+            raise RuntimeError("Attempted to call run() from inside a run()")
+        runner = self._runner
+        GLOBAL_RUN_CONTEXT.runner = runner
+        try:
+            runner.ki.install(runner)
+            runner.asyncgens.install()
+            try:
+                runner.run_loop(done)
+            except LowioInternalError:
+                self._close()
+                raise
+            except BaseException as exc:
+                self._close()
+                raise LowioInternalError("internal error in the lowio run loop") from exc
+        finally:
+            runner.asyncgens.uninstall()
+            runner.ki.close()
+            GLOBAL_RUN_CONTEXT.runner = None
+            GLOBAL_RUN_CONTEXT.task = None
+        if runner.init_task in runner.tasks:
+            return False
+        if runner.instruments.active:
+            runner.instruments.call("after_run")
+        self._close()
+        return True
+
+    def _close(self) -> None:
+        runner = self._runner
+        self._finished = True
+        self._result = runner.main_task_outcome
+        runner.main_task_outcome = None
+        runner.entry_queue.close()
+        runner.io.close()
+        runner.runq.clear()
+
+    def finish(self) -> Any:
+        """Runs to the end; returns the result or raises the exception of
+        the main function (``KeyboardInterrupt`` after Ctrl-C)."""
+        if not self._finished:
+            self.run_until(None)
+        result = self._result
+        if result is None:
+            raise RuntimeError("the run ended without a result (it crashed)")
+        value, error = result
+        self._result = None
+        if self._runner.ki_pending:
+            ki = KeyboardInterrupt()
+            ki.__context__ = error
+            error = ki
+        if error is not None:
+            try:
+                raise error
+            finally:
+                del error
+        return value
+
+
+def run(
+    async_fn: Callable[..., Awaitable[T]],
+    *args: object,
+    clock: Clock | None = None,
+    instruments: Iterable[object] = (),
+) -> T:
+    """Runs ``async_fn(*args)`` in a new lowio run and returns its result
+    (or raises its exception).
+
+    ``clock`` (default: the system clock) and ``instruments`` are trio's.
+    ``TypeError`` (with a hint) if ``async_fn`` is not an async function;
+    ``RuntimeError`` if called inside a running ``lowio.run`` in this
+    thread.  Ctrl-C ends the run with ``KeyboardInterrupt``.
+    """
+    result: T = SteppedRun(async_fn, *args, clock=clock, instruments=instruments).finish()
+    return result
