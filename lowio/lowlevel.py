@@ -11,6 +11,7 @@ from ._core import (
     RunToken,
     Task,
     add_instrument,
+    add_parking_lot_breaker,
     cancel_shielded_checkpoint,
     checkpoint,
     checkpoint_if_cancelled,
@@ -20,16 +21,21 @@ from ._core import (
     current_task,
     current_token,
     remove_instrument,
+    remove_parking_lot_breaker,
     reschedule,
     spawn_system_task,
     wait_task_rescheduled,
 )
+from ._core._thread_cache import start_thread_soon
+from ._fd_stream import FdStream
 from ._io_waits import notify_closing, wait_readable, wait_writable
+from ._subprocess import open_process
 
 TrioToken = RunToken  # the name trio code uses
 
 __all__ = [
     "Abort",
+    "FdStream",
     "Instrument",
     "ParkingLot",
     "ParkingLotStatistics",
@@ -39,6 +45,7 @@ __all__ = [
     "Task",
     "TrioToken",
     "add_instrument",
+    "add_parking_lot_breaker",
     "cancel_shielded_checkpoint",
     "checkpoint",
     "checkpoint_if_cancelled",
@@ -48,9 +55,12 @@ __all__ = [
     "current_task",
     "current_token",
     "notify_closing",
+    "open_process",
     "remove_instrument",
+    "remove_parking_lot_breaker",
     "reschedule",
     "spawn_system_task",
+    "start_thread_soon",
     "wait_readable",
     "wait_task_rescheduled",
     "wait_writable",

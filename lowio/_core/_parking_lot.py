@@ -35,6 +35,36 @@ def _count(count: int | float) -> int | float:
     return count
 
 
+def add_parking_lot_breaker(task: Task, lot: ParkingLot) -> None:
+    """Registers ``task`` as a breaker of ``lot``: when ``task`` exits, the
+    lot is broken (``lot.break_lot(task)``), as trio does for the owner of a
+    ``Lock``.  A task may be registered for the same lot several times.
+    ``BrokenResourceError`` if ``task`` has already exited."""
+    runner = task._runner
+    if task not in runner.tasks:
+        raise BrokenResourceError("Attempted to add already exited task as lot breaker.")
+    lots = runner.lot_breakers.get(task)
+    if lots is None:
+        runner.lot_breakers[task] = [lot]
+    else:
+        lots.append(lot)
+
+
+def remove_parking_lot_breaker(task: Task, lot: ParkingLot) -> None:
+    """Undoes one ``add_parking_lot_breaker(task, lot)``.  ``RuntimeError``
+    if ``task`` is not registered for ``lot``."""
+    breakers = task._runner.lot_breakers
+    try:
+        lots = breakers[task]
+        lots.remove(lot)
+    except (KeyError, ValueError):
+        raise RuntimeError(
+            "Attempted to remove task as breaker for a lot it is not registered for"
+        ) from None
+    if not lots:
+        del breakers[task]
+
+
 class ParkingLot:
     """Tasks park here (``await lot.park()``, a checkpoint) until another
     task unparks them, oldest first.  Not thread-safe: use it from the run's
