@@ -1265,3 +1265,32 @@ def test_run_in_a_thread_does_not_touch_signals() -> None:
     thread.join(30)
     assert results == ["lowio"]
     assert os.getpid() > 0
+
+
+def test_ctrl_c_during_an_uncancellable_wait_is_kept_for_the_next_checkpoint() -> None:
+    """A wait that refuses the abort (a worker thread that cannot be
+    abandoned) must not lose the KeyboardInterrupt: it arrives at the main
+    task's next checkpoint, as in trio."""
+    result = run_child(
+        """
+        import time
+
+        def worker():
+            started.set()
+            time.sleep(0.3)  # Ctrl-C arrives meanwhile
+            return 1
+
+        async def main():
+            await lowio.to_thread.run_sync(worker)
+            print("worker done")
+            await lowio.sleep(0)
+            print("not interrupted")
+
+        try:
+            lowio.run(main)
+        except BaseException as exc:
+            report(exc)
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["worker", "done", "KI"], result.stdout

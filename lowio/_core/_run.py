@@ -415,6 +415,8 @@ class Runner:
         main = self.main_task
         if main is None or main not in self.tasks:
             return  # raised out of run() at the end
+        if main._ki_pending:
+            return  # offered already: it waits for the main task's next checkpoint
         main._ki_pending = True
         main._attempt_delivery_of_pending_ki()
 

@@ -155,6 +155,13 @@ class Task(metaclass=NoPublicConstructor):
     def _attempt_delivery_of_pending_ki(self) -> None:
         if self._abort is None:
             return
-        self._ki_pending = False
-        self._runner.ki_pending = False
-        self._attempt_abort(RaiseCancel(KeyboardInterrupt))
+
+        def consume() -> BaseException:
+            # the KeyboardInterrupt is delivered only if the abort takes it
+            # (succeeds, or a nursery keeps it); a refused abort leaves it
+            # pending for the next checkpoint
+            self._ki_pending = False
+            self._runner.ki_pending = False
+            return KeyboardInterrupt()
+
+        self._attempt_abort(RaiseCancel(consume, keyboard_interrupt=True))

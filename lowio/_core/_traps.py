@@ -50,11 +50,14 @@ class RaiseCancel:
     pending ``Cancelled`` (or ``KeyboardInterrupt``).  The exception is made
     only when needed (an abort that fails never needs it)."""
 
-    __slots__ = ("_exc", "_make")
+    __slots__ = ("_exc", "_make", "is_keyboard_interrupt")
 
-    def __init__(self, make: Callable[[], BaseException]) -> None:
+    def __init__(
+        self, make: Callable[[], BaseException], *, keyboard_interrupt: bool = False
+    ) -> None:
         self._make = make
         self._exc: BaseException | None = None
+        self.is_keyboard_interrupt = keyboard_interrupt
 
     @property
     def exc(self) -> BaseException:
@@ -62,10 +65,6 @@ class RaiseCancel:
         if exc is None:
             exc = self._exc = self._make()
         return exc
-
-    @property
-    def is_keyboard_interrupt(self) -> bool:
-        return self._make is KeyboardInterrupt
 
     def __call__(self) -> NoReturn:
         raise self.exc

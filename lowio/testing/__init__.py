@@ -1,6 +1,14 @@
 """``lowio.testing``: helpers for testing code that runs on lowio."""
 
 from .._core import MockClock, wait_all_tasks_blocked
+from .._threads import active_thread_count, wait_all_threads_completed
 from ._checkpoints import assert_checkpoints, assert_no_checkpoints
 
-__all__ = ["MockClock", "assert_checkpoints", "assert_no_checkpoints", "wait_all_tasks_blocked"]
+__all__ = [
+    "MockClock",
+    "active_thread_count",
+    "assert_checkpoints",
+    "assert_no_checkpoints",
+    "wait_all_tasks_blocked",
+    "wait_all_threads_completed",
+]
