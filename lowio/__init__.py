@@ -7,7 +7,7 @@
   ``lowio.testing``.
 """
 
-from . import lowlevel, socket, testing
+from . import from_thread, lowlevel, socket, testing, to_thread
 from ._core import (
     TASK_STATUS_IGNORED,
     BrokenResourceError,
@@ -26,6 +26,20 @@ from ._core import (
     current_time,
     open_nursery,
     run,
+)
+from ._signals import open_signal_receiver
+from ._subprocess import Process, open_process, run_process
+from ._sync import (
+    CapacityLimiter,
+    CapacityLimiterStatistics,
+    Condition,
+    ConditionStatistics,
+    Event,
+    EventStatistics,
+    Lock,
+    LockStatistics,
+    Semaphore,
+    StrictFIFOLock,
 )
 from ._timeouts import (
     fail_after,
@@ -46,14 +60,25 @@ __all__ = [
     "BusyResourceError",
     "CancelScope",
     "Cancelled",
+    "CapacityLimiter",
+    "CapacityLimiterStatistics",
     "ClosedResourceError",
+    "Condition",
+    "ConditionStatistics",
     "EndOfChannel",
+    "Event",
+    "EventStatistics",
     "Events",
     "Interest",
+    "Lock",
+    "LockStatistics",
     "LowioInternalError",
     "Nursery",
     "Poll",
+    "Process",
     "RunFinishedError",
+    "Semaphore",
+    "StrictFIFOLock",
     "TaskStatus",
     "TooSlowError",
     "Waker",
@@ -63,14 +88,19 @@ __all__ = [
     "current_time",
     "fail_after",
     "fail_at",
+    "from_thread",
     "lowlevel",
     "move_on_after",
     "move_on_at",
     "open_nursery",
+    "open_process",
+    "open_signal_receiver",
     "run",
+    "run_process",
     "sleep",
     "sleep_forever",
     "sleep_until",
     "socket",
     "testing",
+    "to_thread",
 ]

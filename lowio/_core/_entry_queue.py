@@ -24,7 +24,10 @@ class EntryQueue:
             collections.deque()
         )
         self._idempotent: dict[tuple[Callable[..., object], tuple[Any, ...]], None] = {}
-        self._lock = threading.Lock()
+        # Reentrant, as trio's: a signal handler (``open_signal_receiver``)
+        # calls run_sync_soon in the main thread, possibly while that thread
+        # holds the lock in run_pending; a plain Lock would deadlock there.
+        self._lock = threading.RLock()
         self._wake = wake
         self.done = False
 
@@ -55,8 +58,10 @@ class EntryQueue:
             self._call(sync_fn, args)
         if self._idempotent:
             with self._lock:
-                batch = list(self._idempotent)
-                self._idempotent.clear()
+                # swap, not copy-and-clear: a signal handler may add an entry
+                # between two statements here (the RLock lets it in)
+                batch = self._idempotent
+                self._idempotent = {}
             for sync_fn, args in batch:
                 self._call(sync_fn, args)
 

@@ -1,0 +1,247 @@
+"""``lowio.open_signal_receiver``: signals as an async iterator (trio's API
+and semantics).
+
+How a signal reaches a task:
+
+1. Python's C-level handler records the signal and writes one byte to the
+   *wakeup fd* (``signal.set_wakeup_fd``).  lowio's ``Waker`` is an eventfd,
+   which refuses 1-byte writes, so while receivers are open lowio installs a
+   non-blocking socketpair as the wakeup fd; a system task drains its read
+   end.  The byte breaks an ``epoll_wait`` that was entered just after the
+   signal arrived (without it, such a signal would wait for the next
+   unrelated wake-up).
+2. The Python-level handler installed here runs in the main thread between
+   two bytecodes and calls ``token.run_sync_soon(receiver._add, signum,
+   idempotent=True)``, as trio does: the callback runs in the loop, and a
+   signal raised twice before the loop gets to it is queued once.
+3. ``_add`` records the signal in an ordered set (a second arrival before
+   the receiver reads it is coalesced into the first) and wakes the task
+   iterating.
+
+On exit the previous handlers are restored, then signals still pending in
+the receiver are re-raised (``signal.raise_signal``) so that the previous
+handlers see them (trio's behaviour); a signal whose ``run_sync_soon``
+callback runs after the exit is re-raised the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import socket
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Generator, Iterable
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+from ._core._cancel import CancelScope
+from ._core._exceptions import BusyResourceError
+from ._core._local import GLOBAL_RUN_CONTEXT, no_run_error
+from ._core._parking_lot import ParkingLot
+from ._core._traps import checkpoint
+
+if TYPE_CHECKING:
+    from ._core._run import Runner
+
+_Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
+
+
+class SignalReceiver:
+    """The async iterator ``open_signal_receiver`` gives: yields signal
+    numbers (plain ``int`` s, as trio), oldest first, each pending signal
+    once however often it arrived.  One task at a time may iterate."""
+
+    def __init__(self) -> None:
+        self._pending: OrderedDict[int, None] = OrderedDict()
+        self._lot = ParkingLot()
+        self._busy = False
+        self._closed = False
+
+    def _add(self, signum: int) -> None:
+        # run in the loop by run_sync_soon
+        if self._closed:
+            signal.raise_signal(signum)  # the block has exited: redeliver
+        else:
+            self._pending[signum] = None
+            self._lot.unpark()
+
+    def _redeliver_remaining(self) -> None:
+        self._closed = True
+
+        # each pending signal is re-raised even if a handler raises (the
+        # exceptions chain, as in trio)
+        def deliver_next() -> None:
+            if self._pending:
+                signum, _ = self._pending.popitem(last=False)
+                try:
+                    signal.raise_signal(signum)
+                finally:
+                    deliver_next()
+
+        deliver_next()
+
+    def __aiter__(self) -> SignalReceiver:
+        return self
+
+    async def __anext__(self) -> int:
+        """The next signal.  A checkpoint.  ``RuntimeError`` after the
+        ``with`` block has exited; ``BusyResourceError`` if another task is
+        already waiting here."""
+        if self._closed:
+            raise RuntimeError("open_signal_receiver block already exited")
+        if self._busy:
+            raise BusyResourceError("only one task can iterate on a signal receiver at a time")
+        self._busy = True
+        try:
+            if self._pending:
+                await checkpoint()
+            else:
+                await self._lot.park()
+            if not self._pending:  # the block exited while we were woken
+                raise RuntimeError("open_signal_receiver block already exited")
+            signum, _ = self._pending.popitem(last=False)
+            return signum
+        finally:
+            self._busy = False
+
+
+def pending_signal_count(receiver: SignalReceiver) -> int:
+    """How many distinct signals wait in ``receiver`` (for tests)."""
+    return len(receiver._pending)
+
+
+class _WakeupFd:
+    """The wakeup fd of a run's receivers: a socketpair whose read end a
+    system task drains.  Shared by the receivers of one run (counted); the
+    previous wakeup fd is put back when the last one exits (or when the run
+    ends first, e.g. a receiver open in a system task)."""
+
+    def __init__(self, runner: Runner) -> None:
+        self.runner = runner
+        self.users = 0
+        self.installed = False
+        self.rsock, self.wsock = socket.socketpair()
+        try:
+            self.rsock.setblocking(False)
+            self.wsock.setblocking(False)
+            self.wfd = self.wsock.fileno()
+            self.previous = signal.set_wakeup_fd(self.wfd, warn_on_full_buffer=False)
+            self.installed = True
+            self.scope = CancelScope()
+            runner.spawn_system_task_impl(self._drain, (), "<lowio signal wakeup fd>")
+        except BaseException:
+            self._uninstall()
+            self._close()
+            raise
+
+    async def _drain(self) -> None:
+        rsock = self.rsock
+        io = self.runner.io
+        try:
+            with self.scope:
+                while True:
+                    try:
+                        while rsock.recv(4096):
+                            pass
+                    except BlockingIOError:
+                        pass
+                    await io.wait_owned_readable(rsock.fileno())
+        finally:
+            self._uninstall()  # first: the fd number must not be written once closed
+            self._close()
+
+    def _uninstall(self) -> None:
+        global _wakeup
+        if _wakeup is self:
+            _wakeup = None
+        if self.installed:
+            self.installed = False
+            current = signal.set_wakeup_fd(self.previous)
+            if current != self.wfd:  # someone replaced ours meanwhile: keep theirs
+                signal.set_wakeup_fd(current)
+
+    def _close(self) -> None:
+        if self.rsock.fileno() >= 0 and GLOBAL_RUN_CONTEXT.runner is self.runner:
+            self.runner.io.notify_closing(self.rsock.fileno())
+        self.rsock.close()
+        self.wsock.close()
+
+    def release(self) -> None:
+        self.users -= 1
+        if self.users == 0:
+            self._uninstall()
+            self.scope.cancel()  # the drain task closes the sockets
+
+
+_wakeup: _WakeupFd | None = None
+
+
+def _acquire_wakeup(runner: Runner) -> _WakeupFd:
+    global _wakeup
+    wakeup = _wakeup
+    if wakeup is None or wakeup.runner is not runner:
+        wakeup = _wakeup = _WakeupFd(runner)
+    wakeup.users += 1
+    return wakeup
+
+
+@contextlib.contextmanager
+def _signal_handlers(signals: Iterable[int], handler: _Handler) -> Generator[None, None, None]:
+    """Installs ``handler`` for ``signals`` and restores the previous handlers
+    on exit (also if installing one of them failed)."""
+    previous: dict[int, _Handler] = {}
+    try:
+        for signum in set(signals):
+            previous[signum] = signal.signal(signum, handler)
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
+@contextlib.contextmanager
+def open_signal_receiver(*signals: signal.Signals | int) -> Generator[SignalReceiver, None, None]:
+    """A (sync) context manager that catches ``signals`` while its block runs
+    and gives an async iterator of the signal numbers that arrive.
+
+    ``async for signum in receiver`` waits for the next signal; each
+    ``__anext__`` is a checkpoint.  A signal that arrives several times
+    before it is read is yielded once.  Only one task may iterate at a time
+    (``BusyResourceError``).  On exit the previous handlers (and the previous
+    ``signal.set_wakeup_fd``) are restored, and signals received but not yet
+    read are re-raised so that those handlers see them.
+
+    Raises ``TypeError`` if no signals are given, ``RuntimeError`` outside
+    Python's main thread or outside a lowio run, and ``ValueError`` /
+    ``TypeError`` / ``OSError`` (from ``signal.signal``) for a signal that
+    cannot be caught; nothing is left installed then.  Not a checkpoint.
+    """
+    if not signals:
+        raise TypeError("No signals were provided")
+    if threading.current_thread() is not threading.main_thread():
+        raise RuntimeError(
+            "Sorry, open_signal_receiver is only possible when running in "
+            "Python interpreter's main thread"
+        )
+    runner = GLOBAL_RUN_CONTEXT.runner
+    if runner is None:
+        raise no_run_error("open_signal_receiver()")
+    token = runner.token
+    receiver = SignalReceiver()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        token.run_sync_soon(receiver._add, signum, idempotent=True)
+
+    wakeup = _acquire_wakeup(runner)
+    try:
+        try:
+            with _signal_handlers(signals, handler):
+                yield receiver
+        finally:
+            receiver._redeliver_remaining()
+    finally:
+        wakeup.release()
+
+
+__all__ = ["SignalReceiver", "open_signal_receiver", "pending_signal_count"]
