@@ -120,11 +120,26 @@ def test_two_pending_signals_alternate_rather_than_starve() -> None:
     lowio.run(main)
 
 
+def current_wakeup_fd() -> int:
+    fd = signal.set_wakeup_fd(-1)
+    signal.set_wakeup_fd(fd)
+    return fd
+
+
+def run_wakeup_fd() -> int:
+    """The wakeup fd a main-thread run installs for itself (for Ctrl-C)."""
+    runner = lowio._core.GLOBAL_RUN_CONTEXT.runner
+    assert runner is not None and runner.ki._wakeup is not None
+    return runner.ki._wakeup[1].fileno()
+
+
 def test_handlers_and_wakeup_fd_are_restored(safety_handlers: list[int]) -> None:
     before = {sig: signal.getsignal(sig) for sig in (SIGUSR1, SIGUSR2)}
 
     async def main() -> None:
-        assert signal.set_wakeup_fd(-1) == -1
+        run_fd = signal.set_wakeup_fd(-1)  # a main-thread run has its own (for Ctrl-C)
+        signal.set_wakeup_fd(run_fd)
+        assert run_fd != -1
         with lowio.open_signal_receiver(SIGUSR1, SIGUSR2, SIGUSR1):  # duplicates are fine
             assert signal.getsignal(SIGUSR1) is not before[SIGUSR1]
             ours = signal.set_wakeup_fd(-1)
@@ -134,9 +149,10 @@ def test_handlers_and_wakeup_fd_are_restored(safety_handlers: list[int]) -> None
                 assert signal.set_wakeup_fd(ours) == ours
             assert signal.set_wakeup_fd(ours) == ours
         assert {sig: signal.getsignal(sig) for sig in (SIGUSR1, SIGUSR2)} == before
-        assert signal.set_wakeup_fd(-1) == -1
+        assert signal.set_wakeup_fd(run_fd) == run_fd
 
     lowio.run(main)
+    assert signal.set_wakeup_fd(-1) == -1  # and the run's own is gone
 
 
 def test_a_previous_wakeup_fd_is_put_back() -> None:
@@ -146,13 +162,17 @@ def test_a_previous_wakeup_fd_is_put_back() -> None:
     try:
 
         async def main() -> None:
+            run_fd = signal.set_wakeup_fd(-1)
+            signal.set_wakeup_fd(run_fd)
+            assert run_fd not in (-1, b)
             with lowio.open_signal_receiver(SIGUSR1):
                 current = signal.set_wakeup_fd(-1)
                 signal.set_wakeup_fd(current)
                 assert current not in (-1, b)
-            assert signal.set_wakeup_fd(b) == b
+            assert signal.set_wakeup_fd(run_fd) == run_fd
 
         lowio.run(main)
+        assert signal.set_wakeup_fd(b) == b
     finally:
         signal.set_wakeup_fd(old)
         os.close(a)
@@ -292,7 +312,7 @@ def test_exceptions_of_redelivery_handlers_chain() -> None:
         assert isinstance(exc.__context__, RuntimeError)
         assert {exc.args[0], exc.__context__.args[0]} == {SIGUSR1, SIGUSR2}
         assert signal.getsignal(SIGUSR1) is raising
-        assert signal.set_wakeup_fd(-1) == -1
+        assert current_wakeup_fd() == run_wakeup_fd()
 
     lowio.run(main)
 
@@ -328,7 +348,7 @@ def test_a_bad_signal_restores_the_handlers_installed_so_far(bad: Any, error: ty
         with pytest.raises(error), lowio.open_signal_receiver(SIGUSR1, bad):
             pass  # pragma: no cover
         assert signal.getsignal(SIGUSR1) is before
-        assert signal.set_wakeup_fd(-1) == -1
+        assert current_wakeup_fd() == run_wakeup_fd()
 
     lowio.run(main)
 

@@ -44,7 +44,8 @@ if TYPE_CHECKING:
 SLOT_BITS = 22
 SLOT_MASK = (1 << SLOT_BITS) - 1
 GEN_LIMIT = 1 << (47 - SLOT_BITS)
-WAKER_TOKEN = 0  # slot 0 is never handed out
+WAKER_TOKEN = 0  # slots 0 and 1 are never handed out
+SIGNAL_WAKEUP_TOKEN = 1  # the signal wakeup fd (see _ki)
 BASE_MASK = flags.IN | flags.RDHUP | flags.ET
 WRITE_MASK = BASE_MASK | flags.OUT
 READ_BITS = flags.IN | flags.PRI | flags.ERR | flags.HUP | flags.RDHUP
@@ -139,8 +140,8 @@ class IOManager:
         self._mod = registry.reregister_mask
         self._rearm_fn = registry.rearm_fn
         self._del = registry.deregister
-        self._slots: list[FdState | None] = [None]
-        self._gens: list[int] = [0]
+        self._slots: list[FdState | None] = [None, None]
+        self._gens: list[int] = [0, 0]
         self._free: list[int] = []
         self._states: dict[int, FdState] = {}
         _managers.add(self)
