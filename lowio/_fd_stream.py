@@ -48,6 +48,9 @@ class FdStream:
         self._fd = fd
         self._sending = False
         self._receiving = False
+        runner = GLOBAL_RUN_CONTEXT.runner
+        if runner is not None:
+            runner.io.adopt(fd)  # drop a stale cache entry for this fd number
 
     def fileno(self) -> int:
         """The fd; ``-1`` once the stream is closed."""

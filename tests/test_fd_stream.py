@@ -530,3 +530,39 @@ def test_an_odd_os_error_is_broken() -> None:
                 os.close(dir_fd)
 
     run(main)
+
+
+def test_a_stale_cache_entry_for_a_reused_fd_number_is_dropped() -> None:
+    """A pipe closed without notify_closing leaves an entry for its fd
+    number; an FdStream on a new pipe that gets the same number must not
+    park on that dead registration (the owned waits trust the cache)."""
+
+    async def main() -> None:
+        r1, w1 = os.pipe()
+        os.set_blocking(r1, False)
+        with lowio.move_on_after(0.01):
+            await lowio.lowlevel.wait_readable(r1)  # leaves a cache entry for r1
+        os.close(r1)  # no notify_closing
+        os.close(w1)
+        r2, w2 = os.pipe()
+        if r2 != r1:  # pragma: no cover - the kernel hands out the lowest free number
+            os.close(r2)
+            os.close(w2)
+            pytest.skip("fd number not reused")
+        reader = FdStream(r2)
+        writer = FdStream(w2)
+        try:
+            async with lowio.open_nursery() as nursery:
+
+                async def send_later() -> None:
+                    await lowio.sleep(0.01)
+                    await writer.send_all(b"ping")
+
+                nursery.start_soon(send_later)
+                with lowio.fail_after(2):
+                    assert await reader.receive_some(10) == b"ping"
+        finally:
+            await reader.aclose()
+            await writer.aclose()
+
+    lowio.run(main)

@@ -260,6 +260,15 @@ class IOManager:
         self._slots[state.slot] = None
         self._free.append(state.slot)
 
+    def adopt(self, fd: int) -> None:
+        """Called when lowio takes charge of a new fd (a new socket): an
+        entry for that number is left over from an older file that was
+        closed without ``notify_closing``, and the owned waits, which trust
+        the entry, must not use it.  Entries with waiting tasks are kept."""
+        state = self._states.get(fd)
+        if state is not None and state.read_task is None and state.write_task is None:
+            self._forget(state)
+
     # ---- the public waits ----
 
     # Each wait is one generator (no nested coroutines): it is on the hot
