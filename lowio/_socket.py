@@ -5,6 +5,17 @@ path* of DESIGN §3: first a cancel check, then the system call; if it
 succeeds, a schedule point and done; on EAGAIN the task parks on the fd's
 persistent edge-triggered registration with **no epoll_ctl** (EAGAIN
 proves that the next arrival is a new edge), and retries when woken.
+An error other than EAGAIN from the first attempt is raised after a
+schedule point (trio's ``_try_sync``: the call is a checkpoint whatever
+its outcome).
+
+A socket *claims* the fd's registration the first time it must wait (and
+again whenever the readiness cache holds another entry for its fd, e.g.
+left by a socket closed without ``notify_closing`` -- garbage collected,
+or detached and closed -- whose fd number it reuses): one ``epoll_ctl``
+that re-validates the registration.  Parking with no ``epoll_ctl`` is only
+safe on a registration known to name this very file.
+
 ``close()`` calls ``notify_closing`` first, so tasks waiting on the socket
 wake with ``ClosedResourceError``; operations on a closed socket raise
 ``OSError(EBADF)``.
@@ -19,6 +30,7 @@ from collections.abc import Awaitable, Callable, Generator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._core._exceptions import Cancelled
+from ._core._io import BASE_MASK, WRITE_MASK, FdState, IOManager
 from ._core._local import GLOBAL_RUN_CONTEXT, no_run_error
 from ._core._traps import (
     CHECKPOINT,
@@ -37,10 +49,25 @@ T = TypeVar("T")
 Address = Any
 
 _BlockingIOError = BlockingIOError
+_UNCLAIMED = object()  # never a cache entry (unlike None, which .get() returns)
+
+
+def _claim(sock: SocketType, io: IOManager, write: bool) -> None:
+    """Makes sure the cache entry of ``sock``'s fd is a live registration
+    of this socket's file (see the module docstring); one ``epoll_ctl``."""
+    fd = sock._fd
+    state = io._states.get(fd)
+    if state is None:
+        state = io._new_state(fd, WRITE_MASK if write else BASE_MASK)
+    else:
+        io._arm(state, state.mask)  # ENOENT (a stale entry): re-registers
+    sock._state = state
 
 
 @types.coroutine
-def _owned_io(fd: int, write: bool, fn: Callable[..., T], *args: Any) -> Generator[Any, Any, T]:
+def _owned_io(
+    sock: SocketType, write: bool, fn: Callable[..., T], *args: Any
+) -> Generator[Any, Any, T]:
     """``fn(*args)`` the lowio way (see the module docstring)."""
     task = GLOBAL_RUN_CONTEXT.task
     if task is None:
@@ -52,11 +79,17 @@ def _owned_io(fd: int, write: bool, fn: Callable[..., T], *args: Any) -> Generat
         result = fn(*args)
     except _BlockingIOError:
         pass
+    except BaseException:
+        yield CHECKPOINT  # trio's _try_sync: a schedule point, then the error
+        raise
     else:
         yield CHECKPOINT  # a schedule point, never a cancel point
         return result
     io = task._runner.io
+    if io._states.get(sock._fd) is not sock._state:
+        _claim(sock, io, write)
     wait = io.wait_owned_writable if write else io.wait_owned_readable
+    fd = sock._fd
     while True:
         yield from wait(fd)
         try:
@@ -66,9 +99,7 @@ def _owned_io(fd: int, write: bool, fn: Callable[..., T], *args: Any) -> Generat
 
 
 @types.coroutine
-def _recv(
-    fd: int, recv: Callable[..., bytes], bufsize: int, flags: int
-) -> Generator[Any, Any, bytes]:
+def _recv(sock: SocketType, bufsize: int, flags: int) -> Generator[Any, Any, bytes]:
     # _owned_io specialised for the hottest call: no *args tuple
     task = GLOBAL_RUN_CONTEXT.task
     if task is None:
@@ -76,14 +107,22 @@ def _recv(
     task._cancel_points += 1
     if task._cancel_status.effectively_cancelled or task._ki_pending:
         yield abort_succeeded
+    recv = sock._recv
     try:
         data = recv(bufsize, flags)
     except _BlockingIOError:
         pass
+    except BaseException:
+        yield CHECKPOINT
+        raise
     else:
         yield CHECKPOINT
         return data
-    wait = task._runner.io.wait_owned_readable
+    io = task._runner.io
+    fd = sock._fd
+    if io._states.get(fd) is not sock._state:
+        _claim(sock, io, False)
+    wait = io.wait_owned_readable
     while True:
         yield from wait(fd)
         try:
@@ -93,27 +132,40 @@ def _recv(
 
 
 @types.coroutine
-def _send(fd: int, send: Callable[..., int], data: Any, flags: int) -> Generator[Any, Any, int]:
+def _send(sock: SocketType, data: Any, flags: int) -> Generator[Any, Any, int]:
     task = GLOBAL_RUN_CONTEXT.task
     if task is None:
         raise no_run_error("socket I/O")
     task._cancel_points += 1
     if task._cancel_status.effectively_cancelled or task._ki_pending:
         yield abort_succeeded
+    send = sock._send
     try:
         sent = send(data, flags)
     except _BlockingIOError:
         pass
+    except BaseException:
+        yield CHECKPOINT
+        raise
     else:
         yield CHECKPOINT
         return sent
-    wait = task._runner.io.wait_owned_writable
+    io = task._runner.io
+    fd = sock._fd
+    if io._states.get(fd) is not sock._state:
+        _claim(sock, io, True)
+    wait = io.wait_owned_writable
     while True:
         yield from wait(fd)
         try:
             return send(data, flags)
         except _BlockingIOError:
             pass
+
+
+def _is_fs_path(address: Any) -> bool:
+    """An AF_UNIX address naming a file (not abstract, not autobind)."""
+    return isinstance(address, (str, bytes)) and address[:1] not in ("", b"", "\0", b"\0")
 
 
 class SocketType:
@@ -125,24 +177,32 @@ class SocketType:
     receive (or to send) at once get ``lowio.BusyResourceError``.
     """
 
-    __slots__ = ("__weakref__", "_did_shutdown_SHUT_WR", "_fd", "_recv", "_send", "_sock")
+    __slots__ = (
+        "__weakref__",
+        "_did_shutdown_SHUT_WR",
+        "_fd",
+        "_recv",
+        "_send",
+        "_sock",
+        "_state",
+    )
 
     def __init__(self, sock: _stdlib_socket.socket) -> None:
         if type(sock) is not _stdlib_socket.socket:
-            raise TypeError(
-                f"expected an object of type 'socket.socket', not '{type(sock).__name__}'"
-            )
+            raise TypeError(f"expected object of type 'socket.socket', not '{type(sock).__name__}'")
         sock.setblocking(False)
         self._sock = sock
         self._fd = sock.fileno()
         self._recv = sock.recv
         self._send = sock.send
+        self._state: FdState | object = _UNCLAIMED  # the registration this socket claimed
         self._did_shutdown_SHUT_WR = False
 
     # ---- plain forwarded methods (not checkpoints) ----
 
     def detach(self) -> int:
         self._fd = -1
+        self._state = _UNCLAIMED
         return self._sock.detach()
 
     def fileno(self) -> int:
@@ -161,8 +221,17 @@ class SocketType:
 
     def setsockopt(self, level: int, optname: int, value: Any, optlen: int | None = None) -> None:
         if optlen is None:
+            if value is None:
+                raise TypeError(
+                    "invalid value for argument 'value', must not be None when specifying optlen"
+                )
             self._sock.setsockopt(level, optname, value)
         else:
+            if value is not None:
+                raise TypeError(
+                    f"invalid value for argument 'value': {value!r}, "
+                    "must be None when specifying optlen"
+                )
             self._sock.setsockopt(level, optname, value, optlen)
 
     def listen(self, backlog: int = min(_stdlib_socket.SOMAXCONN, 128)) -> None:
@@ -211,6 +280,7 @@ class SocketType:
                 notify_closing(self._sock)
             self._sock.close()
         self._fd = -1
+        self._state = _UNCLAIMED
 
     def shutdown(self, flag: int) -> None:
         self._sock.shutdown(flag)
@@ -245,8 +315,14 @@ class SocketType:
 
     async def bind(self, address: Address) -> None:
         """Binds to ``address`` (resolved first, in a worker thread if it is
-        a name).  A checkpoint."""
+        a name).  A checkpoint.  As in trio, an AF_UNIX filesystem path is
+        bound in a worker thread (the path lookup can block)."""
         address = await self._resolve(address, local=True)
+        if self._sock.family == _stdlib_socket.AF_UNIX and _is_fs_path(address):
+            from . import to_thread
+
+            await to_thread.run_sync(self._sock.bind, address)
+            return
         await checkpoint()
         self._sock.bind(address)
 
@@ -254,7 +330,7 @@ class SocketType:
 
     async def accept(self) -> tuple[SocketType, Address]:
         """Waits for a connection; returns ``(lowio socket, address)``."""
-        sock, address = await _owned_io(self._fd, False, self._sock.accept)
+        sock, address = await _owned_io(self, False, self._sock.accept)
         return SocketType(sock), address
 
     async def connect(self, address: Address) -> None:
@@ -269,7 +345,13 @@ class SocketType:
             except _BlockingIOError:
                 runner = GLOBAL_RUN_CONTEXT.runner
                 assert runner is not None
-                await runner.io.wait_owned_writable(self._fd)
+                io = runner.io
+                if io._states.get(self._fd) is not self._state:
+                    _claim(self, io, True)
+                await io.wait_owned_writable(self._fd)
+            except BaseException:
+                await cancel_shielded_checkpoint()  # as trio: a checkpoint, then the error
+                raise
             else:
                 await cancel_shielded_checkpoint()
                 return
@@ -281,39 +363,40 @@ class SocketType:
             raise OSError(err, f"Error connecting to {address!r}: {os.strerror(err)}")
 
     def recv(self, bufsize: int, flags: int = 0, /) -> Awaitable[bytes]:
-        return _recv(self._fd, self._recv, bufsize, flags)
+        return _recv(self, bufsize, flags)
 
+    # recv_into / recvfrom_into take keywords, as socket.socket's (and so trio's) do
     def recv_into(
-        self, buffer: WriteableBuffer, nbytes: int = 0, flags: int = 0, /
+        self, /, buffer: WriteableBuffer, nbytes: int = 0, flags: int = 0
     ) -> Awaitable[int]:
-        return _owned_io(self._fd, False, self._sock.recv_into, buffer, nbytes, flags)
+        return _owned_io(self, False, self._sock.recv_into, buffer, nbytes, flags)
 
     def recvfrom(self, bufsize: int, flags: int = 0, /) -> Awaitable[tuple[bytes, Address]]:
-        return _owned_io(self._fd, False, self._sock.recvfrom, bufsize, flags)
+        return _owned_io(self, False, self._sock.recvfrom, bufsize, flags)
 
     def recvfrom_into(
-        self, buffer: WriteableBuffer, nbytes: int = 0, flags: int = 0, /
+        self, /, buffer: WriteableBuffer, nbytes: int = 0, flags: int = 0
     ) -> Awaitable[tuple[int, Address]]:
-        return _owned_io(self._fd, False, self._sock.recvfrom_into, buffer, nbytes, flags)
+        return _owned_io(self, False, self._sock.recvfrom_into, buffer, nbytes, flags)
 
     def recvmsg(
         self, bufsize: int, ancbufsize: int = 0, flags: int = 0, /
     ) -> Awaitable[tuple[bytes, list[tuple[int, int, bytes]], int, Any]]:
-        return _owned_io(self._fd, False, self._sock.recvmsg, bufsize, ancbufsize, flags)
+        return _owned_io(self, False, self._sock.recvmsg, bufsize, ancbufsize, flags)
 
     def recvmsg_into(
         self, buffers: Any, ancbufsize: int = 0, flags: int = 0, /
     ) -> Awaitable[tuple[int, list[tuple[int, int, bytes]], int, Any]]:
-        return _owned_io(self._fd, False, self._sock.recvmsg_into, buffers, ancbufsize, flags)
+        return _owned_io(self, False, self._sock.recvmsg_into, buffers, ancbufsize, flags)
 
     def send(self, data: Buffer, flags: int = 0, /) -> Awaitable[int]:
-        return _send(self._fd, self._send, data, flags)
+        return _send(self, data, flags)
 
     async def sendto(self, data: Buffer, *args: Any) -> int:
         """``sendto(data, address)`` or ``sendto(data, flags, address)``."""
         *flags, address = args
         address = await self._resolve(address, local=False)
-        return await _owned_io(self._fd, True, self._sock.sendto, data, *flags, address)
+        return await _owned_io(self, True, self._sock.sendto, data, *flags, address)
 
     async def sendmsg(
         self,
@@ -325,6 +408,6 @@ class SocketType:
     ) -> int:
         """Like ``socket.sendmsg`` (SCM_RIGHTS etc. in ``ancdata``)."""
         if address is None:
-            return await _owned_io(self._fd, True, self._sock.sendmsg, buffers, ancdata, flags)
+            return await _owned_io(self, True, self._sock.sendmsg, buffers, ancdata, flags)
         address = await self._resolve(address, local=False)
-        return await _owned_io(self._fd, True, self._sock.sendmsg, buffers, ancdata, flags, address)
+        return await _owned_io(self, True, self._sock.sendmsg, buffers, ancdata, flags, address)

@@ -1,16 +1,81 @@
 """Name resolution for ``lowio.socket``: ``getaddrinfo`` / ``getnameinfo``
 in worker threads (never blocking the loop), with trio's fast path for
-numeric addresses, and the address normalisation of ``bind``/``connect``."""
+numeric addresses, the address normalisation of ``bind``/``connect``, and
+trio's per-run overrides (``set_custom_hostname_resolver``,
+``set_custom_socket_factory``)."""
 
 from __future__ import annotations
 
 import os
 import socket as _stdlib_socket
-from typing import Any
+import weakref
+from typing import TYPE_CHECKING, Any
 
+from ._core._local import GLOBAL_RUN_CONTEXT, no_run_error
 from ._core._traps import cancel_shielded_checkpoint, checkpoint_if_cancelled
 
+if TYPE_CHECKING:
+    from ._core._run import Runner
+
 _NUMERIC_ONLY = _stdlib_socket.AI_NUMERICHOST | _stdlib_socket.AI_NUMERICSERV
+
+# ---- per-run overrides (trio keeps them in RunVars) ----
+
+# runner -> [hostname resolver, socket factory]
+_OVERRIDES: weakref.WeakKeyDictionary[Runner, list[Any]] = weakref.WeakKeyDictionary()
+
+
+def _override(index: int) -> Any:
+    runner = GLOBAL_RUN_CONTEXT.runner
+    if runner is None:
+        return None
+    slots = _OVERRIDES.get(runner)
+    return None if slots is None else slots[index]
+
+
+def _set_override(index: int, value: Any, what: str) -> Any:
+    runner = GLOBAL_RUN_CONTEXT.runner
+    if runner is None:
+        raise no_run_error(what)
+    slots = _OVERRIDES.setdefault(runner, [None, None])
+    old = slots[index]
+    slots[index] = value
+    return old
+
+
+def set_custom_hostname_resolver(hostname_resolver: Any) -> Any:
+    """Makes ``getaddrinfo`` / ``getnameinfo`` (and so every name lookup of
+    ``lowio.socket``) call ``hostname_resolver``'s async ``getaddrinfo`` /
+    ``getnameinfo`` methods for the rest of this run (``None``: the system
+    resolver again).  Numeric addresses still never reach it.  Returns the
+    previous resolver.  As trio's; ``RuntimeError`` outside a run."""
+    return _set_override(0, hostname_resolver, "set_custom_hostname_resolver()")
+
+
+def set_custom_socket_factory(socket_factory: Any) -> Any:
+    """Makes ``lowio.socket.socket()`` (without ``fileno``) return
+    ``socket_factory.socket(family, type, proto)`` for the rest of this run
+    (``None``: the default again).  Returns the previous factory.  As
+    trio's; ``RuntimeError`` outside a run."""
+    return _set_override(1, socket_factory, "set_custom_socket_factory()")
+
+
+def current_socket_factory() -> Any:
+    return _override(1)
+
+
+def encode_hostname(hostname: str) -> bytes:
+    """The bytes handed to the resolver for ``hostname``, as trio: ASCII
+    names unchanged, others IDNA 2008 (the ``idna`` package) when
+    installed, else Python's IDNA 2003 codec."""
+    try:
+        return hostname.encode("ascii")
+    except UnicodeEncodeError:
+        try:
+            import idna
+        except ImportError:
+            return hostname.encode("idna")
+        return idna.encode(hostname, uts46=True)
 
 
 async def _in_thread(fn: Any, *args: Any) -> Any:
@@ -34,24 +99,27 @@ async def getaddrinfo(
         result = _stdlib_socket.getaddrinfo(host, port, family, type, proto, flags | _NUMERIC_ONLY)
     except _stdlib_socket.gaierror as exc:
         if exc.errno != _stdlib_socket.EAI_NONAME:
+            await cancel_shielded_checkpoint()
             raise
+    except BaseException:
+        await cancel_shielded_checkpoint()  # as trio: a checkpoint, then the error
+        raise
     else:
         await cancel_shielded_checkpoint()
         return result
-    name: bytes | None
-    if isinstance(host, str):
-        try:
-            name = host.encode("idna")
-        except UnicodeError:
-            name = host.encode("ascii", "surrogateescape")
-    else:
-        name = host
+    name = encode_hostname(host) if isinstance(host, str) else host
+    resolver = _override(0)
+    if resolver is not None:
+        return await resolver.getaddrinfo(name, port, family, type, proto, flags)  # type: ignore[no-any-return]
     result = await _in_thread(_stdlib_socket.getaddrinfo, name, port, family, type, proto, flags)
     return result  # type: ignore[no-any-return]
 
 
 async def getnameinfo(sockaddr: tuple[Any, ...], flags: int) -> tuple[str, str]:
     """Like ``socket.getnameinfo``, but async (in a worker thread)."""
+    resolver = _override(0)
+    if resolver is not None:
+        return await resolver.getnameinfo(sockaddr, flags)  # type: ignore[no-any-return]
     result = await _in_thread(_stdlib_socket.getnameinfo, sockaddr, flags)
     return result  # type: ignore[no-any-return]
 

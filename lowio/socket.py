@@ -1,16 +1,34 @@
 """``lowio.socket``: the async socket module, shaped like ``trio.socket``.
 
 Constructors return ``SocketType`` objects whose I/O methods are async and
-checkpoints; name lookups run in worker threads.  The constants, exceptions
-and non-blocking helpers of the standard ``socket`` module are re-exported
-(``lowio.socket.AF_INET``, ``lowio.socket.gaierror``, ``htons``, ...);
-blocking functions such as ``gethostbyname`` are not.
+checkpoints; name lookups run in worker threads.  As in ``trio.socket``,
+the upper-case constants of the standard ``socket`` module (the ones this
+Python has: ``lowio.socket.AF_INET``, ``SO_REUSEPORT``, ...) and its
+exceptions and non-blocking helpers (``gaierror``, ``htons``,
+``inet_pton``, ...) are re-exported; blocking functions such as
+``gethostbyname`` or ``create_connection`` are not.  A few aliases trio does
+not have are kept for convenience: ``error``, ``timeout``, ``ntohl``,
+``AddressFamily``, ``SocketKind``.
 """
 
 from __future__ import annotations
 
 import socket as _stdlib_socket
-from socket import (
+import sys as _sys
+from contextlib import suppress as _suppress
+from operator import index as _index
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
+from typing import SupportsIndex as _SupportsIndex
+
+# The constants this Python happens to have, as trio.socket does.
+globals().update(
+    {_name: getattr(_stdlib_socket, _name) for _name in _stdlib_socket.__all__ if _name.isupper()}
+)
+if not hasattr(_stdlib_socket, "IP_BIND_ADDRESS_NO_PORT") and _sys.platform == "linux":
+    IP_BIND_ADDRESS_NO_PORT = 24  # as trio: missing from older Pythons
+
+from socket import (  # noqa: E402
     AF_INET,
     AF_INET6,
     AF_UNIX,
@@ -37,6 +55,7 @@ from socket import (
     AddressFamily,
     SocketKind,
     gaierror,
+    gethostname,
     herror,
     htonl,
     htons,
@@ -47,43 +66,39 @@ from socket import (
     ntohl,
     ntohs,
 )
-from typing import Any
 
-from ._socket import SocketType
-from ._socket_resolve import getaddrinfo, getnameinfo, getprotobyname
+with _suppress(ImportError):
+    from socket import if_indextoname as if_indextoname
+    from socket import if_nameindex as if_nameindex
+    from socket import if_nametoindex as if_nametoindex
+with _suppress(ImportError):
+    from socket import sethostname as sethostname
+
+from ._socket import SocketType  # noqa: E402
+from ._socket_resolve import (  # noqa: E402
+    current_socket_factory as _current_socket_factory,
+)
+from ._socket_resolve import (  # noqa: E402
+    getaddrinfo,
+    getnameinfo,
+    getprotobyname,
+    set_custom_hostname_resolver,
+    set_custom_socket_factory,
+)
 
 error = OSError
 timeout = TimeoutError
 
-_BLOCKING = frozenset(
-    {
-        "create_connection",
-        "create_server",
-        "getaddrinfo",
-        "getfqdn",
-        "gethostbyaddr",
-        "gethostbyname",
-        "gethostbyname_ex",
-        "getnameinfo",
-        "getprotobyname",
-        "getservbyname",
-        "getservbyport",
-    }
-)
-
-
-def __getattr__(name: str) -> Any:
-    """Other constants and non-blocking helpers of the ``socket`` module."""
-    if name not in _BLOCKING and not name.startswith("_") and hasattr(_stdlib_socket, name):
-        value = getattr(_stdlib_socket, name)
-        if not isinstance(value, type) or issubclass(value, BaseException):
-            return value
-    raise AttributeError(f"module 'lowio.socket' has no attribute {name!r}")
+if _TYPE_CHECKING:
+    # the constants re-exported above by name are invisible to type
+    # checkers; at run time a name this module lacks is an AttributeError
+    def __getattr__(name: str) -> _Any: ...
 
 
 def from_stdlib_socket(sock: _stdlib_socket.socket) -> SocketType:
     """Wraps a standard ``socket.socket`` (which it makes non-blocking);
-    the lowio socket owns it from now on."""
+    the lowio socket owns it from now on.  ``TypeError`` for anything
+    else, including subclasses such as ``ssl.SSLSocket``."""
     return SocketType(sock)
 
 
@@ -91,9 +106,14 @@ def socket(
     family: int = AF_INET, type: int = SOCK_STREAM, proto: int = 0, fileno: int | None = None
 ) -> SocketType:
     """A new lowio socket, like ``socket.socket`` (``fileno``: wrap that fd,
-    sniffing the family/type/proto it really has)."""
+    sniffing the family/type/proto it really has).  Inside a run, a factory
+    set with ``set_custom_socket_factory`` makes it (unless ``fileno``)."""
     if fileno is not None:
-        return fromfd(fileno, family, type, proto, _dup=False)
+        family, type, proto = _sniff(fileno)
+        return SocketType(_stdlib_socket.socket(family, type, proto, fileno))
+    factory = _current_socket_factory()
+    if factory is not None:
+        return factory.socket(family, type, proto)  # type: ignore[no-any-return]
     return SocketType(_stdlib_socket.socket(family, type, proto))
 
 
@@ -106,18 +126,24 @@ def socketpair(
 
 
 def fromfd(
-    fd: int, family: int = AF_INET, type: int = SOCK_STREAM, proto: int = 0, *, _dup: bool = True
+    fd: _SupportsIndex, family: int = AF_INET, type: int = SOCK_STREAM, proto: int = 0
 ) -> SocketType:
     """A lowio socket on a ``dup()`` of ``fd`` (``socket.fromfd``); the
-    family, type and protocol are read from the fd itself."""
+    family, type and protocol are read from the fd itself (the arguments
+    are ignored on Linux, as in trio)."""
+    fd = _index(fd)
+    family, type, proto = _sniff(fd)
+    return SocketType(_stdlib_socket.fromfd(fd, family, type, proto))
+
+
+def _sniff(fd: int) -> tuple[int, int, int]:
+    """The family, type and protocol of the socket ``fd`` (``OSError``
+    if it is no socket)."""
     probe = _stdlib_socket.socket(fileno=fd)  # reads SO_DOMAIN/SO_TYPE/SO_PROTOCOL
     try:
-        family, type, proto = probe.family, probe.type, probe.proto
+        return probe.family, probe.type, probe.proto
     finally:
         probe.detach()
-    if _dup:
-        return SocketType(_stdlib_socket.fromfd(fd, family, type, proto))
-    return SocketType(_stdlib_socket.socket(family, type, proto, fd))
 
 
 __all__ = [
@@ -152,6 +178,7 @@ __all__ = [
     "fromfd",
     "gaierror",
     "getaddrinfo",
+    "gethostname",
     "getnameinfo",
     "getprotobyname",
     "herror",
@@ -163,7 +190,16 @@ __all__ = [
     "inet_pton",
     "ntohl",
     "ntohs",
+    "set_custom_hostname_resolver",
+    "set_custom_socket_factory",
     "socket",
     "socketpair",
     "timeout",
+]
+# ``from lowio.socket import *`` brings every constant, as trio.socket's does
+__all__ += [_n for _n in dict(globals()) if _n.isupper() and _n not in __all__]
+__all__ += [
+    _n
+    for _n in ("if_indextoname", "if_nameindex", "if_nametoindex", "sethostname")
+    if _n in globals()
 ]
