@@ -511,3 +511,63 @@ def test_wrong_types() -> None:
     a, b = lsocket.socketpair()
     with a, b, pytest.raises(TypeError):
         lsocket.from_stdlib_socket(a)  # type: ignore[arg-type]
+
+
+# ---- a drained stream: the recv after a short read ----
+
+
+@lowio_test
+async def test_eof_reported_with_the_last_data_is_not_lost() -> None:
+    """After a short read the next recv waits for the next edge instead of
+    calling recv (one system call less); an EOF that came in the same event
+    as the last data has no later edge, so that recv must still see it."""
+    a, b = lsocket.socketpair()
+    with a, b:
+        got: list[bytes] = []
+
+        async def reader() -> None:
+            while data := await b.recv(100):
+                got.append(data)
+
+        async with lowio.open_nursery() as nursery:
+            nursery.start_soon(reader)
+            await wait_all_tasks_blocked()  # parked: both arrive in one event
+            a._sock.send(b"last")
+            a.shutdown(lsocket.SHUT_WR)
+            with lowio.fail_after(2):
+                await wait_all_tasks_blocked()
+                while nursery.child_tasks:
+                    await lowio.sleep(0.01)
+        assert got == [b"last"]
+
+
+@lowio_test
+async def test_a_drained_stream_waits_for_data_without_a_failing_recv() -> None:
+    a, b = lsocket.socketpair()
+    with a, b:
+        calls: list[int] = []
+        real_recv = b._recv
+
+        def counting_recv(bufsize: int, flags: int = 0) -> bytes:
+            try:
+                data = real_recv(bufsize, flags)
+            except BlockingIOError:
+                calls.append(-1)
+                raise
+            calls.append(len(data))
+            return data
+
+        b._recv = counting_recv  # type: ignore[method-assign]
+
+        async def echo_back() -> None:
+            for _ in range(20):
+                await a.send(await a.recv(100))
+
+        async with lowio.open_nursery() as nursery:
+            nursery.start_soon(echo_back)
+            for i in range(20):
+                await b.send(b"msg%d" % i)
+                assert await b.recv(100) == b"msg%d" % i
+        # the first recv may find the buffer empty; after that, short reads
+        # mean "drained" and the next recv waits first
+        assert calls.count(-1) <= 1, calls

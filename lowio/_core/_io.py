@@ -49,6 +49,7 @@ SIGNAL_WAKEUP_TOKEN = 1  # the signal wakeup fd (see _ki)
 BASE_MASK = flags.IN | flags.RDHUP | flags.ET
 WRITE_MASK = BASE_MASK | flags.OUT
 READ_BITS = flags.IN | flags.PRI | flags.ERR | flags.HUP | flags.RDHUP
+CLOSED_BITS = flags.ERR | flags.HUP | flags.RDHUP  # EOF or an error: reported once
 WRITE_BITS = flags.OUT | flags.ERR | flags.HUP
 SHIFT = flags.FLAG_BITS
 FLAG_MASK = flags.FLAG_MASK
@@ -91,6 +92,7 @@ class FdState:
         "abort_write",
         "fd",
         "mask",
+        "read_closed",
         "read_ready",
         "read_task",
         "rearm",
@@ -109,6 +111,9 @@ class FdState:
         self.write_task: Task | None = None
         self.read_ready = False
         self.write_ready = False
+        # an event said EOF or error: no later edge will repeat it, so code
+        # that skips a read on a drained buffer (see lowio._socket) must not
+        self.read_closed = False
         self.abort_read = self._abort_read
         self.abort_write = self._abort_write
         self.rearm: Callable[[], int] | None = None  # a prepared MOD for (token, mask)
@@ -177,6 +182,8 @@ class IOManager:
                 continue  # the waker, or a stale registration
             bits = value & FLAG_MASK
             if bits & READ_BITS:
+                if bits & CLOSED_BITS:
+                    state.read_closed = True
                 task = state.read_task
                 if task is None:
                     state.read_ready = True
@@ -249,7 +256,7 @@ class IOManager:
             slot = state.slot
             gen = self._gens[slot] = (self._gens[slot] + 1) % GEN_LIMIT
             state.token = gen << SLOT_BITS | slot
-            state.read_ready = state.write_ready = False
+            state.read_ready = state.write_ready = state.read_closed = False
             state.mask = mask
             self._register(state)
         state.mask = mask

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 from .._core import current_task
 
@@ -26,14 +26,14 @@ def _assert_yields_or_not(expected: bool) -> Iterator[None]:
             raise AssertionError("assert_no_checkpoints block yielded!")
 
 
-def assert_checkpoints() -> contextmanager[None]:  # type: ignore[valid-type]
+def assert_checkpoints() -> AbstractContextManager[None]:
     """A context manager that fails (``AssertionError``) unless its block
     executes at least one checkpoint (a cancel point and a schedule point).
     A block that raises is not checked."""
     return _assert_yields_or_not(True)
 
 
-def assert_no_checkpoints() -> contextmanager[None]:  # type: ignore[valid-type]
+def assert_no_checkpoints() -> AbstractContextManager[None]:
     """A context manager that fails if its block executes a checkpoint (even
     if the block raises)."""
     return _assert_yields_or_not(False)
