@@ -3,7 +3,10 @@
 * the raw poller: ``lowio.Poll`` vs ``select.epoll`` vs ``selectors``
   (workloads ``poll``, ``ctl``);
 * the runtime kernel: lowio vs trio vs asyncio (workloads ``sleep0``,
-  ``spawn``, ``cancel_read``, ``move_on``, ``pingpong``, ``timers``).
+  ``spawn``, ``cancel_read``, ``move_on``, ``pingpong``, ``timers``);
+* TCP echo servers in their own processes driven by a C load generator:
+  lowio.socket vs trio.socket vs asyncio (workloads ``echo``, ``syscalls``,
+  ``idle``).
 
 Ratios are other/lowio, paired rep by rep: above 1 means lowio is faster.
 """
@@ -18,7 +21,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from . import poller, runtime
+from . import echo, poller, runtime, syscalls
 from .measure import Sample, paired_ratio
 from .report import Row, Table, print_table, write
 
@@ -56,7 +59,8 @@ def _poll_target(ready: int) -> tuple[str, Callable[[dict[str, float]], bool] | 
 
 
 POLLER_WORKLOADS = ("poll", "ctl")
-WORKLOADS = POLLER_WORKLOADS + tuple(runtime.WORKLOADS)
+ECHO_WORKLOADS = ("echo", "syscalls", "idle")
+WORKLOADS = POLLER_WORKLOADS + tuple(runtime.WORKLOADS) + ECHO_WORKLOADS
 
 
 def _runtime_rows(only: list[str], quick: bool, scale: float, reps: int) -> list[Row]:
@@ -77,7 +81,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer, shorter repetitions")
     parser.add_argument(
-        "--reps", type=int, default=0, help="interleaved repetitions (default 11 quick, 31 full)"
+        "--reps",
+        type=int,
+        default=0,
+        help="interleaved repetitions (default 11 quick, 31 full; echo and idle: 5 quick, 9 full)",
     )
     parser.add_argument(
         "--only", default="", help=f"comma-separated workloads: {', '.join(WORKLOADS)}"
@@ -92,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         "--scale",
         type=float,
         default=1.0,
-        help="multiply the runtime workloads' sizes (e.g. 0.01 for a smoke test)",
+        help="multiply the runtime workloads' sizes and the echo workloads' durations and "
+        "counts (e.g. 0.01 for a smoke test)",
     )
     args = parser.parse_args(argv)
     only = [w for w in args.only.split(",") if w] or list(WORKLOADS)
@@ -147,9 +155,22 @@ def main(argv: list[str] | None = None) -> int:
             ],
         ),
     ]
+    skipped: list[str] = []
+    echo_benches: dict[str, Callable[[], tuple[Table, list[str]]]] = {
+        "echo": lambda: echo.bench_echo(args.quick, args.scale, args.reps),
+        "syscalls": lambda: syscalls.bench_syscalls(args.quick, args.scale),
+        "idle": lambda: echo.bench_idle(args.quick, args.scale, args.reps),
+    }
+    for name, bench in echo_benches.items():
+        if name in only:
+            table, notes = bench()
+            tables.append(table)
+            skipped += [note for note in notes if note not in skipped]
     for table in tables:
         if table.rows:
             print_table(table.title, table.rows)
+    for note in skipped:
+        print(f"note: {note}")
     elapsed = time.perf_counter() - started
     notes = [
         f"Python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs, "
@@ -157,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         "± half the interquartile range.",
         "Ratios are other / lowio, the median of per-rep ratios: above 1 means lowio is faster.",
         f"Wall time of the whole run: {elapsed:.1f} s.",
+        *skipped,
     ]
     report = write(args.output, tables, notes)
     print(f"report: {report} (whole run: {elapsed:.1f} s)")

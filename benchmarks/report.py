@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 
 @dataclass
 class Row:
-    """One workload: lowio's time and its paired ratios against the others."""
+    """One workload: lowio's value and its paired ratios against the others.
+
+    Values are nanoseconds unless ``unit`` says otherwise (see
+    :func:`fmt_value`); a spread of None is not shown."""
 
     workload: str
     lowio_ns: float
-    lowio_spread: float
+    lowio_spread: float | None
     others_ns: dict[str, float]
     ratios: dict[str, float]  # other / lowio: > 1 means lowio is faster
     target: str = ""
     met: bool | None = None
     others_spread: dict[str, float] = field(default_factory=dict)
+    unit: str = "ns"
 
 
 @dataclass
@@ -38,8 +43,29 @@ def _fmt_ns(ns: float) -> str:
     return f"{ns / 1000:.2f} µs" if ns >= 1000 else f"{ns:.0f} ns"
 
 
-def _fmt_time(ns: float, spread: float | None) -> str:
-    return _fmt_ns(ns) if spread is None else f"{_fmt_ns(ns)} ±{spread:.0%}"
+def _fmt_bytes(n: float) -> str:
+    if abs(n) >= 1 << 20:
+        return f"{n / (1 << 20):.2f} MiB"
+    return f"{n / 1024:.2f} KiB" if abs(n) >= 1024 else f"{n:.0f} B"
+
+
+UNITS: dict[str, Callable[[float], str]] = {
+    "ns": _fmt_ns,  # nanoseconds (lower is better)
+    "rt/s": lambda ns: f"{1e9 / ns:,.0f}/s",  # stored as ns per round trip, shown as a rate
+    "%": lambda x: f"{x:.0%}",  # a fraction
+    "calls": lambda x: f"{x:.2f}",  # a count per operation
+    "B": _fmt_bytes,  # bytes
+    "x": lambda x: f"{x:.3f}x",  # a ratio
+}
+
+
+def fmt_value(value: float, unit: str = "ns") -> str:
+    return UNITS[unit](value)
+
+
+def _fmt_time(ns: float, spread: float | None, unit: str = "ns") -> str:
+    value = fmt_value(ns, unit)
+    return value if spread is None else f"{value} ±{spread:.0%}"
 
 
 def columns(rows: list[Row]) -> list[str]:
@@ -54,9 +80,11 @@ def table_cells(rows: list[Row]) -> tuple[list[str], list[list[str]]]:
     header = ["workload", "lowio", *others, *(f"{o} / lowio" for o in others), "target"]
     body = []
     for row in rows:
-        cells = [row.workload, _fmt_time(row.lowio_ns, row.lowio_spread)]
+        cells = [row.workload, _fmt_time(row.lowio_ns, row.lowio_spread, row.unit)]
         cells += [
-            _fmt_time(row.others_ns[o], row.others_spread.get(o)) if o in row.others_ns else "-"
+            _fmt_time(row.others_ns[o], row.others_spread.get(o), row.unit)
+            if o in row.others_ns
+            else "-"
             for o in others
         ]
         cells += [f"{row.ratios[o]:.2f}x" if o in row.ratios else "-" for o in others]

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+import random
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from benchmarks import poller, runtime
-from benchmarks.__main__ import main
+from benchmarks import echo, echo_servers, loadgen, poller, runtime, syscalls
+from benchmarks.__main__ import ECHO_WORKLOADS, WORKLOADS, main
 from benchmarks.measure import Sample, interleave_metrics, paired_ratio
 from benchmarks.report import Row, markdown
 
@@ -40,7 +45,8 @@ def _assert_markdown_table(lines: list[str], rows: int) -> None:
 def test_quick_run_writes_markdown_and_json(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    argv = ["--quick", "--reps", "2", "--scale", "0.01", "--output", str(tmp_path)]
+    only = ",".join(w for w in WORKLOADS if w not in ECHO_WORKLOADS)  # those: below
+    argv = ["--quick", "--only", only, "--reps", "2", "--scale", "0.01", "--output", str(tmp_path)]
     assert main(argv) == 0
     report = (tmp_path / "report.md").read_text(encoding="utf-8")
     assert report.startswith("# lowio benchmarks")
@@ -86,7 +92,10 @@ def test_unknown_workload_lists_the_valid_ones(capsys: pytest.CaptureFixture[str
     with pytest.raises(SystemExit):
         main(["--only", "nope"])
     err = capsys.readouterr().err
-    assert "valid: poll, ctl, sleep0, spawn, cancel_read, move_on, pingpong, timers" in err
+    assert (
+        "valid: poll, ctl, sleep0, spawn, cancel_read, move_on, pingpong, timers, echo, "
+        "syscalls, idle" in err
+    )
 
 
 def _open_fds() -> int:
@@ -175,3 +184,240 @@ def test_paired_ratio() -> None:
     base, other = Sample("a", [10.0, 20.0, 30.0]), Sample("b", [5.0, 10.0, 15.0])
     assert paired_ratio(base, other) == 2.0
     assert base.median == 20.0
+
+
+# ---- the TCP echo workloads: echo, syscalls, idle ----
+
+ECHO_TITLE = echo.ECHO_TITLE
+IDLE_TITLE = echo.IDLE_TITLE
+SYSCALLS_TITLE = syscalls.SYSCALLS_TITLE
+SERVERS = [k for k in echo_servers.KINDS if echo_servers.available(k)]
+needs_cc = pytest.mark.skipif(loadgen.compiler() is None, reason="no C compiler")
+
+
+@pytest.fixture(scope="module")
+def servers() -> Iterator[dict[str, echo_servers.EchoServer]]:
+    running = echo_servers.start_servers(SERVERS, -1)
+    yield running
+    for server in running.values():
+        server.close()
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_every_echo_server_echoes_correct_bytes(
+    kind: str, servers: dict[str, echo_servers.EchoServer]
+) -> None:
+    port = servers[kind].port
+    rng = random.Random(kind)
+    payloads = [b"\0", rng.randbytes(1000), rng.randbytes(65536), rng.randbytes(300_000)]
+    echo_servers.check_echo(port, payloads)  # one connection, one message after the other
+    # a client that resets its connection does not take the server down
+    reset = socket.create_connection((echo_servers.HOST, port))
+    reset.sendall(b"bye")
+    reset.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    reset.close()
+    # neither do idle connections held open next to an active one
+    idle = echo.open_idle(port, 5)
+    try:
+        echo_servers.check_echo(port, [rng.randbytes(4096)])
+    finally:
+        echo.close_all(idle)
+    servers[kind].check_alive()
+
+
+def test_an_unknown_server_kind_exits_with_a_message() -> None:
+    with pytest.raises(RuntimeError, match="unknown echo server 'nope'"):
+        echo_servers.EchoServer("nope", -1).wait_ready()
+
+
+def test_server_cpu_and_rss_come_from_proc() -> None:
+    pid = os.getpid()
+    cpu = echo_servers.server_cpu_ns(pid)
+    spin = time.process_time() + 0.03
+    while time.process_time() < spin:
+        pass
+    time.sleep(0.001)  # a running thread's count is brought up to date when it sleeps
+    assert cpu > 0 and echo_servers.server_cpu_ns(pid) - cpu >= 0.02e9
+    assert echo_servers.rss_bytes(pid) > 1 << 20
+
+
+@needs_cc
+@pytest.mark.parametrize("kind", SERVERS)
+def test_the_c_client_drives_every_server(
+    kind: str, servers: dict[str, echo_servers.EchoServer]
+) -> None:
+    exe = loadgen.build()
+    assert exe is not None, loadgen.build_error()
+    server = servers[kind]
+    counted = loadgen.run(exe, server.port, 3, 5000, count=40, server_pid=server.pid)
+    assert counted.round_trips == 40
+    assert counted.server_ns > 0 and 0 <= counted.client_cpu_share < 1
+    timed = loadgen.run(exe, server.port, 2, 64, seconds=0.05, server_pid=server.pid)
+    assert timed.round_trips > 10 and timed.seconds >= 0.05
+
+
+class _BadEchoServer:
+    """A threaded echo server that damages its echo: ``flip`` changes one
+    byte of the first message, ``close`` hangs up after 10 bytes."""
+
+    def __init__(self, fault: str) -> None:
+        self.listener = socket.create_server((echo_servers.HOST, 0))
+        self.port = self.listener.getsockname()[1]
+        self.fault = fault
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        conn, _ = self.listener.accept()
+        with conn:
+            data = conn.recv(65536)
+            while len(data) < 100:
+                data += conn.recv(65536)
+            if self.fault == "close":
+                conn.sendall(data[:10])
+                return
+            conn.sendall(data[:50] + bytes([data[50] ^ 1]) + data[51:])
+            conn.recv(1)
+
+    def close(self) -> None:
+        self.listener.close()
+        self.thread.join(5)
+
+
+@needs_cc
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [("flip", "wrong byte at offset 50"), ("close", "closed by the server after 10 bytes")],
+)
+def test_the_c_client_rejects_a_wrong_echo(fault: str, message: str) -> None:
+    exe = loadgen.build()
+    assert exe is not None
+    bad = _BadEchoServer(fault)
+    try:
+        with pytest.raises(loadgen.ClientFailed, match=message):
+            loadgen.run(exe, bad.port, 1, 100, count=1, timeout=20)
+    finally:
+        bad.close()
+
+
+def test_a_missing_compiler_skips_the_echo_workloads_with_a_note(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(loadgen, "compiler", lambda: None)
+    argv = ["--only", "echo,syscalls,idle", "--output", str(tmp_path)]
+    assert main(argv) == 0
+    report = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert _tables(report) == {}
+    for name in ("echo", "syscalls", "idle"):
+        assert f"* {name} skipped: no C compiler" in report
+
+
+def test_missing_tracers_skip_syscalls_with_a_note(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(syscalls, "tracer", lambda: None)
+    table, notes = syscalls.bench_syscalls(quick=True, scale=0.01)
+    assert table.rows == []
+    assert len(notes) == 1 and "strace" in notes[0] and "skipped" in notes[0]
+
+
+def test_a_missing_contender_is_a_skip_note(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = echo_servers.available
+    monkeypatch.setattr(echo, "available", lambda kind: kind != "uvloop" and real(kind))
+    env = echo.setup()
+    assert "uvloop" not in env.contenders and "lowio" in env.contenders
+    assert env.skipped == ["uvloop: skipped (not installed)"]
+
+
+@needs_cc
+def test_echo_workloads_report_their_tables(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--quick", "--only", "echo,syscalls,idle", "--reps", "1", "--scale", "0.01"]
+    fds, children = _open_fds(), _children()
+    assert main([*argv, "--output", str(tmp_path)]) == 0
+    assert _open_fds() == fds  # servers, pipes, tracers and idle connections all closed
+    assert _children() == children
+    report = (tmp_path / "report.md").read_text(encoding="utf-8")
+    tables = _tables(report)
+    split = len(os.sched_getaffinity(0)) >= 2
+    cases = 3 if split else 2  # 1 x 64 B on separate cores and on one, 100 x 1 KiB
+    _assert_markdown_table(tables[ECHO_TITLE], 3 * cases)
+    header = tables[ECHO_TITLE][0]
+    assert "| lowio | trio | asyncio | asyncio-proto |" in header
+    assert "trio / lowio" in header and "asyncio / lowio" in header
+    lines = tables[ECHO_TITLE][2:]
+    assert "100 conns x 1 KiB: round trips/s" in lines[-3]
+    assert "≥ 1.50x trio, ≥ 1.00x asyncio" in lines[-3]
+    assert all("client < 90% of a core" in line for line in lines[2::3])
+    assert all("✓" in line or "✗" in line for line in [*lines[2::3], lines[-3]])
+    assert "/s ±" in lines[0] and "µs ±" in lines[1] and "% ±" in lines[2]
+
+    idle = tables[IDLE_TITLE]
+    _assert_markdown_table(idle, 4)
+    assert "10 idle" in idle[3] and "lowio ≤ 1.02x" in idle[4]
+    assert "RSS per idle connection" in idle[5] and "lowio ≤ trio" in idle[5]
+    assert "10 idle connections (--quick)" in report
+
+    if syscalls.tracer() is None:
+        assert "syscalls skipped" in report
+    else:
+        calls = tables[SYSCALLS_TITLE]
+        assert "all system calls, per round trip" in calls[2] and "lowio ≤ 3" in calls[2]
+        names = [line.split("|")[1].strip() for line in calls[3:]]
+        assert "sendto" in names or "write" in names
+    rows = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
+    rates = [row for row in rows if row["unit"] == "rt/s"]
+    assert len(rates) == cases and all(row["lowio_ns"] > 0 for row in rates)
+    assert ECHO_TITLE in capsys.readouterr().out
+
+
+def _children() -> list[int]:
+    """This process's child processes still running (or unreaped)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid():
+                found.append(int(entry))
+    return found
+
+
+def test_parse_strace_and_perf_counts() -> None:
+    strace = """\
+% time     seconds  usecs/call     calls    errors syscall
+------ ----------- ----------- --------- --------- ----------------
+ 47.80    0.003045           1      2001      1000 recvfrom
+ 30.00    0.002000           1      1001           sendto
+------ ----------- ----------- --------- --------- ----------------
+100.00    0.006370           1      3002      1000 total
+"""
+    assert syscalls.parse_strace(strace) == ({"recvfrom": 2001, "sendto": 1001}, {"recvfrom": 1000})
+    perf = """\
+# started on Mon Nov 23 14:07:35 2026
+
+python-41,3007,,raw_syscalls:sys_enter,1,100.00,,
+python-42,5,,raw_syscalls:sys_enter,1,100.00,,
+python-41,2001,,syscalls:sys_enter_recvfrom,1,100.00,,
+python-41,<not counted>,,syscalls:sys_enter_read,0,100.00,,
+python-41,1001,,syscalls:sys_enter_sendto,1,100.00,,
+sleep-99,7,,syscalls:sys_enter_sendto,1,100.00,,
+"""
+    counted = syscalls.parse_perf_per_thread(perf, {41: 41, 42: 41})
+    assert counted == {41: {"total": 3012, "recvfrom": 2001, "sendto": 1001}}
+    short = ({"recvfrom": 10, "close": 1}, {"recvfrom": 5})
+    long = ({"recvfrom": 30, "close": 1, "sendto": 10}, {"recvfrom": 15})
+    calls, errors = syscalls.differential(short, long, 10)
+    assert calls == {"close": 0.0, "recvfrom": 2.0, "sendto": 1.0}
+    assert errors == {"recvfrom": 1.0}
+
+
+@needs_cc
+def test_idle_scales_down_to_the_open_file_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    room = len(os.listdir("/proc/self/fd")) + 64 + 7 * len(echo.IDLE_CONTENDERS)
+    monkeypatch.setattr(echo, "raise_nofile_limit", lambda: room)
+    table, _ = echo.bench_idle(quick=True, scale=0.01, reps=1)
+    assert "7 idle" in table.rows[1].workload
+    assert any("Scaled down from 10 to 7 idle connections" in note for note in table.notes)
+    assert table.rows[3].workload == "server RSS per idle connection"
