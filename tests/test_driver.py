@@ -95,3 +95,59 @@ def test_bad_async_fn_gets_the_hint_before_anything_starts() -> None:
     coro = f()
     with pytest.raises(TypeError, match="coroutine object"):
         SteppedRun(coro)  # type: ignore[arg-type]
+
+
+def test_sniffio_names_lowio_inside_the_run_whatever_the_context() -> None:
+    import contextvars
+    import threading
+
+    import sniffio
+
+    seen: list[str | None] = []
+
+    def callback() -> None:  # queued from a thread whose context says "other"
+        seen.append(sniffio.current_async_library())
+
+    async def main() -> None:
+        token = lowio.lowlevel.current_token()
+        context = contextvars.copy_context()
+        context.run(sniffio.current_async_library_cvar.set, "other")
+        thread = threading.Thread(target=context.run, args=(token.run_sync_soon, callback))
+        thread.start()
+        thread.join()
+        while not seen:
+            await lowio.sleep(0.001)
+
+    previous = sniffio.thread_local.name
+    lowio.run(main)
+    assert seen == ["lowio"]
+    assert sniffio.thread_local.name == previous  # restored between pieces and after
+
+
+def test_a_crashed_run_closes_its_tasks_at_once() -> None:
+    cleaned_up: list[str] = []
+    started: list[str] = []
+
+    async def sleeper() -> None:
+        started.append("started")
+        try:
+            await lowio.sleep_forever()
+        finally:
+            cleaned_up.append("closed")
+
+    async def main() -> None:
+        async with lowio.open_nursery() as nursery:
+            nursery.start_soon(sleeper)
+            while True:  # runnable: the loop checks run_until's condition
+                await lowio.sleep(0)
+
+    run = SteppedRun(main)
+    run.run_until(lambda: bool(started))
+
+    def crash() -> bool:
+        raise ZeroDivisionError  # e.g. a signal handler raising in the loop
+
+    with pytest.raises(lowio.LowioInternalError):
+        run.run_until(crash)
+    assert cleaned_up == ["closed"]  # not left to the garbage collector
+    assert not run._runner.tasks

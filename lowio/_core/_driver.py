@@ -4,9 +4,12 @@ runner, which keeps one run alive across fixture and test calls)."""
 
 from __future__ import annotations
 
+import contextlib
 import types
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
+
+import sniffio
 
 from ._clock import Clock, SystemClock
 from ._exceptions import LowioInternalError
@@ -71,6 +74,12 @@ class SteppedRun:
             raise RuntimeError("Attempted to call run() from inside a run()")
         runner = self._runner
         GLOBAL_RUN_CONTEXT.runner = runner
+        # As trio: sniffio says "lowio" for all code the run executes, whatever
+        # the context a task or callback runs in (e.g. a callback queued with
+        # run_sync_soon from another library's thread, in that thread's
+        # context); sniffio checks this thread-local before its context var.
+        previous_library = sniffio.thread_local.name
+        sniffio.thread_local.name = "lowio"
         try:
             runner.ki.install(runner)
             runner.asyncgens.install()
@@ -78,15 +87,18 @@ class SteppedRun:
                 runner.run_loop(done)
             except LowioInternalError:
                 self._close()
+                self._close_abandoned_tasks()
                 raise
             except BaseException as exc:
                 self._close()
+                self._close_abandoned_tasks()
                 raise LowioInternalError("internal error in the lowio run loop") from exc
         finally:
             runner.asyncgens.uninstall()
             runner.ki.close()
             GLOBAL_RUN_CONTEXT.runner = None
             GLOBAL_RUN_CONTEXT.task = None
+            sniffio.thread_local.name = previous_library
         if runner.init_task in runner.tasks:
             return False
         if runner.instruments.active:
@@ -102,6 +114,25 @@ class SteppedRun:
         runner.entry_queue.close()
         runner.io.close()
         runner.runq.clear()
+
+    def _close_abandoned_tasks(self) -> None:
+        # After a crash (e.g. an exception raised by a signal handler in the
+        # loop): close the coroutines of the tasks left now, dropping their
+        # errors, rather than leaving them to the garbage collector, which
+        # would run their ``finally`` blocks at some arbitrary later point
+        # (where the errors they raise outside the run surface as
+        # "Exception ignored" noise, or worse).
+        tasks = list(self._runner.tasks)
+        self._runner.tasks.clear()
+        for task in tasks:
+            coro: Any = task.coro
+            # a coroutine that awaits in a ``finally`` (a nursery's exit) is
+            # still suspended after one close(): repeat until it has ended
+            for _ in range(100):
+                if getattr(coro, "cr_frame", getattr(coro, "gi_frame", None)) is None:
+                    break
+                with contextlib.suppress(BaseException):
+                    coro.close()
 
     def finish(self) -> Any:
         """Runs to the end; returns the result or raises the exception of

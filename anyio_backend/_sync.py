@@ -1,0 +1,261 @@
+"""anyio's synchronization primitives on lowio's: ``Event``, ``Lock``
+(with ``fast_acquire``), ``Semaphore`` and ``CapacityLimiter``.
+
+lowio's primitives already have the semantics anyio's trio backend gives
+(FIFO hand-over, cancellation-safe waits, checkpoints); these classes adapt
+the interface and map the exceptions to anyio's (``WouldBlock``,
+``BrokenResourceError``).  ``fast_acquire=True`` skips the schedule point
+of an uncontended acquire: only a cancel point is left.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from anyio import (
+    BrokenResourceError,
+    CapacityLimiterStatistics,
+    EventStatistics,
+    LockStatistics,
+    WouldBlock,
+)
+from anyio._core._synchronization import CapacityLimiter as AnyioCapacityLimiter
+from anyio._core._synchronization import Event as AnyioEvent
+from anyio._core._synchronization import Lock as AnyioLock
+from anyio._core._synchronization import Semaphore as AnyioSemaphore
+from anyio._core._synchronization import SemaphoreStatistics
+
+import lowio
+from lowio.lowlevel import ParkingLot, checkpoint, checkpoint_if_cancelled
+
+from ._tasks import LowioTaskInfo
+
+_REACQUIRE = "Attempted to acquire an already held Lock"
+
+
+class Event(AnyioEvent):
+    """trio's ``Event`` semantics (``wait()`` is always a checkpoint), with
+    the waiters' ``ParkingLot`` made on first wait: most events (anyio's
+    task handles have one each) are set without ever being waited for."""
+
+    __slots__ = ("_flag", "_lot")
+    _flag: bool
+    _lot: ParkingLot | None
+
+    def __new__(cls) -> Event:
+        # anyio's Event() calls the backend from its __new__, then Python
+        # calls __init__ on the result again: build here, once
+        return cls._make()
+
+    @classmethod
+    def _make(cls) -> Event:
+        self = object.__new__(cls)
+        self._flag = False
+        self._lot = None
+        return self
+
+    def __init__(self) -> None:
+        pass  # see __new__
+
+    def set(self) -> None:
+        if not self._flag:
+            self._flag = True
+            if self._lot is not None:
+                self._lot.unpark_all()
+
+    def is_set(self) -> bool:
+        return self._flag
+
+    async def wait(self) -> None:
+        if self._flag:
+            await checkpoint()
+        else:
+            lot = self._lot
+            if lot is None:
+                lot = self._lot = ParkingLot()
+            await lot.park()
+
+    def statistics(self) -> EventStatistics:
+        return EventStatistics(tasks_waiting=0 if self._lot is None else len(self._lot))
+
+
+class Lock(AnyioLock):
+    __slots__ = ("_fast_acquire", "_native")
+
+    def __new__(cls, *, fast_acquire: bool = False) -> Lock:
+        return object.__new__(cls)
+
+    def __init__(self, *, fast_acquire: bool = False) -> None:
+        self._fast_acquire = fast_acquire
+        self._native = lowio.Lock()
+
+    async def acquire(self) -> None:
+        native = self._native
+        try:
+            if not self._fast_acquire:
+                await native.acquire()
+                return
+            await checkpoint_if_cancelled()
+            try:
+                native.acquire_nowait()
+            except lowio.WouldBlock:
+                # release() hands the lock to the task it unparks
+                await native._lot.park()
+        except RuntimeError as exc:
+            if exc.args == ("attempt to re-acquire an already held Lock",):
+                raise RuntimeError(_REACQUIRE) from None
+            raise
+        except lowio.BrokenResourceError as exc:
+            raise BrokenResourceError(*exc.args) from None
+
+    def acquire_nowait(self) -> None:
+        try:
+            self._native.acquire_nowait()
+        except lowio.WouldBlock:
+            raise WouldBlock from None
+        except RuntimeError as exc:
+            if exc.args == ("attempt to re-acquire an already held Lock",):
+                raise RuntimeError(_REACQUIRE) from None
+            raise
+
+    def locked(self) -> bool:
+        return self._native.locked()
+
+    def release(self) -> None:
+        self._native.release()
+
+    def statistics(self) -> LockStatistics:
+        native = self._native
+        owner = native._owner
+        return LockStatistics(
+            owner is not None,
+            None if owner is None else LowioTaskInfo(owner),
+            len(native._lot),
+        )
+
+
+class Semaphore(AnyioSemaphore):
+    __slots__ = ("_native",)
+
+    def __new__(
+        cls, initial_value: int, *, max_value: int | None = None, fast_acquire: bool = False
+    ) -> Semaphore:
+        return object.__new__(cls)
+
+    def __init__(
+        self, initial_value: int, *, max_value: int | None = None, fast_acquire: bool = False
+    ) -> None:
+        super().__init__(initial_value, max_value=max_value, fast_acquire=fast_acquire)
+        self._native = lowio.Semaphore(initial_value, max_value=max_value)
+
+    async def acquire(self) -> None:
+        native = self._native
+        if not self._fast_acquire:
+            await native.acquire()
+            return
+        await checkpoint_if_cancelled()
+        try:
+            native.acquire_nowait()
+        except lowio.WouldBlock:
+            # release() hands its unit straight to the task it unparks
+            await native._lot.park()
+
+    def acquire_nowait(self) -> None:
+        try:
+            self._native.acquire_nowait()
+        except lowio.WouldBlock:
+            raise WouldBlock from None
+
+    def release(self) -> None:
+        self._native.release()
+
+    @property
+    def value(self) -> int:
+        return self._native.value
+
+    @property
+    def max_value(self) -> int | None:
+        return self._native.max_value
+
+    def statistics(self) -> SemaphoreStatistics:
+        return SemaphoreStatistics(len(self._native._lot))
+
+
+class CapacityLimiter(AnyioCapacityLimiter):
+    """Wraps a ``lowio.CapacityLimiter`` (``native``); the run's default
+    thread limiter is wrapped the same way."""
+
+    __slots__ = ("native",)
+
+    def __new__(
+        cls, total_tokens: float | None = None, *, native: lowio.CapacityLimiter | None = None
+    ) -> CapacityLimiter:
+        return object.__new__(cls)
+
+    def __init__(
+        self, total_tokens: float | None = None, *, native: lowio.CapacityLimiter | None = None
+    ) -> None:
+        if native is None:
+            assert total_tokens is not None
+            native = lowio.CapacityLimiter(total_tokens)
+        self.native = native
+
+    async def __aenter__(self) -> None:
+        await self.native.acquire()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_val: BaseException | None,
+        exc_tb: TracebackType | None,
+    ) -> None:
+        self.native.release()
+
+    @property
+    def total_tokens(self) -> float:
+        return self.native.total_tokens
+
+    @total_tokens.setter
+    def total_tokens(self, value: float) -> None:
+        self.native.total_tokens = value
+
+    @property
+    def borrowed_tokens(self) -> int:
+        return self.native.borrowed_tokens
+
+    @property
+    def available_tokens(self) -> float:
+        return self.native.available_tokens
+
+    def acquire_nowait(self) -> None:
+        try:
+            self.native.acquire_nowait()
+        except lowio.WouldBlock:
+            raise WouldBlock from None
+
+    def acquire_on_behalf_of_nowait(self, borrower: object) -> None:
+        try:
+            self.native.acquire_on_behalf_of_nowait(borrower)
+        except lowio.WouldBlock:
+            raise WouldBlock from None
+
+    async def acquire(self) -> None:
+        await self.native.acquire()
+
+    async def acquire_on_behalf_of(self, borrower: object) -> None:
+        await self.native.acquire_on_behalf_of(borrower)
+
+    def release(self) -> None:
+        self.native.release()
+
+    def release_on_behalf_of(self, borrower: object) -> None:
+        self.native.release_on_behalf_of(borrower)
+
+    def statistics(self) -> CapacityLimiterStatistics:
+        stats = self.native.statistics()
+        return CapacityLimiterStatistics(
+            borrowed_tokens=stats.borrowed_tokens,
+            total_tokens=stats.total_tokens,
+            borrowers=tuple(stats.borrowers),
+            tasks_waiting=stats.tasks_waiting,
+        )
