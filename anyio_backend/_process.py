@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from os import PathLike
 from signal import Signals
 from typing import IO, Any
@@ -31,6 +32,20 @@ from lowio.lowlevel import spawn_system_task
 _RECEIVE_SIZE = 65536
 
 
+@contextmanager
+def _anyio_errors(doing: str) -> Iterator[None]:
+    """Turns lowio's stream errors into anyio's (``doing``: "reading from"
+    or "writing to", for ``BusyResourceError``)."""
+    try:
+        yield
+    except LowioClosedResourceError as exc:
+        raise ClosedResourceError from exc.__cause__
+    except LowioBrokenResourceError as exc:
+        raise BrokenResourceError from exc.__cause__
+    except LowioBusyResourceError:
+        raise BusyResourceError(doing) from None
+
+
 class ProcessReceiveStream(abc.ByteReceiveStream):
     """The child's stdout or stderr."""
 
@@ -40,14 +55,8 @@ class ProcessReceiveStream(abc.ByteReceiveStream):
     async def receive(self, max_bytes: int = _RECEIVE_SIZE) -> bytes:
         if max_bytes < 1:
             raise ValueError("max_bytes must be a positive integer")
-        try:
+        with _anyio_errors("reading from"):
             data = await self._stream.receive_some(max_bytes)
-        except LowioClosedResourceError as exc:
-            raise ClosedResourceError from exc.__cause__
-        except LowioBrokenResourceError as exc:
-            raise BrokenResourceError from exc.__cause__
-        except LowioBusyResourceError:
-            raise BusyResourceError("reading from") from None
         if data:
             return data
         raise EndOfStream
@@ -63,14 +72,8 @@ class ProcessSendStream(abc.ByteSendStream):
         self._stream = stream
 
     async def send(self, item: bytes) -> None:
-        try:
+        with _anyio_errors("writing to"):
             await self._stream.send_all(item)
-        except LowioClosedResourceError as exc:
-            raise ClosedResourceError from exc.__cause__
-        except LowioBrokenResourceError as exc:
-            raise BrokenResourceError from exc.__cause__
-        except LowioBusyResourceError:
-            raise BusyResourceError("writing to") from None
 
     async def aclose(self) -> None:
         await self._stream.aclose()

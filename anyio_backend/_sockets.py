@@ -25,7 +25,8 @@ from __future__ import annotations
 import array
 import socket
 import types
-from collections.abc import Collection, Generator
+from collections.abc import Collection, Generator, Iterator
+from contextlib import contextmanager
 from io import IOBase
 from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
@@ -49,6 +50,16 @@ _BlockingIOError = BlockingIOError
 _FD_SIZE = array.array("i").itemsize
 _RECEIVE_SIZE = 65536  # what one receive asks for by default (anyio's)
 _ERRORS = (OSError, LowioClosedResourceError, LowioBusyResourceError)  # what _convert maps
+
+
+@contextmanager
+def _closed_on_error(sock: SocketType) -> Iterator[None]:
+    """Closes ``sock`` if the block fails or is cancelled (then re-raises)."""
+    try:
+        yield
+    except BaseException:
+        sock.close()
+        raise
 
 
 # ---- the owned fast path for a whole send ----
@@ -297,11 +308,8 @@ class TCPSocketListener(_SocketListener):
 
     async def accept(self) -> SocketStream:
         sock = await self._accept()
-        try:
+        with _closed_on_error(sock):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except BaseException:
-            sock.close()
-            raise
         return SocketStream(sock)
 
 
@@ -380,14 +388,18 @@ class UDPSocket(_DatagramMixin, abc.UDPSocket):
         await self._sendto(data, address)
 
 
-class ConnectedUDPSocket(_DatagramMixin, abc.ConnectedUDPSocket):
-    """A UDP socket connected to one peer: ``bytes`` packets."""
+class _ConnectedDatagramMixin(_DatagramMixin):
+    """A datagram socket connected to one peer: ``bytes`` packets."""
 
     async def receive(self) -> bytes:
         return await self._receive_bytes()
 
     async def send(self, item: bytes) -> None:
         await self._send_bytes(item)
+
+
+class ConnectedUDPSocket(_ConnectedDatagramMixin, abc.ConnectedUDPSocket):
+    """A UDP socket connected to one peer: ``bytes`` packets."""
 
 
 class UNIXDatagramSocket(_DatagramMixin, abc.UNIXDatagramSocket):
@@ -402,14 +414,8 @@ class UNIXDatagramSocket(_DatagramMixin, abc.UNIXDatagramSocket):
         await self._sendto(data, path)
 
 
-class ConnectedUNIXDatagramSocket(_DatagramMixin, abc.ConnectedUNIXDatagramSocket):
+class ConnectedUNIXDatagramSocket(_ConnectedDatagramMixin, abc.ConnectedUNIXDatagramSocket):
     """A UNIX datagram socket connected to one peer: ``bytes`` packets."""
-
-    async def receive(self) -> bytes:
-        return await self._receive_bytes()
-
-    async def send(self, item: bytes) -> None:
-        await self._send_bytes(item)
 
 
 # ---- the backend's entry points for datagrams ----
@@ -422,7 +428,7 @@ async def create_udp_socket(
     reuse_port: bool,
 ) -> UDPSocket | ConnectedUDPSocket:
     sock = _lowio_socket(family, socket.SOCK_DGRAM)
-    try:
+    with _closed_on_error(sock):
         if reuse_port:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         if local_address:
@@ -431,9 +437,6 @@ async def create_udp_socket(
             await sock.connect(remote_address)
             return ConnectedUDPSocket(sock)
         return UDPSocket(sock)
-    except BaseException:
-        sock.close()
-        raise
 
 
 async def create_unix_datagram_socket(
@@ -444,11 +447,8 @@ async def create_unix_datagram_socket(
     sock = SocketType(raw_socket)
     if not remote_path:
         return UNIXDatagramSocket(sock)
-    try:
+    with _closed_on_error(sock):
         await sock.connect(remote_path)
-    except BaseException:
-        sock.close()
-        raise
     return ConnectedUNIXDatagramSocket(sock)
 
 
@@ -479,14 +479,11 @@ async def connect_tcp(
     socket is closed if it fails or is cancelled."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = _lowio_socket(family)
-    try:
+    with _closed_on_error(sock):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if local_address:
             await sock.bind(local_address)
         await sock.connect((host, port))
-    except BaseException:
-        sock.close()
-        raise
     return SocketStream(sock)
 
 
@@ -497,11 +494,8 @@ async def connect_unix(
     ),
 ) -> UNIXSocketStream:
     sock = _lowio_socket(socket.AF_UNIX, kind)
-    try:
+    with _closed_on_error(sock):
         await sock.connect(path)
-    except BaseException:
-        sock.close()
-        raise
     return UNIXSocketStream(sock)
 
 

@@ -33,6 +33,17 @@ from ._tasks import LowioTaskInfo
 _REACQUIRE = "Attempted to acquire an already held Lock"
 
 
+async def _acquire_fast(native: lowio.Lock | lowio.Semaphore) -> None:
+    """``fast_acquire=True``: a cancel point, then no schedule point if the
+    lock (or a unit) is free; otherwise a wait in the queue, where
+    ``release()`` hands it straight to the task it unparks."""
+    await checkpoint_if_cancelled()
+    try:
+        native.acquire_nowait()
+    except lowio.WouldBlock:
+        await native._lot.park()
+
+
 class Event(AnyioEvent):
     """trio's ``Event`` semantics (``wait()`` is always a checkpoint), with
     the waiters' ``ParkingLot`` made on first wait: most events (anyio's
@@ -90,17 +101,11 @@ class Lock(AnyioLock):
         self._native = lowio.Lock()
 
     async def acquire(self) -> None:
-        native = self._native
         try:
-            if not self._fast_acquire:
-                await native.acquire()
-                return
-            await checkpoint_if_cancelled()
-            try:
-                native.acquire_nowait()
-            except lowio.WouldBlock:
-                # release() hands the lock to the task it unparks
-                await native._lot.park()
+            if self._fast_acquire:
+                await _acquire_fast(self._native)
+            else:
+                await self._native.acquire()
         except RuntimeError as exc:
             if exc.args == ("attempt to re-acquire an already held Lock",):
                 raise RuntimeError(_REACQUIRE) from None
@@ -149,16 +154,10 @@ class Semaphore(AnyioSemaphore):
         self._native = lowio.Semaphore(initial_value, max_value=max_value)
 
     async def acquire(self) -> None:
-        native = self._native
-        if not self._fast_acquire:
-            await native.acquire()
-            return
-        await checkpoint_if_cancelled()
-        try:
-            native.acquire_nowait()
-        except lowio.WouldBlock:
-            # release() hands its unit straight to the task it unparks
-            await native._lot.park()
+        if self._fast_acquire:
+            await _acquire_fast(self._native)
+        else:
+            await self._native.acquire()
 
     def acquire_nowait(self) -> None:
         try:

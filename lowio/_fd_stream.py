@@ -17,6 +17,7 @@ import contextlib
 import errno
 import os
 from types import TracebackType
+from typing import TypeVar
 
 from ._core._exceptions import BrokenResourceError, BusyResourceError, ClosedResourceError
 from ._core._local import GLOBAL_RUN_CONTEXT, no_run_error
@@ -24,8 +25,28 @@ from ._core._traps import cancel_shielded_checkpoint, checkpoint, checkpoint_if_
 
 DEFAULT_RECEIVE_SIZE = 65536  # trio's; the default Linux pipe capacity
 
+_R = TypeVar("_R", bound="AsyncClosing")
 
-class FdStream:
+
+class AsyncClosing:
+    """``async with`` for a stream: returns itself, ``aclose()`` on exit."""
+
+    async def aclose(self) -> None:
+        raise NotImplementedError  # pragma: no cover
+
+    async def __aenter__(self: _R) -> _R:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+class FdStream(AsyncClosing):
     """A stream on a file descriptor that supports non-blocking I/O (a pipe,
     a TTY, a socket; not a regular file).
 
@@ -201,17 +222,6 @@ class FdStream:
         raises ``Cancelled``)."""
         self.close()
         await checkpoint()
-
-    async def __aenter__(self) -> FdStream:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     def __del__(self) -> None:
         if self._fd < 0:

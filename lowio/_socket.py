@@ -64,6 +64,12 @@ def _claim(sock: SocketType, io: IOManager, write: bool) -> None:
     sock._state = state
 
 
+# ``_owned_io``, ``_recv`` and ``_send`` repeat the same owned-fast-path
+# steps (cancel check, system call, claim, park, retry) on purpose: each is
+# one flat generator specialised for speed on the hottest socket calls, so
+# do not fold them into a shared helper.
+
+
 @types.coroutine
 def _owned_io(
     sock: SocketType, write: bool, fn: Callable[..., T], *args: Any

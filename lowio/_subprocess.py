@@ -23,7 +23,6 @@ import threading
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeAlias, TypeVar
 
 from ._core._cancel import CancelScope
@@ -37,7 +36,7 @@ from ._core._local import GLOBAL_RUN_CONTEXT, no_run_error
 from ._core._nursery import TASK_STATUS_IGNORED, TaskStatus, open_nursery
 from ._core._parking_lot import ParkingLot
 from ._core._traps import Abort, checkpoint, checkpoint_if_cancelled, wait_task_rescheduled
-from ._fd_stream import FdStream
+from ._fd_stream import AsyncClosing, FdStream
 from ._timeouts import sleep
 
 if TYPE_CHECKING:
@@ -109,7 +108,7 @@ async def _run_in_thread(fn: Callable[[], T]) -> T:
     return result
 
 
-class _StapledStream:
+class _StapledStream(AsyncClosing):
     """``Process.stdio``: the child's stdin and stdout as one stream (trio's
     ``StapledStream``): sends go to ``send_stream``, receives come from
     ``receive_stream``; ``send_eof`` closes ``send_stream``."""
@@ -144,17 +143,6 @@ class _StapledStream:
             await self.send_stream.aclose()
         finally:
             await self.receive_stream.aclose()
-
-    async def __aenter__(self) -> _StapledStream:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
 
 class Process(metaclass=NoPublicConstructor):
@@ -388,21 +376,22 @@ async def open_process(
             our_stdin = FdStream(wfd)
             on_failure.callback(our_stdin.close)
             child_stdin = rfd
-        if stdout == subprocess.PIPE:
+
+        def pipe_from_child() -> tuple[FdStream, int]:
+            """Our read end (closed if the spawn fails), the child's write end."""
             rfd, wfd = os.pipe()
             always.callback(os.close, wfd)
-            our_stdout = FdStream(rfd)
-            on_failure.callback(our_stdout.close)
-            child_stdout = wfd
+            ours = FdStream(rfd)
+            on_failure.callback(ours.close)
+            return ours, wfd
+
+        if stdout == subprocess.PIPE:
+            our_stdout, child_stdout = pipe_from_child()
         if stderr == subprocess.STDOUT:
             if child_stdout is not None:
                 child_stderr = child_stdout
         elif stderr == subprocess.PIPE:
-            rfd, wfd = os.pipe()
-            always.callback(os.close, wfd)
-            our_stderr = FdStream(rfd)
-            on_failure.callback(our_stderr.close)
-            child_stderr = wfd
+            our_stderr, child_stderr = pipe_from_child()
         popen: subprocess.Popen[bytes] = await _run_in_thread(
             partial(
                 subprocess.Popen,

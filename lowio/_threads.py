@@ -187,6 +187,19 @@ def _wake_host(call: _ThreadCall, message: _RunSync[Any] | _Run[Any]) -> None:
     task._runner.reschedule(task, message)
 
 
+def _not_a_coroutine(ret: RetT, fn: object, wanted: str) -> RetT:
+    """``ret``, what ``fn`` returned, unless it is a coroutine: that one is
+    closed (no "never awaited" warning) and ``TypeError`` raised (``wanted``
+    names the sync function the message says lowio expected)."""
+    if inspect.iscoroutine(ret):
+        ret.close()
+        raise TypeError(
+            f"lowio expected a {wanted}, but "
+            f"{getattr(fn, '__qualname__', fn)!r} appears to be asynchronous"
+        )
+    return ret
+
+
 class _RunSync(Generic[RetT]):
     """``from_thread.run_sync``'s message: ``fn(*args)`` to call in the run's
     thread, in a copy of the calling thread's context."""
@@ -202,13 +215,7 @@ class _RunSync(Generic[RetT]):
 
     def _call(self) -> RetT:
         ret = self.context.run(self.fn, *self.args)
-        if inspect.iscoroutine(ret):
-            ret.close()  # no "never awaited" warning
-            raise TypeError(
-                "lowio expected a synchronous function, but "
-                f"{getattr(self.fn, '__qualname__', self.fn)!r} appears to be asynchronous"
-            )
-        return ret
+        return _not_a_coroutine(ret, self.fn, "synchronous function")
 
     def run_sync(self) -> None:
         self.queue.put_nowait(capture(self._call))
@@ -338,14 +345,7 @@ async def to_thread_run_sync(
     def worker_fn() -> RetT:
         _PARENT.call = call
         try:
-            ret = context.run(sync_fn, *args)
-            if inspect.iscoroutine(ret):
-                ret.close()  # no "never awaited" warning
-                raise TypeError(
-                    "lowio expected a sync function, but "
-                    f"{getattr(sync_fn, '__qualname__', sync_fn)!r} appears to be asynchronous"
-                )
-            return ret
+            return _not_a_coroutine(context.run(sync_fn, *args), sync_fn, "sync function")
         finally:
             _PARENT.call = None
 

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from _socket_helpers import write_until_eagain
 
 from lowio._core import GLOBAL_RUN_CONTEXT
 
@@ -63,13 +64,7 @@ class Channel:
 
     def fill(self) -> int:
         """Writes until EAGAIN; returns how many bytes went in."""
-        total = 0
-        block = b"x" * 65536
-        while True:
-            try:
-                total += self.write(block)
-            except BlockingIOError:
-                return total
+        return write_until_eagain(self.write, b"x")
 
 
 def pipe_channel() -> tuple[Channel, Callable[[], None]]:

@@ -40,17 +40,23 @@ def io_manager() -> Any:
     return runner.io
 
 
+def write_until_eagain(write: Callable[[bytes], int], byte: bytes) -> int:
+    """Calls ``write`` (non-blocking) with 64 KiB of ``byte`` until EAGAIN;
+    returns how many bytes went in."""
+    total = 0
+    chunk = byte * 65536
+    while True:
+        try:
+            total += write(chunk)
+        except BlockingIOError:
+            return total
+
+
 def fill(sock: socket.socket | lowio.socket.SocketType) -> int:
     """Sends (non-blocking, through the stdlib object) until EAGAIN."""
     raw: socket.socket = sock._sock if isinstance(sock, lowio.socket.SocketType) else sock
     assert not raw.getblocking()
-    total = 0
-    chunk = b"f" * 65536
-    while True:
-        try:
-            total += raw.send(chunk)
-        except BlockingIOError:
-            return total
+    return write_until_eagain(raw.send, b"f")
 
 
 def drain(sock: socket.socket | lowio.socket.SocketType) -> bytes:

@@ -57,6 +57,24 @@ def sock_dir() -> Iterator[Path]:
         yield Path(path)
 
 
+async def close_while_busy(
+    op: Callable[[], Awaitable[object]], close: Callable[[], Awaitable[None]], busy: str
+) -> None:
+    """A task blocked in ``op()`` gets ``ClosedResourceError`` when ``close()``
+    runs; meanwhile a second ``op()`` is ``BusyResourceError`` (``busy``)."""
+
+    async def blocked() -> None:
+        with pytest.raises(ClosedResourceError):
+            await op()
+
+    async with create_task_group() as tg:
+        tg.start_soon(blocked)
+        await wait_all_tasks_blocked()
+        with pytest.raises(BusyResourceError, match=busy):
+            await op()
+        await close()
+
+
 async def tcp_pair() -> tuple[SocketStream, SocketStream]:
     """A connected pair of anyio TCP streams on loopback (client, server)."""
     async with await anyio.create_tcp_listener(local_host="127.0.0.1") as listener:
@@ -390,16 +408,7 @@ def test_listener_close_during_and_after_accept() -> None:
         inner = listener.listeners[0]
         assert isinstance(inner, anyio.abc.SocketListener)
 
-        async def accept() -> None:
-            with pytest.raises(ClosedResourceError):
-                await inner.accept()
-
-        async with create_task_group() as tg:
-            tg.start_soon(accept)
-            await wait_all_tasks_blocked()
-            with pytest.raises(BusyResourceError, match="already accepting connections"):
-                await inner.accept()
-            await listener.aclose()
+        await close_while_busy(inner.accept, listener.aclose, "already accepting connections")
         with pytest.raises(ClosedResourceError):
             await inner.accept()
 
@@ -569,16 +578,7 @@ def test_udp_close_during_receive_and_use_after_close() -> None:
     async def main() -> None:
         udp = await anyio.create_udp_socket(local_host="127.0.0.1")
 
-        async def receive() -> None:
-            with pytest.raises(ClosedResourceError):
-                await udp.receive()
-
-        async with create_task_group() as tg:
-            tg.start_soon(receive)
-            await wait_all_tasks_blocked()
-            with pytest.raises(BusyResourceError, match="already reading from"):
-                await udp.receive()
-            await udp.aclose()
+        await close_while_busy(udp.receive, udp.aclose, "already reading from")
         with pytest.raises(ClosedResourceError):
             await udp.receive()
         with pytest.raises(ClosedResourceError):
@@ -769,16 +769,7 @@ def test_process_close_while_reading_and_busy_reader() -> None:
             stdout = process.stdout
             assert stdout is not None
 
-            async def read() -> None:
-                with pytest.raises(ClosedResourceError):
-                    await stdout.receive()
-
-            async with create_task_group() as tg:
-                tg.start_soon(read)
-                await wait_all_tasks_blocked()
-                with pytest.raises(BusyResourceError, match="already reading from"):
-                    await stdout.receive()
-                await stdout.aclose()
+            await close_while_busy(stdout.receive, stdout.aclose, "already reading from")
             process.kill()
         assert process.returncode == -signal.SIGKILL
 

@@ -48,6 +48,18 @@ def drain(fd: int) -> int:
         return total
 
 
+def raises_in_task(
+    exc_type: type[BaseException], fn: Callable[..., Awaitable[object]], *args: object
+) -> Callable[[], Awaitable[None]]:
+    """A task body: ``await fn(*args)`` must raise ``exc_type``."""
+
+    async def task() -> None:
+        with pytest.raises(exc_type):
+            await fn(*args)
+
+    return task
+
+
 def run(fn: Callable[[], Awaitable[Any]]) -> Any:
     return lowio.run(fn)
 
@@ -179,12 +191,7 @@ def test_a_reader_leaving_wakes_a_blocked_sender_with_broken() -> None:
         send, receive = make_pipe()
         clog(send)
         async with send, lowio.open_nursery() as nursery:
-
-            async def sender() -> None:
-                with pytest.raises(BrokenResourceError):
-                    await send.send_all(b"y" * 100)
-
-            nursery.start_soon(sender)
+            nursery.start_soon(raises_in_task(BrokenResourceError, send.send_all, b"y" * 100))
             await wait_all_tasks_blocked()
             await receive.aclose()
 
@@ -227,12 +234,7 @@ def test_closing_wakes_a_waiting_receiver_with_closed(how: str) -> None:
     async def main() -> None:
         send, receive = make_pipe()
         async with send, lowio.open_nursery() as nursery:
-
-            async def reader() -> None:
-                with pytest.raises(ClosedResourceError):
-                    await receive.receive_some()
-
-            nursery.start_soon(reader)
+            nursery.start_soon(raises_in_task(ClosedResourceError, receive.receive_some))
             await wait_all_tasks_blocked()
             if how == "close":
                 receive.close()
@@ -247,21 +249,14 @@ def test_closing_wakes_a_waiting_sender_with_closed() -> None:
         send, receive = make_pipe()
         clog(send)
         async with receive, lowio.open_nursery() as nursery:
-
-            async def sender() -> None:
-                with pytest.raises(ClosedResourceError):
-                    await send.send_all(b"q" * 100)
-
-            async def waiter() -> None:
-                with pytest.raises(ClosedResourceError):
-                    await send.wait_send_all_might_not_block()
-
-            nursery.start_soon(sender)
+            nursery.start_soon(raises_in_task(ClosedResourceError, send.send_all, b"q" * 100))
             await wait_all_tasks_blocked()
             send.close()
             send2, receive2 = make_pipe()
             clog(send2)
-            nursery.start_soon(waiter)
+            nursery.start_soon(
+                raises_in_task(ClosedResourceError, send.wait_send_all_might_not_block)
+            )
             await wait_all_tasks_blocked()
             send2.close()
             receive2.close()
@@ -304,12 +299,7 @@ def test_a_close_between_wake_up_and_read_is_closed() -> None:
         io.wait_owned_readable = wait_then_close  # type: ignore[method-assign]
         try:
             async with send, lowio.open_nursery() as nursery:
-
-                async def reader() -> None:
-                    with pytest.raises(ClosedResourceError):
-                        await receive.receive_some()
-
-                nursery.start_soon(reader)
+                nursery.start_soon(raises_in_task(ClosedResourceError, receive.receive_some))
                 await wait_all_tasks_blocked()
                 await send.send_all(b"x")
         finally:

@@ -1099,19 +1099,34 @@ def report(exc):
 """
 
 
-def run_child(body: str) -> subprocess.CompletedProcess[str]:
-    script = KI_PRELUDE + textwrap.dedent(body)
-    return subprocess.run(
+KI_RUN = """
+try:
+    lowio.run(main)
+except BaseException as exc:
+    report(exc)
+else:
+    print("returned normally")
+"""
+
+
+def run_child(body: str) -> list[str]:
+    """Run ``body`` (which defines ``main``) under lowio in a child process
+    that sends itself SIGINT once ``started`` is set; return the words it
+    printed, the last being the outcome reported by ``report``."""
+    script = KI_PRELUDE + textwrap.dedent(body) + KI_RUN
+    result = subprocess.run(
         [sys.executable, "-c", script],
         capture_output=True,
         text=True,
         timeout=30,
         check=False,
     )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
 
 
 def test_ctrl_c_while_blocked_in_sleep_forever_ends_the_run() -> None:
-    result = run_child(
+    words = run_child(
         """
         async def sleeper():
             try:
@@ -1124,39 +1139,24 @@ def test_ctrl_c_while_blocked_in_sleep_forever_ends_the_run() -> None:
                 nursery.start_soon(sleeper)
                 started.set()
                 await lowio.sleep_forever()
-
-        try:
-            lowio.run(main)
-        except BaseException as exc:
-            report(exc)
-        else:
-            print("returned normally")
         """
     )
-    assert result.returncode == 0, result.stderr
-    lines = result.stdout.split()
-    assert "sleeper" in lines and lines[-1] in ("KI", "KI-in-group"), result.stdout
+    assert "sleeper" in words and words[-1] in ("KI", "KI-in-group"), words
 
 
 def test_ctrl_c_while_main_blocks_alone_raises_bare_keyboard_interrupt() -> None:
-    result = run_child(
+    words = run_child(
         """
         async def main():
             started.set()
             await lowio.sleep_forever()
-
-        try:
-            lowio.run(main)
-        except BaseException as exc:
-            report(exc)
         """
     )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["KI"]
+    assert words == ["KI"], words
 
 
 def test_ctrl_c_interrupts_a_task_spinning_without_checkpoints() -> None:
-    result = run_child(
+    words = run_child(
         """
         async def main():
             started.set()
@@ -1164,19 +1164,13 @@ def test_ctrl_c_interrupts_a_task_spinning_without_checkpoints() -> None:
             while time.monotonic() < deadline:
                 pass
             print("spin finished without interruption")
-
-        try:
-            lowio.run(main)
-        except BaseException as exc:
-            report(exc)
         """
     )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["KI"]
+    assert words == ["KI"], words
 
 
 def test_ctrl_c_interrupts_a_spinning_child_task() -> None:
-    result = run_child(
+    words = run_child(
         """
         async def spinner():
             started.set()
@@ -1187,21 +1181,15 @@ def test_ctrl_c_interrupts_a_spinning_child_task() -> None:
         async def main():
             async with lowio.open_nursery() as nursery:
                 nursery.start_soon(spinner)
-
-        try:
-            lowio.run(main)
-        except BaseException as exc:
-            report(exc)
         """
     )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split()[-1] in ("KI", "KI-in-group")
+    assert words[-1] in ("KI", "KI-in-group"), words
 
 
 def test_ctrl_c_in_a_system_task_goes_to_the_main_task() -> None:
     # system tasks are protected, as in trio: the run ends with a plain
     # KeyboardInterrupt, not a crashed system task (LowioInternalError)
-    result = run_child(
+    words = run_child(
         """
         from lowio.lowlevel import spawn_system_task
 
@@ -1215,15 +1203,9 @@ def test_ctrl_c_in_a_system_task_goes_to_the_main_task() -> None:
         async def main():
             spawn_system_task(spinner)
             await lowio.sleep(20)
-
-        try:
-            lowio.run(main)
-        except BaseException as exc:
-            report(exc)
         """
     )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["KI"]
+    assert words == ["KI"], words
 
 
 def test_sigint_handler_is_restored_after_the_run() -> None:
@@ -1271,7 +1253,7 @@ def test_ctrl_c_during_an_uncancellable_wait_is_kept_for_the_next_checkpoint() -
     """A wait that refuses the abort (a worker thread that cannot be
     abandoned) must not lose the KeyboardInterrupt: it arrives at the main
     task's next checkpoint, as in trio."""
-    result = run_child(
+    words = run_child(
         """
         import time
 
@@ -1285,12 +1267,6 @@ def test_ctrl_c_during_an_uncancellable_wait_is_kept_for_the_next_checkpoint() -
             print("worker done")
             await lowio.sleep(0)
             print("not interrupted")
-
-        try:
-            lowio.run(main)
-        except BaseException as exc:
-            report(exc)
         """
     )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["worker", "done", "KI"], result.stdout
+    assert words == ["worker", "done", "KI"], words

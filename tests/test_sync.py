@@ -52,6 +52,14 @@ async def start_task(
     return task
 
 
+async def cancelled_call(fn: Callable[[], Awaitable[object]]) -> None:
+    """Calls ``fn`` in an already-cancelled scope; it must raise Cancelled."""
+    with lowio.CancelScope() as scope:
+        scope.cancel()
+        await fn()
+    assert scope.cancelled_caught
+
+
 # ---- Event ----
 
 
@@ -69,10 +77,7 @@ def test_event_basics() -> None:
         # wait is a checkpoint even when the event is already set
         with assert_checkpoints():
             await event.wait()
-        with lowio.CancelScope() as scope:
-            scope.cancel()
-            await event.wait()
-        assert scope.cancelled_caught
+        await cancelled_call(event.wait)
         assert "lowio.Event" in repr(event)
         with pytest.raises(AttributeError):
             event.anything = 1  # type: ignore[attr-defined]
@@ -115,11 +120,8 @@ def test_event_cancelled_waiter_leaves() -> None:
         assert event.statistics().tasks_waiting == 0
         assert not event.is_set()
         # a wait on an unset event in a cancelled scope raises at once
-        with lowio.CancelScope() as scope:
-            scope.cancel()
-            with assert_checkpoints():
-                await event.wait()
-        assert scope.cancelled_caught
+        with assert_checkpoints():
+            await cancelled_call(event.wait)
         assert event.statistics().tasks_waiting == 0
 
     run(main)
@@ -263,10 +265,7 @@ def test_lock_cancelled_waiter_never_gets_the_lock(lock_cls: LockClass) -> None:
         assert record == ["a", "c"]
         assert not lock.locked()
         # acquire in a cancelled scope takes nothing, even if the lock is free
-        with lowio.CancelScope() as scope:
-            scope.cancel()
-            await lock.acquire()
-        assert scope.cancelled_caught
+        await cancelled_call(lock.acquire)
         assert not lock.locked()
 
     run(main)
@@ -453,10 +452,7 @@ def test_semaphore_basics_and_errors() -> None:
         assert sem.value == 1
         assert sem.statistics().tasks_waiting == 0
         # a cancelled acquire takes nothing
-        with lowio.CancelScope() as scope:
-            scope.cancel()
-            await sem.acquire()
-        assert scope.cancelled_caught
+        await cancelled_call(sem.acquire)
         assert sem.value == 1
 
         bounded = lowio.Semaphore(1, max_value=1)
@@ -571,10 +567,7 @@ def test_capacity_limiter_basics() -> None:
                 assert limiter.statistics().borrowers == [current_task()]
         assert limiter.borrowed_tokens == 0
         # a cancelled acquire takes nothing, even with tokens free
-        with lowio.CancelScope() as scope:
-            scope.cancel()
-            await limiter.acquire()
-        assert scope.cancelled_caught
+        await cancelled_call(limiter.acquire)
         assert limiter.borrowed_tokens == 0
 
     run(main)

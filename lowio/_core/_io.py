@@ -171,6 +171,8 @@ class IOManager:
         return n
 
     def _process(self, packed: Any) -> None:
+        # The read and write branches below repeat each other on purpose:
+        # inlined for speed (this runs for every event), do not fold them.
         runner = self._runner
         hooks = runner.instruments.active
         slots = self._slots
@@ -279,7 +281,8 @@ class IOManager:
     # ---- the public waits ----
 
     # Each wait is one generator (no nested coroutines): it is on the hot
-    # path of every lowio I/O operation.
+    # path of every lowio I/O operation.  wait_readable and wait_writable
+    # repeat each other on purpose (speed): do not fold them.
 
     @types.coroutine
     def wait_readable(self, fd: int) -> Generator[Any, Any, None]:

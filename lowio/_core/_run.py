@@ -286,6 +286,8 @@ class Runner:
     def run_loop(self, until: Callable[[], bool] | None = None) -> None:
         """Steps tasks until the run ends, or until ``until()`` is true after
         a batch (a host driving the run in pieces; see ``_driver``)."""
+        # The scheduler loop inlines (repeats) code from elsewhere on purpose,
+        # for speed: it is the hottest code in lowio; do not fold it.
         glob = GLOBAL_RUN_CONTEXT
         timers = self.timers
         clock = self.clock

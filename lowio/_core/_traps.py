@@ -77,6 +77,11 @@ def abort_succeeded(_: object) -> Abort:
     return Abort.SUCCEEDED
 
 
+# The traps below (and the copies of their cancel check in lowio._socket)
+# repeat a few lines on purpose: each is one flat generator for speed, with
+# no nested ``yield from``; do not fold them.
+
+
 @types.coroutine
 def wait_task_rescheduled(abort_func: Callable[[RaiseCancelT], Abort]) -> Generator[Any, Any, Any]:
     """Puts the current task to sleep until ``reschedule(task, outcome)`` is
