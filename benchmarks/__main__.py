@@ -6,7 +6,16 @@
   ``spawn``, ``cancel_read``, ``move_on``, ``pingpong``, ``timers``);
 * TCP echo servers in their own processes driven by a C load generator:
   lowio.socket vs trio.socket vs asyncio (workloads ``echo``, ``syscalls``,
-  ``idle``).
+  ``idle``);
+* anyio programs on anyio's backends lowio vs trio vs asyncio (workloads
+  ``anyio_sleep0``, ``anyio_spawn``, ``anyio_echo``).
+
+The echo tables add a C server on edge-triggered epoll (``echo_ref.c``) as
+the ceiling, "c-reference", when a C compiler is present.  ``--frameworks``
+restricts the contenders compared with lowio (which always runs).  Other
+processes' CPU use is recorded around every rep and flagged above 20% of a
+core.  The report: ``report.md`` with a PNG chart per table of the ratios vs
+trio and asyncio (matplotlib), ``results.jsonl`` and ``other_cpu.jsonl``.
 
 Ratios are other/lowio, paired rep by rep: above 1 means lowio is faster.
 """
@@ -14,6 +23,7 @@ Ratios are other/lowio, paired rep by rep: above 1 means lowio is faster.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import sys
@@ -21,7 +31,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from . import echo, poller, runtime, syscalls
+from . import echo, frameworks, othercpu, poller, runtime, syscalls
 from .measure import Sample, paired_ratio
 from .report import Row, Table, print_table, write
 
@@ -38,6 +48,10 @@ def _row(
     lowio = samples[lowio_name]
     others = {n: s for n, s in samples.items() if n != lowio_name}
     ratios = {n: paired_ratio(s, lowio) for n, s in others.items()}
+    try:
+        met = None if check is None else check(ratios)
+    except KeyError:  # the target's contender was not selected
+        met = None
     return Row(
         workload=workload,
         lowio_ns=lowio.median,
@@ -46,7 +60,7 @@ def _row(
         others_spread={n: s.spread for n, s in others.items()},
         ratios=ratios,
         target=target,
-        met=None if check is None else check(ratios),
+        met=met,
     )
 
 
@@ -60,7 +74,8 @@ def _poll_target(ready: int) -> tuple[str, Callable[[dict[str, float]], bool] | 
 
 POLLER_WORKLOADS = ("poll", "ctl")
 ECHO_WORKLOADS = ("echo", "syscalls", "idle")
-WORKLOADS = POLLER_WORKLOADS + tuple(runtime.WORKLOADS) + ECHO_WORKLOADS
+ANYIO_WORKLOADS = ("anyio_sleep0", "anyio_spawn", "anyio_echo")
+WORKLOADS = POLLER_WORKLOADS + tuple(runtime.WORKLOADS) + ECHO_WORKLOADS + ANYIO_WORKLOADS
 
 
 def _runtime_rows(only: list[str], quick: bool, scale: float, reps: int) -> list[Row]:
@@ -77,6 +92,16 @@ def _runtime_rows(only: list[str], quick: bool, scale: float, reps: int) -> list
     return rows
 
 
+def _anyio_table(
+    only: list[str], quick: bool, scale: float, reps: int, echo_reps: int
+) -> tuple[Table, list[str]]:
+    try:
+        from . import anyio_backends
+    except ImportError as exc:  # anyio (or lowio's backend) is not installed
+        return Table("anyio", []), [f"anyio workloads skipped: {exc}"]
+    return anyio_backends.bench_anyio(only, quick, scale, reps, echo_reps)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer, shorter repetitions")
@@ -84,10 +109,17 @@ def main(argv: list[str] | None = None) -> int:
         "--reps",
         type=int,
         default=0,
-        help="interleaved repetitions (default 11 quick, 31 full; echo and idle: 5 quick, 9 full)",
+        help="interleaved repetitions (default 11 quick, 31 full; echo, idle and anyio_echo: "
+        "5 quick, 9 full)",
     )
     parser.add_argument(
         "--only", default="", help=f"comma-separated workloads: {', '.join(WORKLOADS)}"
+    )
+    parser.add_argument(
+        "--frameworks",
+        default="",
+        help="comma-separated contenders to compare with lowio (which always runs): "
+        f"{', '.join(frameworks.FRAMEWORKS)}; the raw poller's always run",
     )
     parser.add_argument(
         "--output",
@@ -107,6 +139,13 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [w for w in only if w not in WORKLOADS]
     if unknown:
         parser.error(f"unknown workload(s) {', '.join(unknown)}; valid: {', '.join(WORKLOADS)}")
+    chosen = [f for f in args.frameworks.split(",") if f]
+    unknown = [f for f in chosen if f not in frameworks.FRAMEWORKS]
+    if unknown:
+        parser.error(
+            f"unknown framework(s) {', '.join(unknown)}; valid: {', '.join(frameworks.FRAMEWORKS)}"
+        )
+    frameworks.select(chosen or None)
 
     if args.reps < 0:
         parser.error("--reps must be positive")
@@ -115,10 +154,32 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     reps = args.reps or (11 if args.quick else 31)
     budget_ns = (20e6 if args.quick else 60e6) * min(1.0, reps / 11)
+    othercpu.drain()
+    other_cpu: list[othercpu.RepCpu] = []
+    flagged: list[str] = []
+    cpu_notes: dict[str, list[str]] = {}
+
+    def add(table: Table) -> None:
+        """Adds ``table`` with the other processes' CPU use during its reps."""
+        reps_cpu = othercpu.drain()
+        other_cpu.extend(reps_cpu)
+        if table.rows:
+            summary = othercpu.summary(reps_cpu)
+            table.notes += summary
+            cpu_notes[table.title] = summary
+            if len(summary) > 1:
+                flagged.append(
+                    f"⚠ {table.title}: other processes used more than {othercpu.LIMIT:.0%} of a "
+                    "core during some measurements (see the table's notes)."
+                )
+        tables.append(table)
+
+    tables: list[Table] = []
     rows: list[Row] = []
     if "poll" in only:
         for ready in (1, 100, 1000):
             print(f"poll with {ready} ready sources ...", file=sys.stderr, flush=True)
+            othercpu.current = f"poll {ready} ready"
             target, check = _poll_target(ready)
             rows.append(
                 _row(
@@ -130,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
             )
     if "ctl" in only:
         print("register / reregister / deregister ...", file=sys.stderr, flush=True)
+        othercpu.current = "register/reregister/deregister"
         for op, samples in poller.bench_ctl(1000 if args.quick else 2000, reps).items():
             rows.append(
                 _row(
@@ -140,8 +202,9 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
 
-    tables = [
-        Table("Raw poller: lowio.Poll vs select.epoll vs selectors", rows),
+    othercpu.current = ""
+    add(Table("Raw poller: lowio.Poll vs select.epoll vs selectors", rows))
+    add(
         Table(
             "Runtime kernel: lowio vs trio vs asyncio",
             _runtime_rows(only, args.quick, args.scale, reps),
@@ -153,8 +216,8 @@ def main(argv: list[str] | None = None) -> int:
                 "Timers: lateness is the wake time minus the requested one; CPU is "
                 "time.process_time for spawning, sleeping and joining all the sleepers.",
             ],
-        ),
-    ]
+        )
+    )
     skipped: list[str] = []
     echo_benches: dict[str, Callable[[], tuple[Table, list[str]]]] = {
         "echo": lambda: echo.bench_echo(args.quick, args.scale, args.reps),
@@ -164,11 +227,17 @@ def main(argv: list[str] | None = None) -> int:
     for name, bench in echo_benches.items():
         if name in only:
             table, notes = bench()
-            tables.append(table)
+            add(table)
             skipped += [note for note in notes if note not in skipped]
+    if any(name in only for name in ANYIO_WORKLOADS):
+        table, notes = _anyio_table(only, args.quick, args.scale, reps, args.reps)
+        add(table)
+        skipped += [note for note in notes if note not in skipped]
     for table in tables:
         if table.rows:
             print_table(table.title, table.rows)
+            for note in cpu_notes.get(table.title, []):
+                print(note)
     for note in skipped:
         print(f"note: {note}")
     elapsed = time.perf_counter() - started
@@ -178,9 +247,12 @@ def main(argv: list[str] | None = None) -> int:
         "± half the interquartile range.",
         "Ratios are other / lowio, the median of per-rep ratios: above 1 means lowio is faster.",
         f"Wall time of the whole run: {elapsed:.1f} s.",
+        *flagged,
         *skipped,
     ]
     report = write(args.output, tables, notes)
+    with (args.output / "other_cpu.jsonl").open("w", encoding="utf-8") as f:
+        f.writelines(json.dumps(r) + "\n" for r in othercpu.as_json(other_cpu))
     print(f"report: {report} (whole run: {elapsed:.1f} s)")
     return 0
 

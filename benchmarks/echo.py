@@ -29,8 +29,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import loadgen
+from . import frameworks, loadgen
 from .echo_servers import (
+    C_REFERENCE,
     HOST,
     KINDS,
     EchoServer,
@@ -75,12 +76,21 @@ class Setup:
 
 
 def setup(wanted: tuple[str, ...] = tuple(KINDS)) -> Setup:
-    """Finds the contenders, the CPUs and builds the C client."""
-    skipped = [f"{k}: skipped (not installed)" for k in wanted if not available(k)]
+    """Finds the contenders (those ``--frameworks`` selects), the CPUs and
+    builds the C client."""
+    wanted = tuple(k for k in wanted if frameworks.wanted(k))
+    skipped = [skip_note(k) for k in wanted if not available(k)]
     contenders = [k for k in wanted if available(k)]
     cpus = sorted(os.sched_getaffinity(0))
     server_cpu, client_cpu = (cpus[0], cpus[1]) if len(cpus) >= 2 else (-1, -1)
     return Setup(contenders, server_cpu, client_cpu, loadgen.build(), skipped)
+
+
+def skip_note(kind: str) -> str:
+    if kind == C_REFERENCE:
+        reason = loadgen.build_error(loadgen.REFERENCE) or "it did not build"
+        return f"{kind}: skipped ({reason})"
+    return f"{kind}: skipped (not installed)"
 
 
 def client_skip_note(workloads: str) -> str:
@@ -181,6 +191,67 @@ CASES = (
 )
 
 
+def measure_cases(
+    env: Setup,
+    servers: dict[str, EchoServer],
+    cases: list[Case],
+    seconds: float,
+    reps: int,
+    prefix: str = "",
+    progress: str = "echo",
+) -> list[Row]:
+    """Three rows per case (round trips/s, server CPU per round trip, client
+    CPU) for ``servers`` keyed by contender, ``"lowio"`` among them; each
+    row's label starts with ``prefix``."""
+    rows: list[Row] = []
+    for case in cases:
+        print(f"{progress} {case.label(env.split)} ...", file=sys.stderr, flush=True)
+        label = prefix + case.label(env.split)
+        cpu = env.server_cpu if case.shared_core else env.client_cpu
+
+        def one_rep(
+            server: EchoServer, case: Case = case, cpu: int = cpu
+        ) -> Callable[[int], dict[str, float]]:
+            def run(rep: int) -> dict[str, float]:
+                assert env.exe is not None
+                result = loadgen.run(
+                    env.exe,
+                    server.port,
+                    case.conns,
+                    case.size,
+                    seconds=seconds if rep >= 0 else seconds / 2,
+                    server_pid=server.pid,
+                    cpu=cpu,
+                )
+                server.check_alive()
+                return {
+                    "rt": result.ns_per_round_trip,
+                    "cpu": result.server_ns_per_round_trip,
+                    "client": result.client_cpu_share,
+                }
+
+            return run
+
+        by_metric = interleave_metrics(
+            {name: one_rep(server) for name, server in servers.items()},
+            reps,
+            warmup=1,
+            label=f"{progress} {case.label(env.split)}",
+        )
+        rows += [
+            make_row(
+                f"{label}: round trips/s",
+                by_metric["rt"],
+                "rt/s",
+                target=case.target,
+                check=case.check,
+            ),
+            make_row(f"{label}: server CPU per round trip", by_metric["cpu"], "ns"),
+            client_row(f"{label}: client CPU", by_metric["client"]),
+        ]
+    return rows
+
+
 def bench_echo(quick: bool, scale: float, reps: int) -> tuple[Table, list[str]]:
     """The ``echo`` table, and notes for what was skipped."""
     env = setup()
@@ -195,48 +266,7 @@ def bench_echo(quick: bool, scale: float, reps: int) -> tuple[Table, list[str]]:
     notes = list(env.skipped)
     servers = start_servers(env.contenders, env.server_cpu)
     try:
-        for case in cases:
-            label = case.label(env.split)
-            print(f"echo {label} ...", file=sys.stderr, flush=True)
-            cpu = env.server_cpu if case.shared_core else env.client_cpu
-
-            def one_rep(
-                server: EchoServer, case: Case = case, cpu: int = cpu
-            ) -> Callable[[int], dict[str, float]]:
-                def run(rep: int) -> dict[str, float]:
-                    assert env.exe is not None
-                    result = loadgen.run(
-                        env.exe,
-                        server.port,
-                        case.conns,
-                        case.size,
-                        seconds=seconds if rep >= 0 else seconds / 2,
-                        server_pid=server.pid,
-                        cpu=cpu,
-                    )
-                    server.check_alive()
-                    return {
-                        "rt": result.ns_per_round_trip,
-                        "cpu": result.server_ns_per_round_trip,
-                        "client": result.client_cpu_share,
-                    }
-
-                return run
-
-            by_metric = interleave_metrics(
-                {name: one_rep(server) for name, server in servers.items()}, reps, warmup=1
-            )
-            table.rows += [
-                make_row(
-                    f"{label}: round trips/s",
-                    by_metric["rt"],
-                    "rt/s",
-                    target=case.target,
-                    check=case.check,
-                ),
-                make_row(f"{label}: server CPU per round trip", by_metric["cpu"], "ns"),
-                client_row(f"{label}: client CPU", by_metric["client"]),
-            ]
+        table.rows += measure_cases(env, servers, cases, seconds, reps)
     finally:
         for server in servers.values():
             server.close()
@@ -245,7 +275,8 @@ def bench_echo(quick: bool, scale: float, reps: int) -> tuple[Table, list[str]]:
         "loop, one task per connection looping on recv(65536) and send until all is sent); "
         "asyncio: asyncio.start_server with reader.read / writer.write + drain; asyncio-proto: "
         "an asyncio.Protocol echoing in data_received; uvloop: the asyncio streams program on "
-        "uvloop.",
+        "uvloop; c-reference: a C server on edge-triggered epoll (echo_ref.c, built at run time "
+        "like the client), the ceiling: its ratios below 1 show how far from C lowio is.",
         env.placement_note(),
         f"One rep is {seconds:g} s of ping-pong by every connection (after one untimed "
         f"round trip each), {reps} reps per contender, interleaved, after a warm-up rep; the "
@@ -361,7 +392,7 @@ def bench_idle(quick: bool, scale: float, reps: int) -> tuple[Table, list[str]]:
             time.sleep(0.05)
             rss[kind] = Sample(kind, [(server.rss() - before) / count])
         opened = time.perf_counter() - opened
-        cpu = interleave_metrics(runs, reps)["cpu"]
+        cpu = interleave_metrics(runs, reps, label="idle")["cpu"]
     finally:
         close_all(idle)
         for server in servers.values():

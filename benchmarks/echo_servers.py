@@ -17,6 +17,16 @@ port on a line of its own, and serves until it is killed.
   ``transport.write``.
 * ``uvloop``: the ``asyncio`` streams program on uvloop (only when uvloop is
   installed).
+* ``c-reference``: ``echo_ref.c``, a C server on edge-triggered epoll, the
+  ceiling (only when a C compiler builds it; the parent runs the binary,
+  which takes the same CPU argument and announces its port the same way).
+* ``anyio-lowio``, ``anyio-trio``, ``anyio-asyncio`` (the ``anyio_echo``
+  workload): one program written with anyio streams --
+  ``anyio.create_tcp_listener`` + ``listener.serve(handler)``, the handler
+  ``async for chunk in stream: await stream.send(chunk)`` -- run by
+  ``anyio.run`` on that backend.  The lowio one calls
+  ``lowio.anyio.register()`` first, so it does not depend on how lowio was
+  installed.
 
 The child raises its ``RLIMIT_NOFILE`` soft limit to the hard limit and
 pins itself to CPU (unless CPU is -1).  ``--profile FILE`` runs it under
@@ -52,6 +62,14 @@ KINDS: dict[str, str | None] = {
     "asyncio": None,
     "asyncio-proto": None,
     "uvloop": "uvloop",
+    "c-reference": None,  # needs a C compiler: see available()
+}
+C_REFERENCE = "c-reference"
+# the anyio servers: anyio backend name -> the modules it needs
+ANYIO_KINDS: dict[str, tuple[str, ...]] = {
+    "anyio-lowio": ("anyio", "lowio"),
+    "anyio-trio": ("anyio", "trio"),
+    "anyio-asyncio": ("anyio",),
 }
 
 
@@ -160,8 +178,36 @@ def serve_asyncio_protocol(announce: Callable[[int], None]) -> None:
     asyncio.run(main())
 
 
+def serve_anyio(backend: str, announce: Callable[[int], None]) -> None:
+    """The echo server on anyio streams, run on anyio's ``backend``."""
+    import anyio
+    import anyio.abc
+
+    if backend == "lowio":
+        import lowio.anyio
+
+        lowio.anyio.register()
+
+    async def handle(stream: anyio.abc.SocketStream) -> None:
+        async with stream:
+            try:
+                async for chunk in stream:
+                    await stream.send(chunk)
+            except anyio.BrokenResourceError:  # reset by the peer
+                pass
+
+    async def main() -> None:
+        listener = await anyio.create_tcp_listener(local_host=HOST, local_port=0, backlog=BACKLOG)
+        announce(listener.extra(anyio.abc.SocketAttribute.local_port))
+        await listener.serve(handle)
+
+    anyio.run(main, backend=backend)
+
+
 def serve(kind: str, announce: Callable[[int], None]) -> None:
-    if kind in ("lowio", "trio"):
+    if kind in ANYIO_KINDS:
+        serve_anyio(kind.removeprefix("anyio-"), announce)
+    elif kind in ("lowio", "trio"):
         serve_trio_shaped(importlib.import_module(kind), announce)
     elif kind == "asyncio":
         serve_asyncio_streams(announce)
@@ -170,7 +216,8 @@ def serve(kind: str, announce: Callable[[int], None]) -> None:
     elif kind == "asyncio-proto":
         serve_asyncio_protocol(announce)
     else:
-        raise SystemExit(f"unknown echo server {kind!r}; known: {', '.join(KINDS)}")
+        known = ", ".join([*KINDS, *ANYIO_KINDS])
+        raise SystemExit(f"unknown echo server {kind!r}; known: {known}")
 
 
 def child_main(argv: list[str]) -> None:
@@ -219,8 +266,12 @@ def readable(fd: int, timeout: float) -> bool:
 
 
 def available(kind: str) -> bool:
-    module = KINDS[kind]
-    return module is None or importlib.util.find_spec(module) is not None
+    if kind == C_REFERENCE:
+        from . import loadgen  # the parent's side only: the child imports nothing of the package
+
+        return loadgen.build(loadgen.REFERENCE) is not None
+    modules = ANYIO_KINDS[kind] if kind in ANYIO_KINDS else (KINDS[kind],)
+    return all(m is None or importlib.util.find_spec(m) is not None for m in modules)
 
 
 def server_cpu_ns(pid: int) -> float:
@@ -252,7 +303,16 @@ class EchoServer:
         self.kind = kind
         self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 (closed in close())
         cmd = [sys.executable, str(Path(__file__).resolve()), kind, str(cpu)]
-        if profile is not None:
+        if kind == C_REFERENCE:
+            from . import loadgen
+
+            exe = loadgen.build(loadgen.REFERENCE)
+            if exe is None:
+                raise RuntimeError(
+                    f"no C reference server: {loadgen.build_error(loadgen.REFERENCE)}"
+                )
+            cmd = [str(exe), str(cpu)]
+        elif profile is not None:
             cmd += ["--profile", profile]
         self._proc = subprocess.Popen(
             cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._stderr

@@ -4,8 +4,9 @@ system C compiler into a cache directory, never committed as a binary.
 ``build()`` returns the path of the executable, or None (with the reason in
 ``build_error()``) when there is no compiler or the build fails; the
 binary's name carries a hash of the source and of the compiler command, so
-an edited source is rebuilt.  ``run()`` drives one echo server and returns
-a :class:`ClientResult`.
+an edited source is rebuilt.  ``build(REFERENCE)`` builds the C reference
+echo server (``echo_ref.c``) the same way, into the same directory.
+``run()`` drives one echo server and returns a :class:`ClientResult`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SOURCE = Path(__file__).with_name("loadgen.c")
+REFERENCE = Path(__file__).with_name("echo_ref.c")  # the C reference echo server
 CFLAGS = ["-O2", "-Wall"]
 
 _built: dict[str, Path | None] = {}
@@ -46,26 +48,28 @@ def cache_dir() -> Path:
     return Path(tempfile.gettempdir()) / f"lowio-bench-{os.getuid()}"
 
 
-def build() -> Path | None:
-    """The load generator's executable, built once per source and compiler."""
+def build(source: Path = SOURCE) -> Path | None:
+    """The executable of ``source`` (the load generator by default), built
+    once per source and compiler."""
+    name = source.stem
     cc = compiler()
     if cc is None:
-        _error["reason"] = "no C compiler (cc, gcc, clang or $CC) found"
+        _error[name] = "no C compiler (cc, gcc, clang or $CC) found"
         return None
-    source = SOURCE.read_bytes()
-    digest = hashlib.sha256(source + "\0".join(cc + CFLAGS).encode()).hexdigest()[:16]
+    text = source.read_bytes()
+    digest = hashlib.sha256(text + "\0".join(cc + CFLAGS).encode()).hexdigest()[:16]
     if digest in _built:
         return _built[digest]
-    out = cache_dir() / f"loadgen-{digest}"
+    out = cache_dir() / f"{name}-{digest}"
     if not out.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_name(f"{out.name}.{os.getpid()}.tmp")
         proc = subprocess.run(
-            [*cc, *CFLAGS, "-o", str(tmp), str(SOURCE)], capture_output=True, text=True
+            [*cc, *CFLAGS, "-o", str(tmp), str(source)], capture_output=True, text=True
         )
         if proc.returncode != 0:
             tmp.unlink(missing_ok=True)
-            _error["reason"] = f"{' '.join(cc)} failed on loadgen.c: {proc.stderr.strip()[-500:]}"
+            _error[name] = f"{' '.join(cc)} failed on {source.name}: {proc.stderr.strip()[-500:]}"
             _built[digest] = None
             return None
         os.replace(tmp, out)
@@ -73,8 +77,8 @@ def build() -> Path | None:
     return out
 
 
-def build_error() -> str:
-    return _error.get("reason", "")
+def build_error(source: Path = SOURCE) -> str:
+    return _error.get(source.stem, "")
 
 
 @dataclass

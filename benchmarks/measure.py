@@ -8,10 +8,13 @@ still measures well.
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from . import othercpu
 
 
 @dataclass
@@ -41,33 +44,51 @@ def time_per_op(fn: Callable[[int], None], loops: int, ops_per_loop: int) -> flo
     return (time.perf_counter_ns() - start) / (loops * ops_per_loop)
 
 
-def interleave(contenders: dict[str, Callable[[], float]], reps: int) -> dict[str, Sample]:
-    """Runs each contender's one-rep function ``reps`` times, in turn."""
+def interleave(
+    contenders: dict[str, Callable[[], float]], reps: int, label: str = ""
+) -> dict[str, Sample]:
+    """Runs each contender's one-rep function ``reps`` times, in turn; the
+    other processes' CPU use is recorded per rep under ``label``."""
     samples = {name: Sample(name) for name in contenders}
-    for _ in range(reps):
+    for rep in range(reps):
         for name, one_rep in contenders.items():
+            window = othercpu.Window()
             samples[name].values.append(one_rep())
+            othercpu.record(label, name, rep, window)
     return samples
 
 
 def interleave_metrics(
-    contenders: dict[str, Callable[[int], dict[str, float]]], reps: int, warmup: int = 0
+    contenders: dict[str, Callable[[int], dict[str, float]]],
+    reps: int,
+    warmup: int = 0,
+    label: str = "",
 ) -> dict[str, dict[str, Sample]]:
     """Like :func:`interleave` for repetitions that measure several things at
     once: each contender's ``one_rep(rep)`` returns ``{metric: value}``.
     ``warmup`` untimed rounds (rep numbers -1, -2, ...) run first.  Returns
-    ``{metric: {contender: Sample}}``."""
+    ``{metric: {contender: Sample}}``; the other processes' CPU use is
+    recorded per timed rep under ``label``."""
     for i in range(warmup):
         for one_rep in contenders.values():
             one_rep(-1 - i)
     out: dict[str, dict[str, Sample]] = {}
     for rep in range(reps):
         for name, one_rep in contenders.items():
-            for metric, value in one_rep(rep).items():
+            window = othercpu.Window()
+            values = one_rep(rep)
+            othercpu.record(label, name, rep, window)
+            for metric, value in values.items():
                 out.setdefault(metric, {}).setdefault(name, Sample(name)).values.append(value)
     return out
 
 
+def _ratio(b: float, o: float) -> float:
+    if o == 0:  # e.g. no RSS growth at all: infinitely better, or a tie
+        return math.inf if b > 0 else 1.0
+    return b / o
+
+
 def paired_ratio(base: Sample, other: Sample) -> float:
     """Median over reps of base/other: > 1 means ``other`` is faster."""
-    return statistics.median(b / o for b, o in zip(base.values, other.values, strict=True))
+    return statistics.median(_ratio(b, o) for b, o in zip(base.values, other.values, strict=True))

@@ -1,8 +1,11 @@
-"""Result rows, the terminal table (rich when installed) and Markdown."""
+"""Result rows, the terminal table (rich when installed), Markdown and PNG
+charts (matplotlib when installed)."""
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -115,23 +118,117 @@ def print_table(title: str, rows: list[Row]) -> None:
     Console(width=max(needed, 120, Console().width)).print(table)
 
 
-def markdown(title: str, rows: list[Row], notes: list[str]) -> str:
+def markdown(title: str, rows: list[Row], notes: list[str], chart: str = "") -> str:
     header, body = table_cells(rows)
     lines = [f"## {title}", "", "| " + " | ".join(header) + " |"]
     lines.append("|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|")
     lines += ["| " + " | ".join(cells) + " |" for cells in body]
+    if chart:
+        lines += ["", f"![{title}: ratios vs trio and asyncio]({chart})"]
     if notes:
         lines += [""] + [f"* {note}" for note in notes]
     return "\n".join(lines) + "\n"
 
 
+CHART_AGAINST = ("trio", "asyncio")  # the charts' ratios: other / lowio
+
+
+def chart_file(title: str) -> str:
+    return "chart-" + re.sub(r"[^a-z0-9]+", "-", title.lower())[:48].strip("-") + ".png"
+
+
+def chart_rows(rows: list[Row]) -> list[Row]:
+    """The rows with a finite ratio against trio or asyncio."""
+    return [
+        r
+        for r in rows
+        if any(math.isfinite(r.ratios.get(o, math.nan)) and r.ratios[o] > 0 for o in CHART_AGAINST)
+    ]
+
+
+def write_chart(path: Path, title: str, rows: list[Row]) -> None:
+    """A horizontal bar chart of each row's ratios vs trio and vs asyncio
+    (log scale, a line at 1: bars to its right mean lowio is faster)."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # headless
+    import matplotlib.pyplot as plt
+    import matplotlib.ticker
+
+    against = [o for o in CHART_AGAINST if any(o in r.ratios for r in rows)]
+    height = 0.8 / len(against)
+    fig, ax = plt.subplots(figsize=(9, 1.2 + 0.45 * len(rows) * len(against)))
+    try:
+        for i, other in enumerate(against):
+            ys = [n + (i - (len(against) - 1) / 2) * height for n in range(len(rows))]
+            xs = [r.ratios.get(other, math.nan) for r in rows]
+            # bars grow from 1: to the right where lowio is faster, to the left where slower
+            widths = [x - 1.0 for x in xs]
+            bars = ax.barh(ys, widths, left=1.0, height=height, label=f"vs {other}")
+            ax.bar_label(bars, labels=[f"{x:.2f}x" if x == x else "" for x in xs], fontsize=7)
+        ax.axvline(1.0, color="black", linewidth=0.8)
+        ax.set_xscale("log")
+        finite = [x for r in rows for x in r.ratios.values() if math.isfinite(x) and x > 0]
+        low, high = min([*finite, 1.0]) / 1.3, max([*finite, 1.0]) * 1.3
+        ax.set_xlim(low, high)
+        ticks = [t for t in (0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64) if low <= t <= high]
+        ax.set_xticks(ticks, [f"{t:g}x" for t in ticks])
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.set_yticks(range(len(rows)), [r.workload for r in rows], fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xlabel("other / lowio, paired per rep (> 1: lowio is faster)")
+        ax.set_title(title, fontsize=9)
+        ax.legend(fontsize=8, loc="lower right")
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
+    finally:
+        plt.close(fig)
+        _close_fonts()
+
+
+def _close_fonts() -> None:
+    """matplotlib keeps the font files it rendered with open in a cache: the
+    benchmark (and its tests) should not hold files open after a report."""
+    import gc
+
+    import matplotlib.font_manager
+
+    get_font = getattr(matplotlib.font_manager, "_get_font", None)
+    if hasattr(get_font, "cache_clear"):
+        get_font.cache_clear()
+        gc.collect()
+
+
+def write_charts(output: Path, tables: list[Table]) -> tuple[dict[str, str], list[str]]:
+    """({table title: chart file name}, notes): one PNG per table with ratios
+    against trio or asyncio; skipped with a note without matplotlib."""
+    wanted = [(t, chart_rows(t.rows)) for t in tables]
+    wanted = [(t, rows) for t, rows in wanted if rows]
+    if not wanted:
+        return {}, []
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return {}, ["charts skipped: matplotlib is not installed (pip install matplotlib)"]
+    files = {}
+    for table, rows in wanted:
+        name = chart_file(table.title)
+        write_chart(output / name, table.title, rows)
+        files[table.title] = name
+    return files, []
+
+
 def write(output: Path, tables: list[Table], notes: list[str]) -> Path:
-    """Writes ``report.md`` (one section per non-empty table, then the
-    notes) and ``results.jsonl`` (one line per row, with its table's title)."""
+    """Writes ``report.md`` (one section per non-empty table, with its chart,
+    then the notes), the charts (``chart-*.png``) and ``results.jsonl`` (one
+    line per row, with its table's title)."""
     output.mkdir(parents=True, exist_ok=True)
     report = output / "report.md"
-    sections = [markdown(t.title, t.rows, t.notes) for t in tables if t.rows]
-    sections.append("\n".join(f"* {note}" for note in notes) + "\n")
+    charts, chart_notes = write_charts(output, tables)
+    sections = [
+        markdown(t.title, t.rows, t.notes, charts.get(t.title, "")) for t in tables if t.rows
+    ]
+    sections.append("\n".join(f"* {note}" for note in [*notes, *chart_notes]) + "\n")
     report.write_text("# lowio benchmarks\n\n" + "\n".join(sections), encoding="utf-8")
     with (output / "results.jsonl").open("w", encoding="utf-8") as f:
         for t in tables:

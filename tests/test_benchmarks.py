@@ -7,6 +7,8 @@ import os
 import random
 import socket
 import struct
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -14,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import echo, echo_servers, loadgen, poller, runtime, syscalls
-from benchmarks.__main__ import ECHO_WORKLOADS, WORKLOADS, main
+from benchmarks import anyio_backends, echo, echo_servers, loadgen, poller, runtime, syscalls
+from benchmarks.__main__ import ANYIO_WORKLOADS, ECHO_WORKLOADS, WORKLOADS, main
 from benchmarks.measure import Sample, interleave_metrics, paired_ratio
 from benchmarks.report import Row, markdown
 
@@ -45,7 +47,8 @@ def _assert_markdown_table(lines: list[str], rows: int) -> None:
 def test_quick_run_writes_markdown_and_json(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    only = ",".join(w for w in WORKLOADS if w not in ECHO_WORKLOADS)  # those: below
+    # those: below
+    only = ",".join(w for w in WORKLOADS if w not in ECHO_WORKLOADS + ANYIO_WORKLOADS)
     argv = ["--quick", "--only", only, "--reps", "2", "--scale", "0.01", "--output", str(tmp_path)]
     assert main(argv) == 0
     report = (tmp_path / "report.md").read_text(encoding="utf-8")
@@ -94,7 +97,7 @@ def test_unknown_workload_lists_the_valid_ones(capsys: pytest.CaptureFixture[str
     err = capsys.readouterr().err
     assert (
         "valid: poll, ctl, sleep0, spawn, cancel_read, move_on, pingpong, timers, echo, "
-        "syscalls, idle" in err
+        "syscalls, idle, anyio_sleep0, anyio_spawn, anyio_echo" in err
     )
 
 
@@ -184,6 +187,9 @@ def test_paired_ratio() -> None:
     base, other = Sample("a", [10.0, 20.0, 30.0]), Sample("b", [5.0, 10.0, 15.0])
     assert paired_ratio(base, other) == 2.0
     assert base.median == 20.0
+    # a value of 0 (e.g. no RSS growth over a few idle connections) divides nothing by zero
+    assert paired_ratio(Sample("a", [3.0]), Sample("b", [0.0])) == float("inf")
+    assert paired_ratio(Sample("a", [0.0]), Sample("b", [0.0])) == 1.0
 
 
 # ---- the TCP echo workloads: echo, syscalls, idle ----
@@ -191,7 +197,7 @@ def test_paired_ratio() -> None:
 ECHO_TITLE = echo.ECHO_TITLE
 IDLE_TITLE = echo.IDLE_TITLE
 SYSCALLS_TITLE = syscalls.SYSCALLS_TITLE
-SERVERS = [k for k in echo_servers.KINDS if echo_servers.available(k)]
+SERVERS = [k for k in [*echo_servers.KINDS, *echo_servers.ANYIO_KINDS] if echo_servers.available(k)]
 needs_cc = pytest.mark.skipif(loadgen.compiler() is None, reason="no C compiler")
 
 
@@ -421,3 +427,133 @@ def test_idle_scales_down_to_the_open_file_limit(monkeypatch: pytest.MonkeyPatch
     assert "7 idle" in table.rows[1].workload
     assert any("Scaled down from 10 to 7 idle connections" in note for note in table.notes)
     assert table.rows[3].workload == "server RSS per idle connection"
+
+
+# ---- anyio on its backends: anyio_sleep0, anyio_spawn, anyio_echo ----
+
+ANYIO_TITLE = anyio_backends.ANYIO_TITLE
+
+
+def test_anyio_workloads_are_all_listed() -> None:
+    assert [*anyio_backends.IN_PROCESS, "anyio_echo"] == list(ANYIO_WORKLOADS)
+    assert all(kind in SERVERS for kind in echo_servers.ANYIO_KINDS)
+
+
+@pytest.mark.parametrize("backend", ["lowio", "trio", "asyncio"])
+@pytest.mark.parametrize("name", list(anyio_backends.IN_PROCESS))
+def test_every_anyio_workload_does_its_work(name: str, backend: str) -> None:
+    workload = anyio_backends.IN_PROCESS[name]
+    assert set(workload.impls) == {"lowio", "trio", "asyncio"}
+    fds = _open_fds()
+    for size in (1, 37):
+        outcome = workload.impls[backend](size, 0)
+        assert outcome.done == size  # iterations done, tasks completed
+        assert set(outcome.metrics) == {"ns"} and outcome.metrics["ns"] > 0
+    assert _open_fds() == fds
+
+
+def test_anyio_workloads_run_on_the_backend_they_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    import anyio
+
+    seen: list[str] = []
+    real = anyio.run
+
+    def run(fn: Callable[[], object], *, backend: str) -> object:
+        async def main() -> object:
+            seen.append(anyio.lowlevel.current_token().backend_class.__module__)
+            return await fn()  # type: ignore[misc]
+
+        return real(main, backend=backend)
+
+    monkeypatch.setattr(anyio, "run", run)
+    for backend in ("lowio", "trio", "asyncio"):
+        for workload in anyio_backends.IN_PROCESS.values():
+            assert workload.impls[backend](3, 0).done == 3
+    assert len(seen) == 6
+    assert seen[0] == seen[1] != seen[2] == seen[3] != seen[4] == seen[5]
+    assert seen[2].endswith("_trio") and seen[4].endswith("_asyncio")
+    assert seen[0].startswith("anyio_backend.")  # lowio's backend package
+
+
+UNHOOK = (
+    "import sys; sys.meta_path[:] = "
+    "[f for f in sys.meta_path if type(f).__name__ != 'LowioBackendFinder']; "
+)
+
+
+def test_the_anyio_lowio_server_registers_the_backend_itself() -> None:
+    # without the finder of the installed .pth, anyio does not know "lowio" ...
+    probe = subprocess.run(
+        [sys.executable, "-c", UNHOOK + "import anyio; anyio.run(anyio.sleep, 0, backend='lowio')"],
+        capture_output=True,
+        timeout=60,
+    )
+    assert probe.returncode != 0 and b"lowio" in probe.stderr
+    # ... but the anyio-lowio echo server registers it with lowio.anyio.register()
+    script = str(Path(echo_servers.__file__).resolve())
+    code = UNHOOK + (
+        f"import runpy; sys.argv = [{script!r}, 'anyio-lowio', '-1']; "
+        f"runpy.run_path({script!r}, run_name='__main__')"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        assert proc.stdout is not None
+        assert echo_servers.readable(proc.stdout.fileno(), 30), "the server did not start"
+        line = proc.stdout.readline()
+        assert line.strip().isdigit(), proc.stderr.read() if proc.stderr else line
+        echo_servers.check_echo(int(line), [b"x", random.Random(1).randbytes(100_000)])
+        assert proc.poll() is None
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+
+
+@needs_cc
+def test_anyio_workloads_report_their_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--quick", "--only", ",".join(ANYIO_WORKLOADS), "--reps", "1", "--scale", "0.01"]
+    fds, children = _open_fds(), _children()
+    assert main([*argv, "--output", str(tmp_path)]) == 0
+    assert _open_fds() == fds  # the servers and their pipes are all closed
+    assert _children() == children
+    report = (tmp_path / "report.md").read_text(encoding="utf-8")
+    tables = _tables(report)
+    assert list(tables) == [ANYIO_TITLE]
+    lines = tables[ANYIO_TITLE]
+    _assert_markdown_table(lines, 2 + 3 * 2)  # 2 in-process rows, 2 echo cases x 3 rows
+    header = lines[0]
+    assert "| lowio | trio | asyncio | trio / lowio | asyncio / lowio |" in header
+    rows = lines[2:]
+    assert "anyio.sleep(0) loop, per iteration" in rows[0] and "≥ 1.00x asyncio" in rows[0]
+    assert "spawn + join 100 tasks, per task" in rows[1] and "≥ 2.00x trio" in rows[1]
+    split = len(os.sched_getaffinity(0)) >= 2
+    small = "1 conn x 64 B (one shared core)" if split else "1 conn x 64 B (one CPU)"
+    assert f"echo {small}: round trips/s" in rows[2]
+    assert "echo 100 conns x 1 KiB: round trips/s" in rows[5] and "≥ 1.50x trio" in rows[5]
+    assert "echo 100 conns x 1 KiB: server CPU per round trip" in rows[6]
+    assert all("✓" in row or "✗" in row for row in [rows[0], rows[1], rows[5]])
+    assert all("client < 90% of a core" in row for row in (rows[4], rows[7]))
+
+    results = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
+    assert len(results) == 8 and all(r["table"] == ANYIO_TITLE for r in results)
+    for row in results:
+        assert row["lowio_ns"] > 0 and set(row["others_ns"]) == {"trio", "asyncio"}
+    assert all(set(r["ratios"]) == {"trio", "asyncio"} for r in results if r["unit"] != "%")
+    assert ANYIO_TITLE in capsys.readouterr().out
+
+
+def test_a_missing_compiler_skips_anyio_echo_with_a_note(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(loadgen, "compiler", lambda: None)
+    argv = ["--only", "anyio_echo", "--output", str(tmp_path)]
+    assert main(argv) == 0
+    report = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert _tables(report) == {}
+    assert "* anyio_echo skipped: no C compiler" in report
