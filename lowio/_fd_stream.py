@@ -20,6 +20,7 @@ from types import TracebackType
 from typing import TypeVar
 
 from ._core._exceptions import BrokenResourceError, BusyResourceError, ClosedResourceError
+from ._core._io import IOManager
 from ._core._local import GLOBAL_RUN_CONTEXT, no_run_error
 from ._core._traps import cancel_shielded_checkpoint, checkpoint, checkpoint_if_cancelled
 
@@ -69,9 +70,17 @@ class FdStream(AsyncClosing):
         self._fd = fd
         self._sending = False
         self._receiving = False
+        self._state = IOManager.UNCLAIMED  # the registration claimed (see IOManager.claim)
+
+    def _io(self, what: str, write: bool) -> IOManager:
+        """The run's I/O manager, with this stream's registration claimed."""
         runner = GLOBAL_RUN_CONTEXT.runner
-        if runner is not None:
-            runner.io.adopt(fd)  # drop a stale cache entry for this fd number
+        if runner is None:
+            raise no_run_error(what)
+        io = runner.io
+        if io._states.get(self._fd) is not self._state:
+            self._state = io.claim(self._fd, write)
+        return io
 
     def fileno(self) -> int:
         """The fd; ``-1`` once the stream is closed."""
@@ -107,11 +116,9 @@ class FdStream(AsyncClosing):
                         with view[sent:] as remaining:
                             sent += os.write(self._fd, remaining)
                     except BlockingIOError:
-                        runner = GLOBAL_RUN_CONTEXT.runner
-                        if runner is None:
-                            raise no_run_error("FdStream.send_all()") from None
+                        io = self._io("FdStream.send_all()", True)
                         parked = True
-                        await runner.io.wait_owned_writable(self._fd)
+                        await io.wait_owned_writable(self._fd)
                     except OSError as exc:
                         raise _translate(exc) from (None if exc.errno == errno.EBADF else exc)
             if not parked:
@@ -168,10 +175,7 @@ class FdStream(AsyncClosing):
             else:
                 await cancel_shielded_checkpoint()
                 return data
-            runner = GLOBAL_RUN_CONTEXT.runner
-            if runner is None:
-                raise no_run_error("FdStream.receive_some()")
-            wait = runner.io.wait_owned_readable
+            wait = self._io("FdStream.receive_some()", False).wait_owned_readable
             while True:
                 await wait(self._fd)
                 try:

@@ -30,7 +30,7 @@ from collections.abc import Awaitable, Callable, Generator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._core._exceptions import Cancelled
-from ._core._io import BASE_MASK, WRITE_MASK, FdState, IOManager
+from ._core._io import FdState, IOManager
 from ._core._local import GLOBAL_RUN_CONTEXT, no_run_error
 from ._core._traps import (
     CHECKPOINT,
@@ -49,19 +49,12 @@ T = TypeVar("T")
 Address = Any
 
 _BlockingIOError = BlockingIOError
-_UNCLAIMED = object()  # never a cache entry (unlike None, which .get() returns)
 
 
 def _claim(sock: SocketType, io: IOManager, write: bool) -> None:
     """Makes sure the cache entry of ``sock``'s fd is a live registration
     of this socket's file (see the module docstring); one ``epoll_ctl``."""
-    fd = sock._fd
-    state = io._states.get(fd)
-    if state is None:
-        state = io._new_state(fd, WRITE_MASK if write else BASE_MASK)
-    else:
-        io._arm(state, state.mask)  # ENOENT (a stale entry): re-registers
-    sock._state = state
+    sock._state = io.claim(sock._fd, write)
 
 
 # ``_owned_io``, ``_recv`` and ``_send`` repeat the same owned-fast-path
@@ -236,7 +229,7 @@ class SocketType:
         self._fd = sock.fileno()
         self._recv = sock.recv
         self._send = sock.send
-        self._state: FdState | object = _UNCLAIMED  # the registration this socket claimed
+        self._state: FdState | object = IOManager.UNCLAIMED  # the registration this socket claimed
         self._did_shutdown_SHUT_WR = False
         # a stream socket whose last recv was short has an empty buffer: see _recv
         self._stream = sock.type == _stdlib_socket.SOCK_STREAM
@@ -246,7 +239,7 @@ class SocketType:
 
     def detach(self) -> int:
         self._fd = -1
-        self._state = _UNCLAIMED
+        self._state = IOManager.UNCLAIMED
         return self._sock.detach()
 
     def fileno(self) -> int:
@@ -324,7 +317,7 @@ class SocketType:
                 notify_closing(self._sock)
             self._sock.close()
         self._fd = -1
-        self._state = _UNCLAIMED
+        self._state = IOManager.UNCLAIMED
 
     def shutdown(self, flag: int) -> None:
         self._sock.shutdown(flag)

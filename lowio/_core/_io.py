@@ -269,14 +269,22 @@ class IOManager:
         self._slots[state.slot] = None
         self._free.append(state.slot)
 
-    def adopt(self, fd: int) -> None:
-        """Called when lowio takes charge of a new fd (a new socket): an
-        entry for that number is left over from an older file that was
-        closed without ``notify_closing``, and the owned waits, which trust
-        the entry, must not use it.  Entries with waiting tasks are kept."""
+    # What an owner holds before it claimed anything: never a cache entry
+    # (unlike None, which ``_states.get`` returns for an fd with no entry).
+    UNCLAIMED: object = object()
+
+    def claim(self, fd: int, write: bool) -> FdState:
+        """The cache entry for ``fd``, made sure to be a live registration
+        of the file ``fd`` names now (one ``epoll_ctl``).  Owners of fds
+        (lowio's sockets, ``FdStream``) call it before their first owned
+        wait: an entry may be left over from an older file with the same
+        number that was closed without ``notify_closing``, and the owned
+        waits, which trust the entry, must not park on it."""
         state = self._states.get(fd)
-        if state is not None and state.read_task is None and state.write_task is None:
-            self._forget(state)
+        if state is None:
+            return self._new_state(fd, WRITE_MASK if write else BASE_MASK)
+        self._arm(state, state.mask)  # ENOENT (a stale entry): re-registers
+        return state
 
     # ---- the public waits ----
 
