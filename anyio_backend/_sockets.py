@@ -38,7 +38,7 @@ from lowio._core._exceptions import BusyResourceError as LowioBusyResourceError
 from lowio._core._exceptions import ClosedResourceError as LowioClosedResourceError
 from lowio._core._local import GLOBAL_RUN_CONTEXT, no_run_error
 from lowio._core._traps import CHECKPOINT, abort_succeeded, checkpoint
-from lowio._socket import SocketType, _claim, _owned_io, _recv, _send
+from lowio._socket import SocketType, _owned_io, _recv, _send
 from lowio._socket_resolve import getaddrinfo as _lowio_getaddrinfo
 from lowio._socket_resolve import getnameinfo as _lowio_getnameinfo
 from lowio.socket import socket as _lowio_socket
@@ -101,8 +101,7 @@ def _send_all(sock: SocketType, data: Any) -> Generator[Any, Any, None]:
     view = view[sent:]
     io = task._runner.io
     fd = sock._fd
-    if io._states.get(fd) is not sock._state:
-        _claim(sock, io, True)
+    io.claim(sock, True)
     wait = io.wait_owned_writable
     while True:
         yield from wait(fd)

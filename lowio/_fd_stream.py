@@ -78,8 +78,7 @@ class FdStream(AsyncClosing):
         if runner is None:
             raise no_run_error(what)
         io = runner.io
-        if io._states.get(self._fd) is not self._state:
-            self._state = io.claim(self._fd, write)
+        io.claim(self, write)
         return io
 
     def fileno(self) -> int:

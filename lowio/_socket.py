@@ -51,12 +51,6 @@ Address = Any
 _BlockingIOError = BlockingIOError
 
 
-def _claim(sock: SocketType, io: IOManager, write: bool) -> None:
-    """Makes sure the cache entry of ``sock``'s fd is a live registration
-    of this socket's file (see the module docstring); one ``epoll_ctl``."""
-    sock._state = io.claim(sock._fd, write)
-
-
 # ``_owned_io``, ``_recv`` and ``_send`` repeat the same owned-fast-path
 # steps (cancel check, system call, claim, park, retry) on purpose: each is
 # one flat generator specialised for speed on the hottest socket calls, so
@@ -85,8 +79,7 @@ def _owned_io(
         yield CHECKPOINT  # a schedule point, never a cancel point
         return result
     io = task._runner.io
-    if io._states.get(sock._fd) is not sock._state:
-        _claim(sock, io, write)
+    io.claim(sock, write)
     wait = io.wait_owned_writable if write else io.wait_owned_readable
     fd = sock._fd
     while True:
@@ -149,8 +142,7 @@ def _recv(sock: SocketType, bufsize: int, flags: int) -> Generator[Any, Any, byt
         return data
     io = task._runner.io
     fd = sock._fd
-    if io._states.get(fd) is not sock._state:
-        _claim(sock, io, False)
+    io.claim(sock, False)
     wait = io.wait_owned_readable
     while True:
         yield from wait(fd)
@@ -184,8 +176,7 @@ def _send(sock: SocketType, data: Any, flags: int) -> Generator[Any, Any, int]:
         return sent
     io = task._runner.io
     fd = sock._fd
-    if io._states.get(fd) is not sock._state:
-        _claim(sock, io, True)
+    io.claim(sock, True)
     wait = io.wait_owned_writable
     while True:
         yield from wait(fd)
@@ -383,8 +374,7 @@ class SocketType:
                 runner = GLOBAL_RUN_CONTEXT.runner
                 assert runner is not None
                 io = runner.io
-                if io._states.get(self._fd) is not self._state:
-                    _claim(self, io, True)
+                io.claim(self, True)
                 await io.wait_owned_writable(self._fd)
             except BaseException:
                 await cancel_shielded_checkpoint()  # as trio: a checkpoint, then the error

@@ -273,18 +273,23 @@ class IOManager:
     # (unlike None, which ``_states.get`` returns for an fd with no entry).
     UNCLAIMED: object = object()
 
-    def claim(self, fd: int, write: bool) -> FdState:
-        """The cache entry for ``fd``, made sure to be a live registration
-        of the file ``fd`` names now (one ``epoll_ctl``).  Owners of fds
-        (lowio's sockets, ``FdStream``) call it before their first owned
-        wait: an entry may be left over from an older file with the same
-        number that was closed without ``notify_closing``, and the owned
-        waits, which trust the entry, must not park on it."""
+    def claim(self, owner: Any, write: bool) -> None:
+        """Makes sure ``owner._state`` (``owner`` is a lowio socket or
+        ``FdStream``, with ``_fd`` and ``_state``) is the cache entry for
+        its fd and a live registration of the file that fd names now (one
+        ``epoll_ctl`` when it was not).  Owners call it before an owned wait:
+        an entry may be left over from an older file with the same number
+        that was closed without ``notify_closing``, and the owned waits,
+        which trust the entry, must not park on it."""
+        fd = owner._fd
         state = self._states.get(fd)
+        if state is not None and state is owner._state:
+            return
         if state is None:
-            return self._new_state(fd, WRITE_MASK if write else BASE_MASK)
-        self._arm(state, state.mask)  # ENOENT (a stale entry): re-registers
-        return state
+            state = self._new_state(fd, WRITE_MASK if write else BASE_MASK)
+        else:
+            self._arm(state, state.mask)  # ENOENT (a stale entry): re-registers
+        owner._state = state
 
     # ---- the public waits ----
 
