@@ -30,7 +30,7 @@ import lowio
 import lowio.lowlevel
 import lowio.testing
 
-from . import _tasks, _threads
+from . import _process, _sockets, _tasks, _threads
 from ._cancel_scope import CancelScope
 from ._signals import open_signal_receiver
 from ._sync import CapacityLimiter, Event, Lock, Semaphore
@@ -219,8 +219,6 @@ class LowioBackend(AsyncBackend):
         umask: int = -1,
         **kwargs: Any,
     ) -> Process:
-        from . import _process
-
         return await _process.open_process(
             command,
             stdin=stdin,
@@ -241,8 +239,6 @@ class LowioBackend(AsyncBackend):
 
     @classmethod
     def setup_process_pool_exit_at_shutdown(cls, workers: set[Process]) -> None:
-        from . import _process
-
         _process.setup_process_pool_exit_at_shutdown(workers)
 
     # ---- networking (in _sockets) ----
@@ -251,8 +247,6 @@ class LowioBackend(AsyncBackend):
     async def connect_tcp(
         cls, host: str, port: int, local_address: IPSockAddrType | None = None
     ) -> SocketStream:
-        from . import _sockets
-
         return await _sockets.connect_tcp(host, port, local_address)
 
     @classmethod
@@ -261,20 +255,14 @@ class LowioBackend(AsyncBackend):
         path: str | bytes,
         kind: Literal[SocketKind.SOCK_STREAM, SocketKind.SOCK_SEQPACKET],
     ) -> UNIXSocketStream:
-        from . import _sockets
-
         return await _sockets.connect_unix(path, kind)
 
     @classmethod
     def create_tcp_listener(cls, sock: socket) -> SocketListener:
-        from . import _sockets
-
         return _sockets.create_tcp_listener(sock)
 
     @classmethod
     def create_unix_listener(cls, sock: socket) -> SocketListener:
-        from . import _sockets
-
         return _sockets.create_unix_listener(sock)
 
     @classmethod
@@ -285,16 +273,12 @@ class LowioBackend(AsyncBackend):
         remote_address: IPSockAddrType | None,
         reuse_port: bool,
     ) -> UDPSocket | ConnectedUDPSocket:
-        from . import _sockets
-
         return await _sockets.create_udp_socket(family, local_address, remote_address, reuse_port)
 
     @classmethod
     async def create_unix_datagram_socket(  # type: ignore[override]
         cls, raw_socket: socket, remote_path: str | bytes | None
     ) -> UNIXDatagramSocket | ConnectedUNIXDatagramSocket:
-        from . import _sockets
-
         return await _sockets.create_unix_datagram_socket(raw_socket, remote_path)
 
     @classmethod
@@ -316,58 +300,40 @@ class LowioBackend(AsyncBackend):
             tuple[str, int] | tuple[str, int, int, int] | tuple[int, bytes],
         ]
     ]:
-        from . import _sockets
-
         return await _sockets.getaddrinfo(
             host, port, family=family, type=type, proto=proto, flags=flags
         )
 
     @classmethod
     async def getnameinfo(cls, sockaddr: IPSockAddrType, flags: int = 0) -> tuple[str, str]:
-        from . import _sockets
-
         return await _sockets.getnameinfo(sockaddr, flags)
 
     @classmethod
     async def wrap_listener_socket(cls, sock: socket) -> SocketListener:
-        from . import _sockets
-
         return await _sockets.wrap_listener_socket(sock)
 
     @classmethod
     async def wrap_stream_socket(cls, sock: socket) -> SocketStream:
-        from . import _sockets
-
         return await _sockets.wrap_stream_socket(sock)
 
     @classmethod
     async def wrap_unix_stream_socket(cls, sock: socket) -> UNIXSocketStream:
-        from . import _sockets
-
         return await _sockets.wrap_unix_stream_socket(sock)
 
     @classmethod
     async def wrap_udp_socket(cls, sock: socket) -> UDPSocket:
-        from . import _sockets
-
         return await _sockets.wrap_udp_socket(sock)
 
     @classmethod
     async def wrap_connected_udp_socket(cls, sock: socket) -> ConnectedUDPSocket:
-        from . import _sockets
-
         return await _sockets.wrap_connected_udp_socket(sock)
 
     @classmethod
     async def wrap_unix_datagram_socket(cls, sock: socket) -> UNIXDatagramSocket:
-        from . import _sockets
-
         return await _sockets.wrap_unix_datagram_socket(sock)
 
     @classmethod
     async def wrap_connected_unix_datagram_socket(cls, sock: socket) -> ConnectedUNIXDatagramSocket:
-        from . import _sockets
-
         return await _sockets.wrap_connected_unix_datagram_socket(sock)
 
     # ---- readiness of raw file descriptors ----
