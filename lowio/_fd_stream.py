@@ -13,6 +13,7 @@ and data read is never lost to a cancellation.  ``close()`` calls
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import errno
 import os
@@ -29,11 +30,11 @@ DEFAULT_RECEIVE_SIZE = 65536  # trio's; the default Linux pipe capacity
 _R = TypeVar("_R", bound="AsyncClosing")
 
 
-class AsyncClosing:
+class AsyncClosing(abc.ABC):
     """``async with`` for a stream: returns itself, ``aclose()`` on exit."""
 
-    async def aclose(self) -> None:
-        raise NotImplementedError  # pragma: no cover
+    @abc.abstractmethod
+    async def aclose(self) -> None: ...
 
     async def __aenter__(self: _R) -> _R:
         return self
