@@ -1,4 +1,8 @@
-# The C extension is built by cffi (API mode); everything else is in
+# The C extensions: lowio._sys._native, built by cffi (API mode), and two
+# small ones written against the CPython API, for the poll layer's calls that
+# cost too much through cffi or as Python methods (see their header
+# comments): lowio._sys._registry_core and lowio.poll._events_core.
+# Everything else is in
 # pyproject.toml, except the start-up files that register the anyio backend
 # (lowio_anyio.pth, and lowio_anyio.start for Python 3.15+, PEP 829): they
 # belong at the top of site-packages, which package data cannot reach, in
@@ -8,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from setuptools import setup
+from setuptools import Extension, setup
 from setuptools.command.build_py import build_py
 
 HERE = Path(__file__).resolve().parent
@@ -59,4 +63,21 @@ else:
 
     cmdclass["editable_wheel"] = EditableWheelWithStartupFiles
 
-setup(cffi_modules=["lowio/_sys/_build.py:ffibuilder"], cmdclass=cmdclass)
+REGISTRY_CORE = Extension(
+    "lowio._sys._registry_core",
+    sources=["lowio/_sys/_registry_core.c"],
+    depends=["lowio/_sys/_epoll_ctl.h"],
+    extra_compile_args=["-O2", "-std=gnu11"],
+)
+
+EVENTS_CORE = Extension(
+    "lowio.poll._events_core",
+    sources=["lowio/poll/_events_core.c"],
+    extra_compile_args=["-O2", "-std=gnu11"],
+)
+
+setup(
+    cffi_modules=["lowio/_sys/_build.py:ffibuilder"],
+    ext_modules=[REGISTRY_CORE, EVENTS_CORE],
+    cmdclass=cmdclass,
+)

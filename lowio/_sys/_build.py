@@ -83,6 +83,8 @@ ffibuilder.cdef(CDEF)
 ffibuilder.set_source(
     "lowio._sys._native",
     (HERE / "_native.c").read_text(),
+    include_dirs=[str(HERE)],  # _epoll_ctl.h
+    depends=[str(HERE / "_native.c"), str(HERE / "_epoll_ctl.h")],
     extra_compile_args=["-O2", "-std=gnu11"],
 )
 

@@ -1,4 +1,5 @@
-/* lowio's only C code: thin wrappers around epoll, poll(2) and eventfd.
+/* The cffi extension: thin wrappers around epoll, poll(2) and eventfd
+ * (epoll_ctl itself is in _epoll_ctl.h, shared with _registry_core.c).
  *
  * Every function returns a non-negative result or -errno (never sets a Python
  * exception); the Python side in lowio/_sys/ turns -errno into OSError.
@@ -22,6 +23,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "_epoll_ctl.h"
+
 _Static_assert(POLLIN == EPOLLIN && POLLPRI == EPOLLPRI && POLLOUT == EPOLLOUT
                && POLLERR == EPOLLERR && POLLHUP == EPOLLHUP
                && POLLRDHUP == EPOLLRDHUP,
@@ -29,16 +32,9 @@ _Static_assert(POLLIN == EPOLLIN && POLLPRI == EPOLLPRI && POLLOUT == EPOLLOUT
 
 #define LOWIO_FLAG_BITS 16
 #define LOWIO_FLAG_MASK 0xFFFFu
-/* Results far outside the errno range: another thread is already waiting
- * on the same poller; a socket to register is in blocking mode. */
+/* A result far outside the errno range: another thread is already waiting
+ * on the same poller (LOWIO_EBLOCKING, in _epoll_ctl.h, is the other). */
 #define LOWIO_EBUSY_WAIT (-100000)
-#define LOWIO_EBLOCKING (-100001)
-
-/* One epoll instance. `busy` guards against two threads waiting at once. */
-struct lowio_epoll {
-    int epfd;
-    int busy;
-};
 
 /* Output buffer of lowio.poll.Events, and the argument of a wait: the hot
  * call takes this one pointer (a cffi call with several arguments costs
@@ -97,31 +93,6 @@ static int lowio_epoll_create(void)
 {
     int fd = epoll_create1(EPOLL_CLOEXEC);
     return fd < 0 ? -errno : fd;
-}
-
-static int lowio_is_blocking_socket(int fd);
-
-/* EPOLL_CTL_ADD first refuses sockets in blocking mode (LOWIO_EBLOCKING):
- * edge-triggered readiness needs reads and writes that stop at EAGAIN.
- * `op | LOWIO_CTL_ANY_SOURCE` skips that check (the runtime's wait_readable
- * accepts blocking sockets, as trio's does: it never reads them itself). */
-#define LOWIO_CTL_ANY_SOURCE 0x100
-static int lowio_epoll_ctl(int epfd, int op, int fd, uint32_t events,
-                           uint64_t token)
-{
-    struct epoll_event ev;
-    if (op & LOWIO_CTL_ANY_SOURCE) {
-        op &= ~LOWIO_CTL_ANY_SOURCE;
-    } else if (op == EPOLL_CTL_ADD) {
-        int blocking = lowio_is_blocking_socket(fd);
-        if (blocking < 0)
-            return blocking;
-        if (blocking)
-            return LOWIO_EBLOCKING;
-    }
-    ev.events = events;
-    ev.data.u64 = token;
-    return epoll_ctl(epfd, op, fd, op == EPOLL_CTL_DEL ? NULL : &ev) < 0 ? -errno : 0;
 }
 
 /* A prepared EPOLL_CTL_MOD: event loops re-arm an edge-triggered fd before
@@ -281,21 +252,6 @@ static int lowio_check_source(int fd, uint64_t *ident)
             return LOWIO_SOURCE_BLOCKING;
     }
     return LOWIO_SOURCE_OK;
-}
-
-/* 1 if `fd` is a socket in blocking mode, 0 if not, -errno on error. */
-static int lowio_is_blocking_socket(int fd)
-{
-    int fl, type;
-    socklen_t len = sizeof type;
-    fl = fcntl(fd, F_GETFL);
-    if (fl < 0)
-        return -errno;
-    if (fl & O_NONBLOCK)
-        return 0;
-    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
-        return errno == ENOTSOCK ? 0 : -errno;
-    return 1;
 }
 
 static int lowio_eventfd(void)

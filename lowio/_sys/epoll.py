@@ -50,6 +50,13 @@ class EpollSelector(FdOwner):
         self.check_open()
         return self._fd
 
+    @property
+    def ep_address(self) -> int:
+        """The address of this poller's ``struct lowio_epoll`` (valid while
+        this object lives; its ``epfd`` is -1 once closed), for the
+        Registry methods in C (``_registry_core.c``)."""
+        return int(ffi.cast("uintptr_t", self._ep))
+
     def bind(self, events_c: Any) -> None:
         """Points an events buffer at this poller (before :attr:`wait`)."""
         events_c.ep = self._ep

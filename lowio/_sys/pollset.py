@@ -47,6 +47,7 @@ class PollSelector(FdOwner):
 
     KIND = "Poll"
     name = "poll"
+    ep_address = 0  # no struct lowio_epoll: the Registry takes its Python path
 
     def __init__(self) -> None:
         self._notify = EventFd()

@@ -11,8 +11,10 @@ field is read from Python per event.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from .._sys import ffi, lib
+from ._events_core import EventsCore
 
 _IN = int(lib.EPOLLIN)
 _PRI = int(lib.EPOLLPRI)
@@ -92,10 +94,14 @@ class Event:
         return f"Event(token={self.token}, {'|'.join(names) or 'none'})"
 
 
-class Events:
+class Events(EventsCore):
     """A preallocated buffer of up to ``capacity`` events, filled by
     ``Poll.poll``.  Sources beyond ``capacity`` are reported by later polls.
-    Owned by one thread at a time."""
+    Owned by one thread at a time.
+
+    ``iter(events)`` and ``len(events)`` are the C base class's (a snapshot
+    of the events, in order); ``_n`` and ``_objs`` are its fields.
+    """
 
     __slots__ = (
         "_bound",
@@ -108,13 +114,16 @@ class Events:
         "_keys_mv",
         "_ms",
         "_mv",
-        "_n",
-        "_objs",
         "_out",
         "_scratch",
         "_vals",
         "_vals_mv",
     )
+
+    if TYPE_CHECKING:
+        _objs: list[Event | None] | None
+
+        def __iter__(self) -> Iterator[Event]: ...
 
     def __init__(self, capacity: int = 1024, *, objects: bool = True) -> None:
         if isinstance(capacity, bool) or not isinstance(capacity, int):
@@ -124,6 +133,7 @@ class Events:
         self._capacity = capacity
         self._out = ffi.new("uint64_t[]", capacity)
         self._ids = ffi.new("uint32_t[]", capacity)
+        super().__init__(int(ffi.cast("uintptr_t", self._ids)))
         self._scratch = ffi.new("struct epoll_event[]", capacity)
         self._keys = ffi.new("uint64_t[]", TABLE_SIZE)
         self._vals = ffi.new("uint32_t[]", TABLE_SIZE)
@@ -186,23 +196,15 @@ class Events:
     def capacity(self) -> int:
         return self._capacity
 
-    def __len__(self) -> int:
-        return self._n
-
     def is_empty(self) -> bool:
         return self._n == 0
 
     def clear(self) -> None:
         self._n = 0
 
-    def __iter__(self) -> Iterator[Event]:
-        n = self._n
-        objs = self._objs
-        if objs is None:  # objects=False: made on the fly
-            return (Event(v >> _SHIFT, v & _FLAGS) for v in self._mv[:n])
-        if n == 1:  # the commonest result: skip slicing the view
-            return iter((objs[self._ids_mv[0]],))  # type: ignore[arg-type]
-        return map(objs.__getitem__, self._ids_mv[:n])  # type: ignore[arg-type]
+    def _iter_uninterned(self) -> Iterator[Event]:
+        """``iter()`` with ``objects=False``: Events made on the fly."""
+        return iter([Event(v >> _SHIFT, v & _FLAGS) for v in self._mv[: self._n]])
 
     def packed(self) -> memoryview:
         """The raw events as ``token << 16 | epoll flags`` integers, valid until

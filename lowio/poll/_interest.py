@@ -59,12 +59,6 @@ MASKS: dict[Mode, tuple[int, ...]] = {
 }
 
 
-# Each mode carries its mask table as ``mode._masks`` (hashing an Enum is
-# slow, so the registry's fast path must not look it up in MASKS).
-for _mode, _masks in MASKS.items():
-    _mode._masks = _masks  # type: ignore[attr-defined]
-
-
 def check_interest(interest: object) -> int:
     """Validates an interest given as something other than ``Interest``."""
     if isinstance(interest, bool) or not isinstance(interest, int):
@@ -82,9 +76,8 @@ def mask_for(interest: object, mode: object, exclusive: bool, wakeup: bool) -> i
     """The epoll event mask for a registration (slow path: validates all)."""
     if not isinstance(mode, Mode):
         raise TypeError(f"mode must be lowio.poll.EDGE, LEVEL or ONESHOT, not {mode!r}")
-    table: tuple[int, ...] = mode._masks  # type: ignore[attr-defined]
     value = check_interest(interest)
-    mask = table[value]
+    mask = MASKS[mode][value]
     if exclusive:
         if mode is ONESHOT:
             raise ValueError(

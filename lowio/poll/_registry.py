@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from .._sys import Selector
-from ._interest import EDGE, Interest, Mode, mask_for
+from .._sys._registry_core import RegistryCore, configure
+from ._interest import EDGE, LEVEL, MASKS, ONESHOT, Interest, Mode, mask_for
 
 TOKEN_LIMIT = 1 << 47
 
@@ -43,82 +45,61 @@ def check_token(token: object) -> int:
     return value
 
 
-class Registry:
+# The C methods handle well-formed calls on epoll (see _registry_core.c);
+# tell them what the arguments mean.
+configure(Interest, (EDGE, LEVEL, ONESHOT), (MASKS[EDGE], MASKS[LEVEL], MASKS[ONESHOT]))
+
+
+class Registry(RegistryCore):
     """Registers sources with a ``Poll``.  Thread-safe: any thread may call
     these while another thread is blocked in ``Poll.poll`` (the new
     registration takes effect for that wait).
 
     A source is an int fd or an object with ``fileno()``, non-blocking if it
     is a socket.  None of these methods blocks or is a checkpoint.
+
+    ``register``, ``reregister`` and ``deregister`` are C methods (the
+    base class) that handle well-formed calls on the epoll selector in one
+    step; every other call, and every error, goes through the ``_*_slow``
+    methods here, which hold the semantics.
     """
 
-    __slots__ = ("_selector",)
+    __slots__ = ()
+
+    if TYPE_CHECKING:
+        _selector: Selector
+
+        def register(
+            self,
+            source: object,
+            token: int,
+            interest: Interest,
+            *,
+            mode: Mode = EDGE,
+            exclusive: bool = False,
+            wakeup: bool = False,
+        ) -> None: ...
+
+        def reregister(
+            self,
+            source: object,
+            token: int,
+            interest: Interest,
+            *,
+            mode: Mode = EDGE,
+            wakeup: bool = False,
+            exclusive: bool = False,
+        ) -> None: ...
+
+        def deregister(self, source: object) -> None: ...
 
     def __init__(self, selector: Selector) -> None:
-        self._selector = selector
+        super().__init__(selector, selector.ep_address)
 
-    def register(
-        self,
-        source: object,
-        token: int,
-        interest: Interest,
-        *,
-        mode: Mode = EDGE,
-        exclusive: bool = False,
-        wakeup: bool = False,
-    ) -> None:
-        """Starts watching ``source``; its events will carry ``token``.
-
-        Raises ``FileExistsError`` if it is registered already,
-        ``PermissionError`` for a regular file, ``OSError`` (EBADF) for a
-        closed fd, ``ValueError`` for a blocking socket, a bad token or
-        interest, or an ``exclusive`` combination the kernel refuses.
-        """
-        fd = source if type(source) is int and source >= 0 else source_fd(source)
-        if type(token) is not int or not 0 <= token < TOKEN_LIMIT:
-            token = check_token(token)
-        if type(interest) is Interest and type(mode) is Mode and not (exclusive or wakeup):
-            # per-mode table (hashing an Enum is slow); 0 means empty interest
-            mask = mode._masks[interest] or mask_for(interest, mode, False, False)  # type: ignore[attr-defined]
-        else:
-            mask = mask_for(interest, mode, exclusive, wakeup)
-        self._selector.register(fd, token, mask)
-
-    def reregister(
-        self,
-        source: object,
-        token: int,
-        interest: Interest,
-        *,
-        mode: Mode = EDGE,
-        wakeup: bool = False,
-        exclusive: bool = False,
-    ) -> None:
-        """Replaces the token, interest and mode of a registered source (and
-        re-arms it: an already-ready source is reported again).
-
-        Raises ``FileNotFoundError`` if it is not registered; ``ValueError``
-        for ``exclusive=True`` (epoll can only set it on ``register``).
-        """
-        if exclusive:
-            raise ValueError(
-                "exclusive=True can only be given to register(); the kernel "
-                "refuses to modify an exclusive registration"
-            )
-        fd = source if type(source) is int and source >= 0 else source_fd(source)
-        if type(token) is not int or not 0 <= token < TOKEN_LIMIT:
-            token = check_token(token)
-        if type(interest) is Interest and type(mode) is Mode and not wakeup:
-            mask = mode._masks[interest] or mask_for(interest, mode, False, False)  # type: ignore[attr-defined]
-        else:
-            mask = mask_for(interest, mode, False, wakeup)
-        self._selector.reregister(fd, token, mask)
-
-    def deregister(self, source: object) -> None:
-        """Stops watching ``source``; no event for it is returned by polls
-        that start afterwards.  ``FileNotFoundError`` if it is not registered."""
-        fd = source if type(source) is int and source >= 0 else source_fd(source)
-        self._selector.deregister(fd)
+    # the Python halves of the C methods (defined below the class)
+    _register_slow: Callable[..., None]
+    _reregister_slow: Callable[..., None]
+    _deregister_slow: Callable[..., None]
 
     # ---- the raw interface, for event loops built on lowio (its runtime) ----
     # Complete epoll masks (``lowio.poll.flags``), int fds and tokens, and no
@@ -151,3 +132,52 @@ class Registry:
 
     def __repr__(self) -> str:
         return f"<lowio.poll.Registry selector={self._selector.name}>"
+
+
+# The Python halves of register / reregister / deregister: the C methods
+# call them for everything but a well-formed call on epoll.  They carry the
+# public names, so that an argument error reads "register() takes ...".
+
+
+def register(
+    self: Registry,
+    source: object,
+    token: int,
+    interest: Interest,
+    *,
+    mode: Mode = EDGE,
+    exclusive: bool = False,
+    wakeup: bool = False,
+) -> None:
+    fd = source_fd(source)
+    token = check_token(token)
+    self._selector.register(fd, token, mask_for(interest, mode, exclusive, wakeup))
+
+
+def reregister(
+    self: Registry,
+    source: object,
+    token: int,
+    interest: Interest,
+    *,
+    mode: Mode = EDGE,
+    wakeup: bool = False,
+    exclusive: bool = False,
+) -> None:
+    if exclusive:
+        raise ValueError(
+            "exclusive=True can only be given to register(); the kernel "
+            "refuses to modify an exclusive registration"
+        )
+    fd = source_fd(source)
+    token = check_token(token)
+    self._selector.reregister(fd, token, mask_for(interest, mode, False, wakeup))
+
+
+def deregister(self: Registry, source: object) -> None:
+    self._selector.deregister(source_fd(source))
+
+
+Registry._register_slow = register
+Registry._reregister_slow = reregister
+Registry._deregister_slow = deregister
