@@ -286,3 +286,6 @@ def test_iteration_of_a_buffer_not_filled_by_poll() -> None:
     events._n = 1  # id 0: nothing interned for it
     with pytest.raises(RuntimeError, match="no Event object"):
         iter(events)
+    events._n = 5
+    with pytest.raises(RuntimeError, match="5 events held, capacity 4"):
+        iter(events)

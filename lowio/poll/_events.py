@@ -133,7 +133,7 @@ class Events(EventsCore):
         self._capacity = capacity
         self._out = ffi.new("uint64_t[]", capacity)
         self._ids = ffi.new("uint32_t[]", capacity)
-        super().__init__(int(ffi.cast("uintptr_t", self._ids)))
+        super().__init__(int(ffi.cast("uintptr_t", self._ids)), capacity)
         self._scratch = ffi.new("struct epoll_event[]", capacity)
         self._keys = ffi.new("uint64_t[]", TABLE_SIZE)
         self._vals = ffi.new("uint32_t[]", TABLE_SIZE)

@@ -18,6 +18,7 @@
 typedef struct {
     PyObject_HEAD
     Py_ssize_t n;           /* _n: events held (set by each poll) */
+    Py_ssize_t capacity;    /* entries in ids */
     const uint32_t *ids;    /* each event's id; the subclass owns the memory */
     PyObject *objs;         /* _objs: list, id -> Event; None: no interning */
 } EventsCore;
@@ -32,6 +33,11 @@ static PyObject *events_iter(EventsCore *self)
     Py_ssize_t i, n = self->n, known;
     if (self->objs == NULL || !PyList_CheckExact(self->objs))
         return PyObject_CallMethodNoArgs((PyObject *)self, str_iter_uninterned);
+    if (n < 0 || n > self->capacity) {
+        PyErr_Format(PyExc_RuntimeError, "Events: %zd events held, capacity %zd", n,
+                     self->capacity);
+        return NULL;
+    }
     known = PyList_GET_SIZE(self->objs);
     snapshot = PyTuple_New(n);
     if (snapshot == NULL)
@@ -56,21 +62,29 @@ static PyObject *events_iter(EventsCore *self)
 
 static Py_ssize_t events_len(EventsCore *self)
 {
+    if (self->n < 0) {
+        PyErr_Format(PyExc_RuntimeError, "Events: %zd events held", self->n);
+        return -1;
+    }
     return self->n;
 }
 
-/* EventsCore(ids_address): the address of the uint32 id array. */
+/* EventsCore(ids_address, capacity): the address and length of the uint32
+ * id array. */
 static int events_init(EventsCore *self, PyObject *args, PyObject *kwargs)
 {
     PyObject *address;
+    Py_ssize_t capacity;
     void *ids;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O:EventsCore",
-                                     (char *[]){"ids_address", NULL}, &address))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "On:EventsCore",
+                                     (char *[]){"ids_address", "capacity", NULL},
+                                     &address, &capacity))
         return -1;
     ids = PyLong_AsVoidPtr(address);
     if (ids == NULL && PyErr_Occurred())
         return -1;
     self->ids = ids;
+    self->capacity = capacity;
     self->n = 0;
     return 0;
 }
