@@ -10,7 +10,12 @@ recorded per repetition (:func:`record`, called by ``measure``) and
 summarized per workload in the report's notes, with the repetitions and
 workloads where it exceeded :data:`LIMIT` of a core flagged.  /proc/stat
 counts in clock ticks (10 ms), so single repetitions shorter than
-:data:`MIN_FLAG_WALL` are not flagged one by one.
+:data:`MIN_FLAG_WALL` are not flagged one by one, and a repetition's value
+keeps its sign (the rounding to ticks makes it up to a few ticks too high
+or too low): a workload's share is the sum over its repetitions, in which
+the rounding evens out; clipping each repetition at zero first would turn
+it into a bias of about a tick per repetition (300% of a core, for reps of
+2.5 ms).
 """
 
 from __future__ import annotations
@@ -33,11 +38,11 @@ class RepCpu:
     contender: str
     rep: int
     wall: float  # seconds
-    other: float  # CPU seconds used by other processes
+    other: float  # CPU seconds used by other processes (+- tick rounding)
 
     @property
     def share(self) -> float:
-        return self.other / self.wall if self.wall > 0 else 0.0
+        return max(0.0, self.other) / self.wall if self.wall > 0 else 0.0
 
 
 log: list[RepCpu] = []
@@ -90,9 +95,11 @@ class Window:
         self.start = time.perf_counter()
 
     def stop(self) -> tuple[float, float]:
+        """Wall seconds, and other processes' CPU seconds: the latter may
+        be slightly negative (tick rounding; see the module's docstring)."""
         wall = time.perf_counter() - self.start
         other = (busy_seconds() - self.busy) - (own_seconds() - self.own)
-        return wall, max(0.0, other)
+        return wall, other
 
 
 def record(label: str, contender: str, rep: int, window: Window) -> None:
@@ -121,7 +128,7 @@ def summary(reps: list[RepCpu]) -> list[str]:
     shares = {}
     for label, rs in by_label.items():
         wall = sum(r.wall for r in rs)
-        shares[label] = sum(r.other for r in rs) / wall if wall > 0 else 0.0
+        shares[label] = max(0.0, sum(r.other for r in rs)) / wall if wall > 0 else 0.0
     notes = [
         "Other processes' CPU during the measurements (share of one core; /proc/stat busy time "
         "minus this process's and its children's): "
