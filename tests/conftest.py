@@ -94,3 +94,15 @@ def drain(sock: socket.socket) -> bytes:
         if not chunk:
             return data
         data += chunk
+
+
+def epoll_registrations(p: Poll) -> dict[int, tuple[int, int]]:
+    """fd -> (event mask, token) of an epoll ``Poll``'s registrations, as
+    the kernel reports them (/proc/self/fdinfo)."""
+    found = {}
+    with open(f"/proc/self/fdinfo/{p.fileno()}") as f:
+        for line in f:
+            if line.startswith("tfd:"):
+                fields = line.split()
+                found[int(fields[1])] = (int(fields[3], 16), int(fields[5], 16))
+    return found

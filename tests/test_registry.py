@@ -8,6 +8,7 @@ import socket
 from pathlib import Path
 
 import pytest
+from conftest import epoll_registrations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -220,17 +221,6 @@ def test_wakeup_registers_on_epoll(pair: tuple[socket.socket, socket.socket]) ->
         assert tokens(p) == [9]
 
 
-def epoll_masks(p: Poll) -> dict[int, int]:
-    """fd -> event mask of the registrations, as the kernel reports them."""
-    masks = {}
-    with open(f"/proc/self/fdinfo/{p.fileno()}") as f:
-        for line in f:
-            if line.startswith("tfd:"):
-                fields = line.split()
-                masks[int(fields[1])] = int(fields[3], 16)
-    return masks
-
-
 def test_kernel_sees_the_masks_we_mean(pair: tuple[socket.socket, socket.socket]) -> None:
     from lowio._sys import lib
 
@@ -238,7 +228,7 @@ def test_kernel_sees_the_masks_we_mean(pair: tuple[socket.socket, socket.socket]
     with Poll("epoll") as p:
         p.registry.register(a, 1, R)
         p.registry.register(b, 2, R, mode=LEVEL, exclusive=True)
-        masks = epoll_masks(p)
+        masks = {fd: mask for fd, (mask, _token) in epoll_registrations(p).items()}
         assert masks[a.fileno()] & (lib.EPOLLIN | lib.EPOLLRDHUP | lib.EPOLLET) == (
             lib.EPOLLIN | lib.EPOLLRDHUP | lib.EPOLLET
         )

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from conftest import epoll_registrations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,17 +21,6 @@ from lowio.poll import EDGE, LEVEL, ONESHOT, TOKEN_LIMIT, Events, Interest, Poll
 from lowio.poll._registry import Registry
 
 R, W, P = Interest.READABLE, Interest.WRITABLE, Interest.PRIORITY
-
-
-def registrations(p: Poll) -> dict[int, tuple[int, int]]:
-    """fd -> (event mask, token), as the kernel reports them."""
-    found = {}
-    with open(f"/proc/self/fdinfo/{p.fileno()}") as f:
-        for line in f:
-            if line.startswith("tfd:"):
-                fields = line.split()
-                found[int(fields[1])] = (int(fields[3], 16), int(fields[5], 16))
-    return found
 
 
 class FdEnum(enum.IntEnum):
@@ -119,7 +109,7 @@ def same_on_both_paths(
             if method != "register":
                 reg.register(s, 1, R)
             call = getattr(reg, method if fast else f"_{method}_slow")
-            results.append((outcome(call, *args, **kwargs), registrations(p)))
+            results.append((outcome(call, *args, **kwargs), epoll_registrations(p)))
     assert results[0] == results[1]
 
 

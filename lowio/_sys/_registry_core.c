@@ -146,10 +146,10 @@ static PyObject *slow(PyObject *self, PyObject *name, PyObject *const *args,
 }
 
 /* epoll_ctl; None, or NULL with the selector's exception set. */
-static PyObject *ctl(RegistryCore *self, int op, const char *op_name, int fd,
-                     uint32_t mask, uint64_t token)
+static PyObject *ctl(RegistryCore *self, int op, int fd, uint32_t mask, uint64_t token)
 {
     int epfd = self->ep->epfd, result;
+    const char *op_name = op == EPOLL_CTL_ADD ? "ADD" : op == EPOLL_CTL_MOD ? "MOD" : "DEL";
     PyObject *error;
     if (epfd < 0) {
         result = -EBADF;        /* closed, or forked: _ctl_error says which */
@@ -179,8 +179,9 @@ PyDoc_STRVAR(register_doc,
 "``ValueError`` after the ``Poll`` is closed, ``RuntimeError`` in a\n"
 "forked child.  Any thread may call it; not a checkpoint.");
 
-static PyObject *core_register(RegistryCore *self, PyObject *const *args,
-                               Py_ssize_t nargs, PyObject *kwnames)
+/* register and reregister: the same fast path, ADD or MOD. */
+static PyObject *add_or_modify(RegistryCore *self, PyObject *const *args, Py_ssize_t nargs,
+                               PyObject *kwnames, int op, PyObject *slow_name)
 {
     PyObject *mode = modes[0];
     uint64_t token;
@@ -189,8 +190,14 @@ static PyObject *core_register(RegistryCore *self, PyObject *const *args,
     if (self->ep == NULL || nargs != 3 || !mode_keyword(args, nargs, kwnames, &mode)
         || (fd = fast_fd(args[0])) < 0 || !fast_token(args[1], &token)
         || (mask = fast_mask(args[2], mode)) == 0)
-        return slow((PyObject *)self, str_register_slow, args, nargs, kwnames);
-    return ctl(self, EPOLL_CTL_ADD, "ADD", fd, mask, token);
+        return slow((PyObject *)self, slow_name, args, nargs, kwnames);
+    return ctl(self, op, fd, mask, token);
+}
+
+static PyObject *core_register(RegistryCore *self, PyObject *const *args,
+                               Py_ssize_t nargs, PyObject *kwnames)
+{
+    return add_or_modify(self, args, nargs, kwnames, EPOLL_CTL_ADD, str_register_slow);
 }
 
 PyDoc_STRVAR(reregister_doc,
@@ -205,15 +212,7 @@ PyDoc_STRVAR(reregister_doc,
 static PyObject *core_reregister(RegistryCore *self, PyObject *const *args,
                                  Py_ssize_t nargs, PyObject *kwnames)
 {
-    PyObject *mode = modes[0];
-    uint64_t token;
-    uint32_t mask;
-    int fd;
-    if (self->ep == NULL || nargs != 3 || !mode_keyword(args, nargs, kwnames, &mode)
-        || (fd = fast_fd(args[0])) < 0 || !fast_token(args[1], &token)
-        || (mask = fast_mask(args[2], mode)) == 0)
-        return slow((PyObject *)self, str_reregister_slow, args, nargs, kwnames);
-    return ctl(self, EPOLL_CTL_MOD, "MOD", fd, mask, token);
+    return add_or_modify(self, args, nargs, kwnames, EPOLL_CTL_MOD, str_reregister_slow);
 }
 
 PyDoc_STRVAR(deregister_doc,
@@ -229,7 +228,7 @@ static PyObject *core_deregister(RegistryCore *self, PyObject *const *args,
     int fd;
     if (self->ep == NULL || nargs != 1 || kwnames != NULL || (fd = fast_fd(args[0])) < 0)
         return slow((PyObject *)self, str_deregister_slow, args, nargs, kwnames);
-    return ctl(self, EPOLL_CTL_DEL, "DEL", fd, 0, 0);
+    return ctl(self, EPOLL_CTL_DEL, fd, 0, 0);
 }
 
 /* ---- the type ---- */
