@@ -7,7 +7,7 @@
   ``lowio.testing``.
 """
 
-from . import from_thread, lowlevel, socket, testing, to_thread
+from . import abc, from_thread, lowlevel, socket, testing, to_thread
 from ._core import (
     TASK_STATUS_IGNORED,
     BrokenResourceError,
@@ -84,6 +84,7 @@ __all__ = [
     "Waker",
     "WouldBlock",
     "__version__",
+    "abc",
     "current_effective_deadline",
     "current_time",
     "fail_after",
