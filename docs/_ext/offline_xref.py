@@ -23,6 +23,7 @@ from sphinx.application import Sphinx
 from sphinx.environment import BuildEnvironment
 
 _UNDOCUMENTED: set[str] = set()
+_PUBLIC: dict[str, dict[int, str]] = {}
 
 PY_ROLES = {"class", "func", "meth", "attr", "exc", "data", "obj", "mod", "const"}
 
@@ -57,7 +58,9 @@ def _lookup(target: str) -> tuple[bool, Any]:
 
 def _public_names(env: BuildEnvironment) -> dict[int, str]:
     """id(object) -> documented name, for every documented lowio object."""
-    cached = getattr(env, "_offline_xref_public", None)
+    # kept per process, never in the pickled environment: ids are only
+    # meaningful in the process that computed them
+    cached = _PUBLIC.get("table")
     if cached is not None:
         return cached
     table: dict[int, str] = {}
@@ -71,7 +74,7 @@ def _public_names(env: BuildEnvironment) -> dict[int, str]:
         # the shortest documented name wins (lowio.X over lowio.mod.X)
         if id(obj) not in table or len(name) < len(table[id(obj)]):
             table[id(obj)] = name
-    env._offline_xref_public = table  # type: ignore[attr-defined]
+    _PUBLIC["table"] = table
     return table
 
 
@@ -118,9 +121,15 @@ def _report(app: Sphinx, exc: BaseException | None) -> None:
         )
 
 
+def _reset(app: Sphinx) -> None:
+    _PUBLIC.clear()
+    _UNDOCUMENTED.clear()
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("offline_xref_packages", [], "env")
     # after intersphinx (priority 500) when it is loaded
     app.connect("missing-reference", _missing_reference, priority=900)
+    app.connect("builder-inited", _reset)
     app.connect("build-finished", _report)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
