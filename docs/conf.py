@@ -66,7 +66,7 @@ exclude_patterns = ["_build", "README.md", "Thumbs.db", ".DS_Store"]
 # docs/benchmarks/report.md is included by performance.md, not a page itself
 exclude_patterns += ["benchmarks/*.md"]
 
-myst_enable_extensions = ["colon_fence"]
+myst_enable_extensions = ["colon_fence", "deflist"]
 myst_heading_anchors = 3
 
 nitpicky = True
@@ -105,8 +105,8 @@ nitpick_ignore = [
     for name in ("T", "Ts", "RetT", "Buffer", "WriteableBuffer", "ReadableBuffer", "Address")
 ]
 
-doctest_global_setup = ""
-doctest_test_doctest_blocks = ""  # only testcode/testoutput blocks run
+# the doctest build runs the pages' testcode/testoutput blocks, and any
+# ">>>" example in a page or a docstring
 
 html_theme = "furo"
 html_title = f"lowio {release}"
