@@ -47,6 +47,7 @@ extensions = [
     "sphinx.ext.napoleon",  # the docstrings' "Raises:" sections
     "myst_parser",
     "offline_xref",
+    "lowio_signatures",
 ]
 ONLINE = os.environ.get("LOWIO_DOCS_INTERSPHINX") == "1"
 if ONLINE:
