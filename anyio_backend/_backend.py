@@ -3,7 +3,7 @@
 Every method of anyio 4.16's backend interface.  The core (run loop,
 cancellation, tasks, synchronization, threads, testing) maps onto lowio's
 runtime in the sibling modules; networking and subprocesses live in
-``_sockets`` and ``_process`` (imported on first use).
+``_sockets`` and ``_process``.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ entry points (``connect_tcp``, ``create_tcp_listener``,
 ``create_udp_socket``, ``getaddrinfo``, ``wrap_*_socket``, ...).
 
 Each object holds a ``lowio.socket.SocketType``, so its I/O takes lowio's
-owned fast path (DESIGN §3): a cancel check, the system call on the
+owned fast path (docs/design.md §3.4): a cancel check, the system call on the
 non-blocking socket, a schedule point if it succeeded; on EAGAIN (or a
 short write) the task parks on the fd's persistent edge-triggered
 registration with no ``epoll_ctl`` and retries when woken.  Every

@@ -1,7 +1,7 @@
 """``lowio.lowlevel.FdStream``: a pipe, TTY or other pollable fd as an async
 byte stream (trio's ``FdStream``).
 
-I/O takes the owned fast path of DESIGN §3: a cancel check, then the
+I/O takes the owned fast path of docs/design.md §3.4: a cancel check, then the
 system call; on EAGAIN the task parks on the fd's persistent edge-triggered
 registration with no ``epoll_ctl`` (the EAGAIN proves the next change is an
 edge) and retries when woken; when the call succeeds without parking, a

@@ -1,7 +1,7 @@
 """lowio's async sockets (``lowio.socket``), shaped like ``trio.socket``.
 
 Every I/O method is a checkpoint, as in trio.  They take the *owned fast
-path* of DESIGN §3: first a cancel check, then the system call; if it
+path* of docs/design.md §3.4: first a cancel check, then the system call; if it
 succeeds, a schedule point and done; on EAGAIN the task parks on the fd's
 persistent edge-triggered registration with **no epoll_ctl** (EAGAIN
 proves that the next arrival is a new edge), and retries when woken.

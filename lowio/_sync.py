@@ -405,7 +405,8 @@ class Condition(_AsyncContextManagerMixin):
         await self._lock.acquire()
 
     def release(self) -> None:
-        """``Lock.release`` on the lock: not a checkpoint."""
+        """``Lock.release`` on the lock: not a checkpoint; ``RuntimeError``
+        unless this task holds it."""
         self._lock.release()
 
     async def wait(self) -> None:

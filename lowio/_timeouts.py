@@ -55,7 +55,8 @@ async def sleep_forever() -> NoReturn:
 
 async def sleep_until(deadline: float) -> None:
     """Sleeps until the run's clock reaches ``deadline`` (a past deadline is
-    a plain checkpoint).  A checkpoint; ``ValueError`` for NaN."""
+    a plain checkpoint).  A checkpoint; ``TypeError`` unless a number,
+    ``ValueError`` for NaN."""
     if _check(deadline, "deadline") == math.inf:
         await sleep_forever()
     else:
@@ -64,7 +65,8 @@ async def sleep_until(deadline: float) -> None:
 
 async def sleep(seconds: float) -> None:
     """Sleeps ``seconds`` (``sleep(0)`` is a checkpoint that lets the other
-    runnable tasks go first).  ``ValueError`` if negative or NaN."""
+    runnable tasks go first).  A checkpoint.  ``TypeError`` unless a number,
+    ``ValueError`` if negative or NaN."""
     if seconds == 0:
         await checkpoint()
         return
@@ -84,12 +86,16 @@ def _timeout(seconds: float) -> float:
 
 def move_on_at(deadline: float, *, shield: bool = False) -> CancelScope:
     """A cancel scope that cancels itself at ``deadline``; the block is
-    abandoned silently (check ``cancelled_caught``)."""
+    abandoned silently (check ``cancelled_caught``).  Not a checkpoint
+    (neither is entering or leaving the scope).  ``TypeError`` unless a
+    number, ``ValueError`` for NaN."""
     return CancelScope(deadline=_check(deadline, "deadline"), shield=shield)
 
 
 def move_on_after(seconds: float, *, shield: bool = False) -> CancelScope:
-    """A cancel scope that cancels itself ``seconds`` after it is entered."""
+    """A cancel scope that cancels itself ``seconds`` after it is entered.
+    Not a checkpoint.  ``TypeError`` unless a number, ``ValueError`` if
+    negative or NaN."""
     return CancelScope(relative_deadline=_timeout(seconds), shield=shield)
 
 

@@ -1,7 +1,7 @@
 """lowio.socket's waits: every I/O method is a checkpoint (succeeding at
 once, after waiting, or failing at once), a cancelled scope stops it
 before the system call, cancelled operations leak no fd, and the owned
-fast path does no epoll_ctl per wait (DESIGN §3)."""
+fast path does no epoll_ctl per wait (docs/design.md §3.4)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The I/O manager: ``wait_readable`` / ``wait_writable`` /
 ``notify_closing`` on lowio's ``Poll``, with the readiness cache of
-DESIGN §3.
+docs/design.md §3.
 
 * One persistent edge-triggered registration per fd (EPOLLIN|EPOLLRDHUP,
   EPOLLOUT added lazily on the first write wait).  Its token is

@@ -1,5 +1,6 @@
-"""The run loop: ``lowio.run``, the scheduler, spawning and the accessors
-(``current_task``, ``current_time``, ``current_statistics``, ...).
+"""The run loop: the scheduler, spawning and the accessors (``current_task``,
+``current_time``, ``current_statistics``, ...); ``lowio.run`` and
+``SteppedRun``, in ``_driver``, drive it.
 
 The scheduler steps tasks in FIFO batches.  A task yields either
 ``CHECKPOINT`` (reschedule at once) or an abort function (park until

@@ -33,7 +33,8 @@ class Event:
     """One readiness report: a ``token`` and what became ready.
 
     The flag logic is mio's for epoll.  Events are immutable and compare by
-    value; the same ``Event`` object may be handed out again later.
+    value; the same ``Event`` object may be handed out again later.  Its
+    methods raise nothing and may be called from any thread.
     """
 
     __slots__ = ("_flags", "token")
@@ -48,12 +49,16 @@ class Event:
         raise AttributeError("Event is immutable")
 
     def is_readable(self) -> bool:
+        """Data (or priority data) can be read."""
         return self._flags & (_IN | _PRI) != 0
 
     def is_writable(self) -> bool:
+        """The source can be written to."""
         return self._flags & _OUT != 0
 
     def is_error(self) -> bool:
+        """The source reported an error (``EPOLLERR``); the next I/O call
+        on it raises that error."""
         return self._flags & _ERR != 0
 
     def is_read_closed(self) -> bool:
@@ -68,6 +73,7 @@ class Event:
         return f & _HUP != 0 or (f & _OUT != 0 and f & _ERR != 0) or f == _ERR
 
     def is_priority(self) -> bool:
+        """Priority (out-of-band) data can be read (``Interest.PRIORITY``)."""
         return self._flags & _PRI != 0
 
     def __eq__(self, other: object) -> bool:
@@ -97,7 +103,11 @@ class Event:
 class Events(EventsCore):
     """A preallocated buffer of up to ``capacity`` events, filled by
     ``Poll.poll``.  Sources beyond ``capacity`` are reported by later polls.
-    Owned by one thread at a time.
+    Owned by one thread at a time.  ``TypeError`` for a ``capacity`` that
+    is not an int, ``ValueError`` outside ``1 .. 2**20``.  ``objects=False``
+    skips the intern table in ``Poll.poll`` (for loops that read
+    :meth:`packed`; iterating still works, making ``Event`` objects on the
+    fly).
 
     ``iter(events)`` and ``len(events)`` are the C base class's (a snapshot
     of the events, in order); ``_n`` and ``_objs`` are its fields.
@@ -194,12 +204,15 @@ class Events(EventsCore):
 
     @property
     def capacity(self) -> int:
+        """The most events one poll reports."""
         return self._capacity
 
     def is_empty(self) -> bool:
+        """No event since the last poll (or ``clear``)."""
         return self._n == 0
 
     def clear(self) -> None:
+        """Forgets the events (``len`` becomes 0); the next poll refills it."""
         self._n = 0
 
     def _iter_uninterned(self) -> Iterator[Event]:
