@@ -28,6 +28,7 @@ from ._core import (
     run,
 )
 from ._signals import open_signal_receiver
+from ._stapled_stream import StapledStream, aclose_forcefully
 from ._subprocess import Process, open_process, run_process
 from ._sync import (
     CapacityLimiter,
@@ -78,6 +79,7 @@ __all__ = [
     "Process",
     "RunFinishedError",
     "Semaphore",
+    "StapledStream",
     "StrictFIFOLock",
     "TaskStatus",
     "TooSlowError",
@@ -85,6 +87,7 @@ __all__ = [
     "WouldBlock",
     "__version__",
     "abc",
+    "aclose_forcefully",
     "current_effective_deadline",
     "current_time",
     "fail_after",
