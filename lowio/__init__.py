@@ -8,6 +8,12 @@
 """
 
 from . import abc, from_thread, lowlevel, socket, testing, to_thread
+from ._channel import (
+    MemoryChannelStatistics,
+    MemoryReceiveChannel,
+    MemorySendChannel,
+    open_memory_channel,
+)
 from ._core import (
     TASK_STATUS_IGNORED,
     BrokenResourceError,
@@ -27,6 +33,7 @@ from ._core import (
     open_nursery,
     run,
 )
+from ._safe_channel import as_safe_channel
 from ._signals import open_signal_receiver
 from ._stapled_stream import StapledStream, aclose_forcefully
 from ._subprocess import Process, open_process, run_process
@@ -74,6 +81,9 @@ __all__ = [
     "Lock",
     "LockStatistics",
     "LowioInternalError",
+    "MemoryChannelStatistics",
+    "MemoryReceiveChannel",
+    "MemorySendChannel",
     "Nursery",
     "Poll",
     "Process",
@@ -88,6 +98,7 @@ __all__ = [
     "__version__",
     "abc",
     "aclose_forcefully",
+    "as_safe_channel",
     "current_effective_deadline",
     "current_time",
     "fail_after",
@@ -96,6 +107,7 @@ __all__ = [
     "lowlevel",
     "move_on_after",
     "move_on_at",
+    "open_memory_channel",
     "open_nursery",
     "open_process",
     "open_signal_receiver",
