@@ -24,7 +24,7 @@ communication.
 from __future__ import annotations
 
 import math
-from abc import ABCMeta
+from abc import ABCMeta, abstractmethod
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 from types import TracebackType
@@ -132,8 +132,35 @@ def _wake_with(
         task._runner.reschedule_raise(task, exc())
 
 
+class SyncCloseable:
+    """For resources that close synchronously: ``aclose()`` is ``close()``
+    then a checkpoint, and ``with resource:`` closes on the way out."""
+
+    __slots__ = ()
+
+    @abstractmethod
+    def close(self) -> None:
+        """Close at once (not a checkpoint)."""
+
+    async def aclose(self) -> None:
+        """``close()``, then a checkpoint."""
+        self.close()
+        await checkpoint()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
 @_final
-class MemorySendChannel(SendChannel[SendType], metaclass=_NoPublicConstructorABC):
+class MemorySendChannel(SyncCloseable, SendChannel[SendType], metaclass=_NoPublicConstructorABC):
     """The sending end of a memory channel (made by ``open_memory_channel``;
     more handles with ``clone()``).  Any number of tasks may send at once;
     blocked senders are served first come, first served."""
@@ -239,25 +266,11 @@ class MemorySendChannel(SendChannel[SendType], metaclass=_NoPublicConstructorABC
         if state.open_send_channels == 0:
             _wake_with(state.receivers, None, EndOfChannel)
 
-    async def aclose(self) -> None:
-        """``close()``, then a checkpoint."""
-        self.close()
-        await checkpoint()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc_value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
 
 @_final
-class MemoryReceiveChannel(ReceiveChannel[ReceiveType], metaclass=_NoPublicConstructorABC):
+class MemoryReceiveChannel(
+    SyncCloseable, ReceiveChannel[ReceiveType], metaclass=_NoPublicConstructorABC
+):
     """The receiving end of a memory channel (made by
     ``open_memory_channel``; more handles with ``clone()``).  Any number of
     tasks may receive at once; each value goes to one of them, and blocked
@@ -376,22 +389,6 @@ class MemoryReceiveChannel(ReceiveChannel[ReceiveType], metaclass=_NoPublicConst
         if state.open_receive_channels == 0:
             _wake_with(state.senders, None, BrokenResourceError)
             state.data.clear()
-
-    async def aclose(self) -> None:
-        """``close()``, then a checkpoint."""
-        self.close()
-        await checkpoint()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc_value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 # a class, so that ``open_memory_channel[int](5)`` spells the value type

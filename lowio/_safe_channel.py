@@ -9,11 +9,15 @@ import sys
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import wraps
-from types import TracebackType
 from typing import TYPE_CHECKING, NoReturn, ParamSpec
 
 from ._abc import ReceiveChannel, T
-from ._channel import MemoryReceiveChannel, MemorySendChannel, open_memory_channel
+from ._channel import (
+    MemoryReceiveChannel,
+    MemorySendChannel,
+    SyncCloseable,
+    open_memory_channel,
+)
 from ._core import BrokenResourceError, Cancelled, TaskStatus, open_nursery
 from ._sync import Semaphore
 
@@ -21,7 +25,7 @@ if sys.version_info < (3, 11):  # pragma: no cover
     from exceptiongroup import BaseExceptionGroup  # type: ignore[import-not-found]
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
+    pass
 
 P = ParamSpec("P")
 
@@ -33,7 +37,7 @@ _UNWRAP_NOTE = (
 )
 
 
-class _OnDemandReceiveChannel(ReceiveChannel[T]):
+class _OnDemandReceiveChannel(SyncCloseable, ReceiveChannel[T]):
     """The receive channel handed to the caller: each ``receive`` first
     grants the generator one more step (so the generator computes a value
     only when one is asked for)."""
@@ -46,18 +50,7 @@ class _OnDemandReceiveChannel(ReceiveChannel[T]):
         self._steps.release()
         return await self._channel.receive()
 
-    async def aclose(self) -> None:
-        await self._channel.aclose()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc_value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
         self._channel.close()
 
 
