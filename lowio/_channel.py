@@ -159,26 +159,39 @@ class SyncCloseable:
         self.close()
 
 
-@_final
-class MemorySendChannel(SyncCloseable, SendChannel[SendType], metaclass=_NoPublicConstructorABC):
-    """The sending end of a memory channel (made by ``open_memory_channel``;
-    more handles with ``clone()``).  Any number of tasks may send at once;
-    blocked senders are served first come, first served."""
+class _ChannelHandle(SyncCloseable):
+    """What both ends' handles share: the channel state, the closed flag,
+    ``statistics()`` and the repr."""
 
     __slots__ = ("__weakref__", "_closed", "_state")
+    _KIND = ""
 
-    def __init__(self, state: _ChannelState[SendType]) -> None:
+    def __init__(self, state: _ChannelState[Any]) -> None:
         self._state = state
         self._closed = False
-        state.open_send_channels += 1
 
     def __repr__(self) -> str:
-        return f"<send channel at {id(self):#x}, using buffer at {id(self._state):#x}>"
+        return f"<{self._KIND} channel at {id(self):#x}, using buffer at {id(self._state):#x}>"
 
     def statistics(self) -> MemoryChannelStatistics:
         """A ``MemoryChannelStatistics`` of the channel (shared by all
         handles of both ends)."""
         return self._state.statistics()
+
+
+@_final
+class MemorySendChannel(_ChannelHandle, SendChannel[SendType], metaclass=_NoPublicConstructorABC):
+    """The sending end of a memory channel (made by ``open_memory_channel``;
+    more handles with ``clone()``).  Any number of tasks may send at once;
+    blocked senders are served first come, first served."""
+
+    __slots__ = ()
+    _KIND = "send"
+    _state: _ChannelState[SendType]
+
+    def __init__(self, state: _ChannelState[SendType]) -> None:
+        super().__init__(state)
+        state.open_send_channels += 1
 
     def send_nowait(self, value: SendType) -> None:
         """Sends ``value`` if that needs no waiting: straight to the oldest
@@ -269,7 +282,7 @@ class MemorySendChannel(SyncCloseable, SendChannel[SendType], metaclass=_NoPubli
 
 @_final
 class MemoryReceiveChannel(
-    SyncCloseable, ReceiveChannel[ReceiveType], metaclass=_NoPublicConstructorABC
+    _ChannelHandle, ReceiveChannel[ReceiveType], metaclass=_NoPublicConstructorABC
 ):
     """The receiving end of a memory channel (made by
     ``open_memory_channel``; more handles with ``clone()``).  Any number of
@@ -277,20 +290,13 @@ class MemoryReceiveChannel(
     receivers are served first come, first served.  ``async for`` receives
     until ``EndOfChannel``."""
 
-    __slots__ = ("__weakref__", "_closed", "_state")
+    __slots__ = ()
+    _KIND = "receive"
+    _state: _ChannelState[ReceiveType]
 
     def __init__(self, state: _ChannelState[ReceiveType]) -> None:
-        self._state = state
-        self._closed = False
+        super().__init__(state)
         state.open_receive_channels += 1
-
-    def __repr__(self) -> str:
-        return f"<receive channel at {id(self):#x}, using buffer at {id(self._state):#x}>"
-
-    def statistics(self) -> MemoryChannelStatistics:
-        """A ``MemoryChannelStatistics`` of the channel (shared by all
-        handles of both ends)."""
-        return self._state.statistics()
 
     def receive_nowait(self) -> ReceiveType:
         """Returns the next value if that needs no waiting.  Not a
