@@ -701,3 +701,82 @@ async def test_sequencer_cancelled_wait_breaks_the_sequence() -> None:
     with pytest.raises(RuntimeError, match="sequence broken!"):
         async with seq(3):
             pass
+
+
+# ---- the clogged-stream checks fail on broken send sides ----
+
+
+class _WrappedSend(SendStream):
+    """A lockstep send stream with one behaviour replaced by a test."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        await self.inner.send_all(data)
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await self.inner.wait_send_all_might_not_block()
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+class _WaitSendReturnsAtOnce(_WrappedSend):
+    async def wait_send_all_might_not_block(self) -> None:
+        await lowio.lowlevel.checkpoint()
+
+
+class _OverlappingSendsQueue(_WrappedSend):
+    def __init__(self, inner: Any) -> None:
+        super().__init__(inner)
+        self.lock = lowio.Lock()
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        async with self.lock:
+            await self.inner.send_all(data)
+
+    async def wait_send_all_might_not_block(self) -> None:
+        async with self.lock:
+            await self.inner.wait_send_all_might_not_block()
+
+
+class _CloseDoesNotWakeSender(_WrappedSend):
+    """A send_all blocked when the stream is closed stays blocked."""
+
+    closed = False
+
+    async def aclose(self) -> None:
+        self.closed = True
+        await self.inner.aclose()
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        closed_before = self.closed
+        try:
+            await self.inner.send_all(data)
+        except lowio.ClosedResourceError:
+            if closed_before:
+                raise
+            await lowio.sleep_forever()
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [_WaitSendReturnsAtOnce, _OverlappingSendsQueue, _CloseDoesNotWakeSender],
+    ids=lambda cls: cls.__name__,
+)
+def test_clogged_checks_fail_on_a_broken_send_side(broken: type[_WrappedSend]) -> None:
+    async def maker() -> tuple[SendStream, ReceiveStream]:
+        s, r = lockstep_stream_one_way_pair()
+        return broken(s), r
+
+    async def sound_maker() -> tuple[SendStream, ReceiveStream]:
+        s, r = lockstep_stream_one_way_pair()
+        return _WrappedSend(s), r
+
+    async def main() -> None:
+        with lowio.fail_after(10):
+            await check_one_way_stream(maker, maker)
+
+    lowio.run(check_one_way_stream, sound_maker, sound_maker)  # the wrapper itself is sound
+    _fails_an_assertion(main)
