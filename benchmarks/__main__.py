@@ -3,7 +3,8 @@
 * the raw poller: ``lowio.Poll`` vs ``select.epoll`` vs ``selectors``
   (workloads ``poll``, ``ctl``);
 * the runtime kernel: lowio vs trio vs asyncio (workloads ``sleep0``,
-  ``spawn``, ``cancel_read``, ``move_on``, ``pingpong``, ``timers``);
+  ``spawn``, ``cancel_read``, ``move_on``, ``pingpong``, ``channel_pingpong``,
+  ``timers``);
 * TCP echo servers in their own processes driven by a C load generator:
   lowio.socket vs trio.socket vs asyncio (workloads ``echo``, ``syscalls``,
   ``idle``);

@@ -21,6 +21,9 @@ of winning.
 * ``pingpong``: one byte back and forth between two tasks over a
   socketpair, through ``wait_readable`` + non-blocking ``send``/``recv``
   (asyncio: ``loop.sock_recv`` / ``loop.sock_sendall``); per round trip.
+* ``channel_pingpong``: an int back and forth between two tasks over two
+  unbuffered memory channels (asyncio: two one-slot ``asyncio.Queue`` s);
+  per round trip.
 * ``timers``: N tasks each sleep a random 0-100 ms (the same durations for
   every contender in a repetition); lateness (woken minus requested) p50
   and p99, and the CPU time (``time.process_time``) of the whole batch.
@@ -41,6 +44,7 @@ from . import frameworks
 from .measure import Sample, interleave_metrics
 from .runtime_asyncio import (
     asyncio_cancel_read,
+    asyncio_channel_pingpong,
     asyncio_move_on,
     asyncio_pingpong,
     asyncio_sleep0,
@@ -51,6 +55,7 @@ from .runtime_common import Impl, Outcome
 from .runtime_trio import (
     TrioShaped,
     trio_cancel_read,
+    trio_channel_pingpong,
     trio_move_on,
     trio_pingpong,
     trio_sleep0,
@@ -140,6 +145,13 @@ WORKLOADS: dict[str, Workload] = {
             5_000,
             _both(trio_pingpong, asyncio_pingpong),
             [Metric("ns", "1-byte ping-pong, per round trip", *vs("trio", 2.0))],
+        ),
+        Workload(
+            "channel_pingpong",
+            20_000,
+            10_000,
+            _both(trio_channel_pingpong, asyncio_channel_pingpong),
+            [Metric("ns", "memory-channel ping-pong, per round trip", *vs("trio", 2.0))],
         ),
         Workload(
             "timers",

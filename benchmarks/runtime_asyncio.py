@@ -152,6 +152,31 @@ def asyncio_pingpong(n: int, rep: int) -> Outcome:
     return Outcome({"ns": ns / n}, echoed)
 
 
+def asyncio_channel_pingpong(n: int, rep: int) -> Outcome:
+    async def main() -> tuple[int, int]:
+        # asyncio has no unbuffered channel: the nearest is a one-slot Queue
+        pings: asyncio.Queue[int] = asyncio.Queue(1)
+        pongs: asyncio.Queue[int] = asyncio.Queue(1)
+
+        async def echo() -> None:
+            put, get = pongs.put, pings.get
+            for _ in range(n):
+                await put(await get())
+
+        put, get = pings.put, pongs.get
+        echoed = 0
+        start = perf_counter_ns()
+        echo_task = asyncio.get_running_loop().create_task(echo())
+        for i in range(n):
+            await put(i)
+            echoed += await get() == i
+        await echo_task
+        return perf_counter_ns() - start, echoed
+
+    ns, echoed = asyncio.run(main())
+    return Outcome({"ns": ns / n}, echoed)
+
+
 def asyncio_timers(n: int, rep: int) -> Outcome:
     sleep = asyncio.sleep
     lateness = [-1.0] * n

@@ -30,6 +30,7 @@ class TrioShaped:
         self.Cancelled: type[BaseException] = mod.Cancelled
         self.checkpoint = mod.lowlevel.checkpoint
         self.wait_readable = mod.lowlevel.wait_readable
+        self.open_memory_channel = mod.open_memory_channel
 
 
 def trio_sleep0(lib: TrioShaped, n: int, rep: int) -> Outcome:
@@ -156,6 +157,32 @@ def trio_pingpong(lib: TrioShaped, n: int, rep: int) -> Outcome:
     finally:
         a.close()
         b.close()
+    return Outcome({"ns": ns / n}, echoed)
+
+
+def trio_channel_pingpong(lib: TrioShaped, n: int, rep: int) -> Outcome:
+    open_nursery, open_memory_channel = lib.open_nursery, lib.open_memory_channel
+
+    async def main() -> tuple[int, int]:
+        ping_send, ping_receive = open_memory_channel(0)
+        pong_send, pong_receive = open_memory_channel(0)
+
+        async def echo() -> None:
+            send, receive = pong_send.send, ping_receive.receive
+            for _ in range(n):
+                await send(await receive())
+
+        send, receive = ping_send.send, pong_receive.receive
+        echoed = 0
+        start = perf_counter_ns()
+        async with open_nursery() as nursery:
+            nursery.start_soon(echo)
+            for i in range(n):
+                await send(i)
+                echoed += await receive() == i
+        return perf_counter_ns() - start, echoed
+
+    ns, echoed = lib.run(main)
     return Outcome({"ns": ns / n}, echoed)
 
 

@@ -8,6 +8,12 @@
 """
 
 from . import abc, from_thread, lowlevel, socket, testing, to_thread
+from ._channel import (
+    MemoryChannelStatistics,
+    MemoryReceiveChannel,
+    MemorySendChannel,
+    open_memory_channel,
+)
 from ._core import (
     TASK_STATUS_IGNORED,
     BrokenResourceError,
@@ -27,7 +33,9 @@ from ._core import (
     open_nursery,
     run,
 )
+from ._safe_channel import as_safe_channel
 from ._signals import open_signal_receiver
+from ._stapled_stream import StapledStream, aclose_forcefully
 from ._subprocess import Process, open_process, run_process
 from ._sync import (
     CapacityLimiter,
@@ -73,11 +81,15 @@ __all__ = [
     "Lock",
     "LockStatistics",
     "LowioInternalError",
+    "MemoryChannelStatistics",
+    "MemoryReceiveChannel",
+    "MemorySendChannel",
     "Nursery",
     "Poll",
     "Process",
     "RunFinishedError",
     "Semaphore",
+    "StapledStream",
     "StrictFIFOLock",
     "TaskStatus",
     "TooSlowError",
@@ -85,6 +97,8 @@ __all__ = [
     "WouldBlock",
     "__version__",
     "abc",
+    "aclose_forcefully",
+    "as_safe_channel",
     "current_effective_deadline",
     "current_time",
     "fail_after",
@@ -93,6 +107,7 @@ __all__ = [
     "lowlevel",
     "move_on_after",
     "move_on_at",
+    "open_memory_channel",
     "open_nursery",
     "open_process",
     "open_signal_receiver",

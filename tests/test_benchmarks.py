@@ -56,12 +56,12 @@ def test_quick_run_writes_markdown_and_json(
     tables = _tables(report)
     assert list(tables) == [POLLER_TITLE, RUNTIME_TITLE]
     _assert_markdown_table(tables[POLLER_TITLE], 6)  # 3 poll sizes, 3 ctl ops
-    _assert_markdown_table(tables[RUNTIME_TITLE], 8)  # 5 workloads, timers x 3
+    _assert_markdown_table(tables[RUNTIME_TITLE], 9)  # 6 workloads, timers x 3
     header = tables[RUNTIME_TITLE][0]
     assert "trio / lowio" in header and "asyncio / lowio" in header
     # every targeted runtime row says whether its target is met
     targeted = [line for line in tables[RUNTIME_TITLE][2:] if "≥" in line]
-    assert len(targeted) == 7
+    assert len(targeted) == 8
     assert all("✓" in line or "✗" in line for line in targeted)
 
     rows = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
@@ -72,7 +72,7 @@ def test_quick_run_writes_markdown_and_json(
         "register (per call)",
     }
     assert all(row["lowio_ns"] > 0 and row["ratios"]["select.epoll"] > 0 for row in poller_rows)
-    assert len(runtime_rows) == 8
+    assert len(runtime_rows) == 9
     for row in runtime_rows:
         assert row["lowio_ns"] > 0
         assert set(row["ratios"]) == set(row["others_ns"]) == {"trio", "asyncio"}
@@ -96,8 +96,8 @@ def test_unknown_workload_lists_the_valid_ones(capsys: pytest.CaptureFixture[str
         main(["--only", "nope"])
     err = capsys.readouterr().err
     assert (
-        "valid: poll, ctl, sleep0, spawn, cancel_read, move_on, pingpong, timers, echo, "
-        "syscalls, idle, anyio_sleep0, anyio_spawn, anyio_echo" in err
+        "valid: poll, ctl, sleep0, spawn, cancel_read, move_on, pingpong, channel_pingpong, "
+        "timers, echo, syscalls, idle, anyio_sleep0, anyio_spawn, anyio_echo" in err
     )
 
 
