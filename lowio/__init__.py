@@ -28,6 +28,7 @@ from ._core import (
     run,
 )
 from ._signals import open_signal_receiver
+from ._ssl import NeedHandshakeError, SSLListener, SSLStream
 from ._subprocess import Process, open_process, run_process
 from ._sync import (
     CapacityLimiter,
@@ -73,10 +74,13 @@ __all__ = [
     "Lock",
     "LockStatistics",
     "LowioInternalError",
+    "NeedHandshakeError",
     "Nursery",
     "Poll",
     "Process",
     "RunFinishedError",
+    "SSLListener",
+    "SSLStream",
     "Semaphore",
     "StrictFIFOLock",
     "TaskStatus",
