@@ -5,6 +5,9 @@
 * The runtime, with trio's names: ``lowio.run``, ``open_nursery``,
   ``CancelScope``, timeouts, ``sleep``; ``lowio.lowlevel`` and
   ``lowio.testing``.
+* trio's high-level networking: ``SocketStream``, ``SocketListener``,
+  ``open_tcp_stream``, ``open_tcp_listeners``, ``serve_tcp``,
+  ``serve_listeners``, ``open_unix_socket``.
 """
 
 from . import abc, from_thread, lowlevel, socket, testing, to_thread
@@ -27,7 +30,10 @@ from ._core import (
     open_nursery,
     run,
 )
+from ._open_tcp_stream import open_tcp_stream
+from ._serve import serve_listeners
 from ._signals import open_signal_receiver
+from ._socket_stream import SocketListener, SocketStream
 from ._ssl import NeedHandshakeError, SSLListener, SSLStream
 from ._subprocess import Process, open_process, run_process
 from ._sync import (
@@ -42,6 +48,7 @@ from ._sync import (
     Semaphore,
     StrictFIFOLock,
 )
+from ._tcp_listeners import open_tcp_listeners, serve_tcp
 from ._timeouts import (
     fail_after,
     fail_at,
@@ -51,6 +58,7 @@ from ._timeouts import (
     sleep_forever,
     sleep_until,
 )
+from ._unix_stream import open_unix_socket
 from .poll import Events, Interest, Poll, Waker
 
 __version__ = "0.1.0"
@@ -82,6 +90,8 @@ __all__ = [
     "SSLListener",
     "SSLStream",
     "Semaphore",
+    "SocketListener",
+    "SocketStream",
     "StrictFIFOLock",
     "TaskStatus",
     "TooSlowError",
@@ -100,8 +110,13 @@ __all__ = [
     "open_nursery",
     "open_process",
     "open_signal_receiver",
+    "open_tcp_listeners",
+    "open_tcp_stream",
+    "open_unix_socket",
     "run",
     "run_process",
+    "serve_listeners",
+    "serve_tcp",
     "sleep",
     "sleep_forever",
     "sleep_until",
