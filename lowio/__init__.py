@@ -35,6 +35,11 @@ from ._serve import serve_listeners
 from ._signals import open_signal_receiver
 from ._socket_stream import SocketListener, SocketStream
 from ._ssl import NeedHandshakeError, SSLListener, SSLStream
+from ._ssl_over_tcp import (
+    open_ssl_over_tcp_listeners,
+    open_ssl_over_tcp_stream,
+    serve_ssl_over_tcp,
+)
 from ._subprocess import Process, open_process, run_process
 from ._sync import (
     CapacityLimiter,
@@ -110,12 +115,15 @@ __all__ = [
     "open_nursery",
     "open_process",
     "open_signal_receiver",
+    "open_ssl_over_tcp_listeners",
+    "open_ssl_over_tcp_stream",
     "open_tcp_listeners",
     "open_tcp_stream",
     "open_unix_socket",
     "run",
     "run_process",
     "serve_listeners",
+    "serve_ssl_over_tcp",
     "serve_tcp",
     "sleep",
     "sleep_forever",

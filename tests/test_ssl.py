@@ -8,6 +8,7 @@ import socket
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 import pytest
@@ -385,3 +386,87 @@ def test_idna_2008_server_hostname() -> None:
         await b.aclose()
 
     lowio.run(close)
+
+
+def test_serve_and_open_ssl_over_tcp() -> None:
+    handler_errors: list[BaseException] = []
+
+    async def handler(stream: SSLStream[lowio.SocketStream]) -> None:
+        try:
+            while data := await stream.receive_some():
+                await stream.send_all(data[::-1])
+        except lowio.BrokenResourceError as exc:
+            handler_errors.append(exc)
+
+    async def main() -> None:
+        async with lowio.open_nursery() as nursery:
+            listeners = await nursery.start(
+                partial(lowio.serve_ssl_over_tcp, host="127.0.0.1"), handler, 0, server_context()
+            )
+            (listener,) = listeners
+            assert isinstance(listener, SSLListener)
+            port = listener.transport_listener.socket.getsockname()[1]
+
+            stream = await lowio.open_ssl_over_tcp_stream(
+                "127.0.0.1", port, ssl_context=client_context()
+            )
+            assert isinstance(stream.transport_stream, lowio.SocketStream)
+            await stream.send_all(b"abc")
+            assert await stream.receive_some() == b"cba"
+            await stream.aclose()
+
+            # a client that distrusts the server: its handshake fails, the
+            # server's handler sees BrokenResourceError, the server goes on
+            stranger = await lowio.open_ssl_over_tcp_stream(
+                "127.0.0.1", port, ssl_context=ssl.create_default_context()
+            )
+            with pytest.raises(lowio.BrokenResourceError) as info:
+                await stranger.do_handshake()
+            assert isinstance(info.value.__cause__, ssl.SSLCertVerificationError)
+            await stranger.aclose()
+
+            stream = await lowio.open_ssl_over_tcp_stream(
+                "127.0.0.1", port, ssl_context=client_context(), https_compatible=True
+            )
+            await stream.send_all(b"xy")
+            assert await stream.receive_some() == b"yx"
+            await stream.aclose()
+            while not handler_errors:
+                await lowio.sleep(0.01)
+            nursery.cancel_scope.cancel()
+        assert isinstance(handler_errors[0].__cause__, ssl.SSLError)
+
+    run(main)
+
+
+def test_open_ssl_over_tcp_listeners_wraps_each_listener() -> None:
+    async def main() -> None:
+        listeners = await lowio.open_ssl_over_tcp_listeners(
+            0, server_context(), host="127.0.0.1", https_compatible=True
+        )
+        assert [type(listener) for listener in listeners] == [SSLListener]
+        assert isinstance(listeners[0].transport_listener, lowio.SocketListener)
+        for listener in listeners:
+            await listener.aclose()
+
+    run(main)
+
+
+def test_cancelled_in_the_middle_of_a_tcp_handshake_leaks_nothing() -> None:
+    async def silent(stream: lowio.SocketStream) -> None:
+        await lowio.sleep_forever()
+
+    async def main() -> None:
+        async with lowio.open_nursery() as nursery:
+            (listener,) = await nursery.start(partial(lowio.serve_tcp, host="127.0.0.1"), silent, 0)
+            port = listener.socket.getsockname()[1]
+            stream = await lowio.open_ssl_over_tcp_stream(
+                "127.0.0.1", port, ssl_context=client_context()
+            )
+            with lowio.move_on_after(0.05) as scope:
+                await stream.do_handshake()
+            assert scope.cancelled_caught
+            await stream.aclose()
+            nursery.cancel_scope.cancel()
+
+    run(main)
