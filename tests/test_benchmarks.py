@@ -75,7 +75,7 @@ def test_quick_run_writes_markdown_and_json(
     assert all(row["lowio_ns"] > 0 and row["ratios"]["select.epoll"] > 0 for row in poller_rows)
     assert len(runtime_rows) == len(metrics)
     others = [set(w.impls) - {"lowio"} for w in runtime.WORKLOADS.values() for _ in w.metrics]
-    for row, expected in zip(runtime_rows, others):
+    for row, expected in zip(runtime_rows, others, strict=True):
         assert row["lowio_ns"] > 0
         assert set(row["ratios"]) == set(row["others_ns"]) == expected
         assert all(r > 0 for r in row["ratios"].values())
