@@ -52,6 +52,7 @@ from .runtime_asyncio import (
     asyncio_timers,
 )
 from .runtime_common import Impl, Outcome
+from .runtime_tls import tls_pingpong
 from .runtime_trio import (
     TrioShaped,
     trio_cancel_read,
@@ -152,6 +153,16 @@ WORKLOADS: dict[str, Workload] = {
             10_000,
             _both(trio_channel_pingpong, asyncio_channel_pingpong),
             [Metric("ns", "memory-channel ping-pong, per round trip", *vs("trio", 2.0))],
+        ),
+        Workload(
+            "tls_pingpong",
+            5_000,
+            2_000,
+            {
+                "lowio": lambda n, rep: tls_pingpong(lowio, n, rep),
+                "trio": lambda n, rep: tls_pingpong(trio, n, rep),
+            },
+            [Metric("ns", "TLS echo of 1 KiB over SSLStream, per round trip", *vs("trio", 1.3))],
         ),
         Workload(
             "timers",

@@ -5,6 +5,9 @@
 * The runtime, with trio's names: ``lowio.run``, ``open_nursery``,
   ``CancelScope``, timeouts, ``sleep``; ``lowio.lowlevel`` and
   ``lowio.testing``.
+* trio's high-level networking: ``SocketStream``, ``SocketListener``,
+  ``open_tcp_stream``, ``open_tcp_listeners``, ``serve_tcp``,
+  ``serve_listeners``, ``open_unix_socket``.
 """
 
 from . import abc, from_thread, lowlevel, socket, testing, to_thread
@@ -33,8 +36,17 @@ from ._core import (
     open_nursery,
     run,
 )
+from ._open_tcp_stream import open_tcp_stream
 from ._safe_channel import as_safe_channel
+from ._serve import serve_listeners
 from ._signals import open_signal_receiver
+from ._socket_stream import SocketListener, SocketStream
+from ._ssl import NeedHandshakeError, SSLListener, SSLStream
+from ._ssl_over_tcp import (
+    open_ssl_over_tcp_listeners,
+    open_ssl_over_tcp_stream,
+    serve_ssl_over_tcp,
+)
 from ._stapled_stream import StapledStream, aclose_forcefully
 from ._subprocess import Process, open_process, run_process
 from ._sync import (
@@ -49,6 +61,7 @@ from ._sync import (
     Semaphore,
     StrictFIFOLock,
 )
+from ._tcp_listeners import open_tcp_listeners, serve_tcp
 from ._timeouts import (
     fail_after,
     fail_at,
@@ -58,6 +71,7 @@ from ._timeouts import (
     sleep_forever,
     sleep_until,
 )
+from ._unix_stream import open_unix_socket
 from .poll import Events, Interest, Poll, Waker
 
 __version__ = "0.1.0"
@@ -84,11 +98,16 @@ __all__ = [
     "MemoryChannelStatistics",
     "MemoryReceiveChannel",
     "MemorySendChannel",
+    "NeedHandshakeError",
     "Nursery",
     "Poll",
     "Process",
     "RunFinishedError",
+    "SSLListener",
+    "SSLStream",
     "Semaphore",
+    "SocketListener",
+    "SocketStream",
     "StapledStream",
     "StrictFIFOLock",
     "TaskStatus",
@@ -111,8 +130,16 @@ __all__ = [
     "open_nursery",
     "open_process",
     "open_signal_receiver",
+    "open_ssl_over_tcp_listeners",
+    "open_ssl_over_tcp_stream",
+    "open_tcp_listeners",
+    "open_tcp_stream",
+    "open_unix_socket",
     "run",
     "run_process",
+    "serve_listeners",
+    "serve_ssl_over_tcp",
+    "serve_tcp",
     "sleep",
     "sleep_forever",
     "sleep_until",

@@ -12,6 +12,7 @@ from ._memory_streams import (
     memory_stream_pair,
     memory_stream_pump,
 )
+from ._network import open_stream_to_socket_listener
 from ._sequencer import Sequencer
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "memory_stream_one_way_pair",
     "memory_stream_pair",
     "memory_stream_pump",
+    "open_stream_to_socket_listener",
     "wait_all_tasks_blocked",
     "wait_all_threads_completed",
 ]

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .._abc import ReceiveStream, SendStream
+from .._conflict import ConflictDetector
 from .._core import BrokenResourceError, ClosedResourceError, ParkingLot, checkpoint
 from .._stapled_stream import StapledStream
-from ._conflict import ConflictDetector
 from ._memory_streams import check_max_bytes, stapled_pair
 
 __all__ = ["lockstep_stream_one_way_pair", "lockstep_stream_pair"]

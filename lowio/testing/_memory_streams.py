@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeAlias, TypeVar
 
 from .._abc import ReceiveStream, SendStream
+from .._conflict import ConflictDetector
 from .._core import (
     BrokenResourceError,
     ClosedResourceError,
@@ -24,7 +25,6 @@ from .._core import (
 )
 from .._stapled_stream import StapledStream
 from .._sync import _final
-from ._conflict import ConflictDetector
 
 AsyncHook: TypeAlias = Callable[[], Awaitable[object]]
 SyncHook: TypeAlias = Callable[[], object]

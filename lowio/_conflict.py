@@ -1,11 +1,11 @@
 """``ConflictDetector``: turns overlapping use of a one-task-at-a-time
-operation into ``BusyResourceError`` (used by the test streams)."""
+operation into ``BusyResourceError`` (streams: TLS, the test streams)."""
 
 from __future__ import annotations
 
 from types import TracebackType
 
-from .._core import BusyResourceError
+from ._core import BusyResourceError
 
 
 class ConflictDetector:
