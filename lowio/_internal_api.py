@@ -10,14 +10,18 @@ and matches no error text: it tells lowio's errors apart by their classes
   ``wait(sock, write)``.  Each is a checkpoint; use them from the run's
   thread.
 * :func:`stdlib_socket`: the standard socket a lowio socket wraps.
+* :func:`wait_for_handover`: anyio's ``fast_acquire`` on lowio's
+  ``Lock`` and ``Semaphore``.
 """
 
 from __future__ import annotations
 
 import socket as _stdlib_socket
+from collections.abc import Awaitable
 
 from ._owned_fast_path import call, park, recv, send, send_all, wait
 from ._socket import SocketType
+from ._sync import Lock, Semaphore
 
 
 def stdlib_socket(sock: SocketType) -> _stdlib_socket.socket:
@@ -27,4 +31,21 @@ def stdlib_socket(sock: SocketType) -> _stdlib_socket.socket:
     return sock._sock
 
 
-__all__ = ["call", "park", "recv", "send", "send_all", "stdlib_socket", "wait"]
+def wait_for_handover(primitive: Lock | Semaphore) -> Awaitable[None]:
+    """Waits in ``primitive``'s queue until ``release()`` hands the lock (or
+    one unit) to this task, which then holds it.  Only right after
+    ``acquire_nowait()`` raised ``WouldBlock``, with no checkpoint between.
+    A checkpoint; cancelled, the task leaves the queue without it."""
+    return primitive._lot.park()
+
+
+__all__ = [
+    "call",
+    "park",
+    "recv",
+    "send",
+    "send_all",
+    "stdlib_socket",
+    "wait",
+    "wait_for_handover",
+]

@@ -17,6 +17,8 @@ import lowio.socket as lsocket
 from lowio.lowlevel import current_task, wait_readable, wait_writable
 from lowio.testing import wait_all_tasks_blocked
 
+Pair = tuple[socket.socket, socket.socket]  # the conftest fixture ``pair``
+
 
 async def cache_write_ready(a: socket.socket, b: socket.socket) -> None:
     """Makes the cache hold READY for writing ``a`` (EPOLLOUT registered,
@@ -31,40 +33,34 @@ async def cache_write_ready(a: socket.socket, b: socket.socket) -> None:
 
 
 @lowio_test
-async def test_wait_writable_on_a_program_socket_filled_since_the_edge() -> None:
-    a, b = socket.socketpair()
-    a.setblocking(False)
-    b.setblocking(False)
-    with a, b:
-        await cache_write_ready(a, b)
-        fill_socket(a)  # plain sends, unseen by lowio
-        with lowio.move_on_after(0.2) as scope:
-            await wait_writable(a)
-        assert scope.cancelled_caught, "wait_writable returned while a was full"
-        with pytest.raises(BlockingIOError):
-            a.send(b"y")
-        async with lowio.open_nursery() as nursery:
-            nursery.start_soon(wait_writable, a)
-            await wait_all_tasks_blocked()
-            drain_socket(b)
-        a.send(b"y")  # the wait returned because a became writable
+async def test_wait_writable_on_a_program_socket_filled_since_the_edge(pair: Pair) -> None:
+    a, b = pair
+    await cache_write_ready(a, b)
+    fill_socket(a)  # plain sends, unseen by lowio
+    with lowio.move_on_after(0.2) as scope:
+        await wait_writable(a)
+    assert scope.cancelled_caught, "wait_writable returned while a was full"
+    with pytest.raises(BlockingIOError):
+        a.send(b"y")
+    async with lowio.open_nursery() as nursery:
+        nursery.start_soon(wait_writable, a)
+        await wait_all_tasks_blocked()
+        drain_socket(b)
+    a.send(b"y")  # the wait returned because a became writable
 
 
 @lowio_test
-async def test_wait_readable_on_a_program_socket_drained_since_the_edge() -> None:
-    a, b = socket.socketpair()
-    a.setblocking(False)
-    b.setblocking(False)
-    with a, b:
-        b.send(b"x")
+async def test_wait_readable_on_a_program_socket_drained_since_the_edge(pair: Pair) -> None:
+    a, b = pair
+    b.send(b"x")
+    await wait_readable(a)
+    b.send(b"y")  # nobody waits: READY
+    await wait_all_tasks_blocked()
+    assert io_manager()._states[a.fileno()].read_ready
+    assert drain_socket(a) == b"xy"  # plain recv, unseen by lowio
+    with lowio.move_on_after(0.2) as scope:
         await wait_readable(a)
-        b.send(b"y")  # nobody waits: READY
-        await wait_all_tasks_blocked()
-        assert io_manager()._states[a.fileno()].read_ready
-        assert drain_socket(a) == b"xy"  # plain recv, unseen by lowio
-        with lowio.move_on_after(0.2) as scope:
-            await wait_readable(a)
-        assert scope.cancelled_caught, "wait_readable returned while a was empty"
+    assert scope.cancelled_caught, "wait_readable returned while a was empty"
 
 
 async def claim_and_cache_ready(a: lsocket.SocketType, b: lsocket.SocketType) -> None:
@@ -161,25 +157,22 @@ async def test_cancelled_during_the_ready_checkpoint_frees_the_direction() -> No
 
 @pytest.mark.parametrize("direction", ["read", "write"])
 @lowio_test
-async def test_an_io_wake_up_resets_custom_sleep_data(direction: str) -> None:
-    a, b = socket.socketpair()
-    a.setblocking(False)
-    b.setblocking(False)
-    with a, b:
-        seen: list[object] = []
+async def test_an_io_wake_up_resets_custom_sleep_data(direction: str, pair: Pair) -> None:
+    a, b = pair
+    seen: list[object] = []
 
-        async def waiter() -> None:
-            current_task().custom_sleep_data = "mine"
-            await (wait_readable(a) if direction == "read" else wait_writable(a))
-            seen.append(current_task().custom_sleep_data)
+    async def waiter() -> None:
+        current_task().custom_sleep_data = "mine"
+        await (wait_readable(a) if direction == "read" else wait_writable(a))
+        seen.append(current_task().custom_sleep_data)
 
-        if direction == "write":
-            fill_socket(a)
-        async with lowio.open_nursery() as nursery:
-            nursery.start_soon(waiter)
-            await wait_all_tasks_blocked()
-            if direction == "read":
-                b.send(b"x")
-            else:
-                drain_socket(b)
-        assert seen == [None]
+    if direction == "write":
+        fill_socket(a)
+    async with lowio.open_nursery() as nursery:
+        nursery.start_soon(waiter)
+        await wait_all_tasks_blocked()
+        if direction == "read":
+            b.send(b"x")
+        else:
+            drain_socket(b)
+    assert seen == [None]
