@@ -101,6 +101,10 @@ class SocketType:
         return self._sock.getsockopt(level, optname, buflen)
 
     def setsockopt(self, level: int, optname: int, value: Any, optlen: int | None = None) -> None:
+        """``socket.setsockopt`` (``value=None`` with ``optlen``, as trio).
+        Setting ``SO_RCVLOWAT`` or ``TCP_ULP`` makes ``recv`` check the
+        socket again before it next skips a system call (the fast path's
+        drained rule).  Not a checkpoint."""
         if optlen is None:
             if value is None:
                 raise TypeError(
