@@ -23,11 +23,10 @@ from anyio import BrokenResourceError, BusyResourceError, ClosedResourceError, E
 from anyio.abc._eventloop import StrOrBytesPath
 
 import lowio
-from lowio._core._exceptions import BrokenResourceError as LowioBrokenResourceError
-from lowio._core._exceptions import BusyResourceError as LowioBusyResourceError
-from lowio._core._exceptions import ClosedResourceError as LowioClosedResourceError
-from lowio._fd_stream import FdStream
-from lowio.lowlevel import spawn_system_task
+from lowio import BrokenResourceError as LowioBrokenResourceError
+from lowio import BusyResourceError as LowioBusyResourceError
+from lowio import ClosedResourceError as LowioClosedResourceError
+from lowio.lowlevel import FdStream, spawn_system_task
 
 _RECEIVE_SIZE = 65536
 

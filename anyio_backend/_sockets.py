@@ -4,10 +4,10 @@ entry points (``connect_tcp``, ``create_tcp_listener``,
 ``create_udp_socket``, ``getaddrinfo``, ``wrap_*_socket``, ...).
 
 Each object holds a ``lowio.socket.SocketType``, so its I/O takes lowio's
-owned fast path (docs/design.md §3.4): a cancel check, the system call on the
-non-blocking socket, a schedule point if it succeeded; on EAGAIN (or a
-short write) the task parks on the fd's persistent edge-triggered
-registration with no ``epoll_ctl`` and retries when woken.  Every
+owned fast path (docs/design.md §3.4, through ``lowio._internal_api``): a cancel check, the
+system call on the non-blocking socket, a schedule point if it succeeded;
+on EAGAIN (or a short write) the task parks on the fd's persistent
+edge-triggered registration with no ``epoll_ctl`` and retries when woken.  Every
 ``receive`` / ``send`` / ``accept`` is therefore a checkpoint.  A datagram
 ``send`` returns once the kernel has taken the datagram (it waits while the
 send buffer is full; cancelled meanwhile, the datagram is not sent).
@@ -24,8 +24,7 @@ from __future__ import annotations
 
 import array
 import socket
-import types
-from collections.abc import Collection, Generator, Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from io import IOBase
 from typing import TYPE_CHECKING, Any, Literal, NoReturn
@@ -34,19 +33,18 @@ from anyio import BrokenResourceError, BusyResourceError, ClosedResourceError, E
 from anyio._core._sockets import convert_ipv6_sockaddr
 from anyio.abc import IPSockAddrType, UDPPacketType, UNIXDatagramPacketType
 
-from lowio._core._exceptions import BusyResourceError as LowioBusyResourceError
-from lowio._core._exceptions import ClosedResourceError as LowioClosedResourceError
-from lowio._core._local import GLOBAL_RUN_CONTEXT, no_run_error
-from lowio._core._traps import CHECKPOINT, abort_succeeded, checkpoint
-from lowio._socket import SocketType, _owned_io, _recv, _send
-from lowio._socket_resolve import getaddrinfo as _lowio_getaddrinfo
-from lowio._socket_resolve import getnameinfo as _lowio_getnameinfo
+from lowio import BusyResourceError as LowioBusyResourceError
+from lowio import ClosedResourceError as LowioClosedResourceError
+from lowio import _internal_api as lowio_api
+from lowio.lowlevel import checkpoint
+from lowio.socket import SocketType
+from lowio.socket import getaddrinfo as _lowio_getaddrinfo
+from lowio.socket import getnameinfo as _lowio_getnameinfo
 from lowio.socket import socket as _lowio_socket
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-_BlockingIOError = BlockingIOError
 _FD_SIZE = array.array("i").itemsize
 _RECEIVE_SIZE = 65536  # what one receive asks for by default (anyio's)
 _ERRORS = (OSError, LowioClosedResourceError, LowioBusyResourceError)  # what _convert maps
@@ -62,58 +60,6 @@ def _closed_on_error(sock: SocketType) -> Iterator[None]:
         raise
 
 
-# ---- the owned fast path for a whole send ----
-
-
-@types.coroutine
-def _send_all(sock: SocketType, data: Any) -> Generator[Any, Any, None]:
-    """Sends all of ``data`` on ``sock`` (anyio's ``send``): a cancel check,
-    then ``send()``; a schedule point if it all went at once, otherwise the
-    task parks (no ``epoll_ctl``: EAGAIN or a short write means the next
-    room in the buffer is a new edge) and sends the rest when woken.  If
-    cancelled while parked, the part already sent stays sent."""
-    task = GLOBAL_RUN_CONTEXT.task
-    if task is None:
-        raise no_run_error("SocketStream.send()")
-    task._cancel_points += 1
-    if task._cancel_status.effectively_cancelled or task._ki_pending:
-        yield abort_succeeded  # raises Cancelled
-    send = sock._send
-    try:
-        sent = send(data)
-    except _BlockingIOError:
-        sent = 0
-    except BaseException:
-        yield CHECKPOINT  # as trio: a schedule point, then the error
-        raise
-    if type(data) is bytes:
-        if sent == len(data):
-            yield CHECKPOINT
-            return
-        view = memoryview(data)
-    else:
-        view = memoryview(data)
-        if view.ndim != 1 or view.itemsize != 1:
-            view = view.cast("B")  # bytes-like objects of other formats
-        if sent == view.nbytes:
-            yield CHECKPOINT
-            return
-    view = view[sent:]
-    io = task._runner.io
-    fd = sock._fd
-    io.claim(sock, True)
-    wait = io.wait_owned_writable
-    while True:
-        yield from wait(fd)
-        try:
-            sent = send(view)
-        except _BlockingIOError:
-            continue
-        if sent == len(view):
-            return
-        view = view[sent:]
-
-
 # ---- shared plumbing ----
 
 
@@ -122,7 +68,7 @@ class _LowioSocketMixin:
 
     def __init__(self, lowio_socket: SocketType) -> None:
         self._lowio_socket = lowio_socket
-        self.__raw_socket = lowio_socket._sock
+        self.__raw_socket = lowio_api.stdlib_socket(lowio_socket)
         self._closed = False
 
     @property
@@ -168,7 +114,7 @@ class SocketStream(_LowioSocketMixin, abc.SocketStream):
             raise BusyResourceError("reading from")
         self._receiving = True
         try:
-            data = await _recv(self._lowio_socket, max_bytes, 0)
+            data = await lowio_api.recv(self._lowio_socket, max_bytes, 0)
         except _ERRORS as exc:
             self._convert(exc, "reading from")
         finally:
@@ -183,7 +129,7 @@ class SocketStream(_LowioSocketMixin, abc.SocketStream):
             raise BusyResourceError("reading from")
         self._receiving = True
         try:
-            data = await _recv(self._lowio_socket, _RECEIVE_SIZE, 0)
+            data = await lowio_api.recv(self._lowio_socket, _RECEIVE_SIZE, 0)
         except _ERRORS as exc:
             self._convert(exc, "reading from")
         finally:
@@ -197,7 +143,7 @@ class SocketStream(_LowioSocketMixin, abc.SocketStream):
             raise BusyResourceError("writing to")
         self._sending = True
         try:
-            await _send_all(self._lowio_socket, item)
+            await lowio_api.send_all(self._lowio_socket, item)
         except _ERRORS as exc:
             self._convert(exc, "writing to")
         finally:
@@ -232,8 +178,8 @@ class UNIXSocketStream(SocketStream, abc.UNIXSocketStream):
         self._receiving = True
         sock = self._lowio_socket
         try:
-            message, ancdata, _flags, _addr = await _owned_io(
-                sock, False, sock._sock.recvmsg, msglen, socket.CMSG_LEN(maxfds * _FD_SIZE)
+            message, ancdata, _flags, _addr = await sock.recvmsg(
+                msglen, socket.CMSG_LEN(maxfds * _FD_SIZE)
             )
         except _ERRORS as exc:
             self._convert(exc, "reading from")
@@ -270,7 +216,7 @@ class UNIXSocketStream(SocketStream, abc.UNIXSocketStream):
         view = memoryview(message)
         try:
             while view:
-                sent = await _owned_io(sock, True, sock._sock.sendmsg, [view], ancdata)
+                sent = await sock.sendmsg([view], ancdata)
                 view = view[sent:]
                 ancdata = []  # the descriptors went with the first successful write
         except _ERRORS as exc:
@@ -346,7 +292,7 @@ class _DatagramMixin(_LowioSocketMixin):
             raise BusyResourceError("reading from")
         self._receiving = True
         try:
-            return await _recv(self._lowio_socket, _RECEIVE_SIZE, 0)
+            return await lowio_api.recv(self._lowio_socket, _RECEIVE_SIZE, 0)
         except _ERRORS as exc:
             self._convert(exc, "reading from")
         finally:
@@ -368,7 +314,7 @@ class _DatagramMixin(_LowioSocketMixin):
             raise BusyResourceError("writing to")
         self._sending = True
         try:
-            await _send(self._lowio_socket, data, 0)
+            await lowio_api.send(self._lowio_socket, data, 0)
         except _ERRORS as exc:
             self._convert(exc, "writing to")
         finally:

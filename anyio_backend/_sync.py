@@ -26,7 +26,8 @@ from anyio._core._synchronization import Semaphore as AnyioSemaphore
 from anyio._core._synchronization import SemaphoreStatistics
 
 import lowio
-from lowio.lowlevel import ParkingLot, checkpoint, checkpoint_if_cancelled
+from lowio import _internal_api as lowio_api
+from lowio.lowlevel import ParkingLot, checkpoint, checkpoint_if_cancelled, current_task
 
 from ._tasks import LowioTaskInfo
 
@@ -41,7 +42,7 @@ async def _acquire_fast(native: lowio.Lock | lowio.Semaphore) -> None:
     try:
         native.acquire_nowait()
     except lowio.WouldBlock:
-        await native._lot.park()
+        await lowio_api.wait_for_handover(native)
 
 
 class Event(AnyioEvent):
@@ -106,9 +107,8 @@ class Lock(AnyioLock):
                 await _acquire_fast(self._native)
             else:
                 await self._native.acquire()
-        except RuntimeError as exc:
-            if exc.args == ("attempt to re-acquire an already held Lock",):
-                raise RuntimeError(_REACQUIRE) from None
+        except RuntimeError:
+            self._raise_if_reacquired()
             raise
         except lowio.BrokenResourceError as exc:
             raise BrokenResourceError(*exc.args) from None
@@ -118,10 +118,15 @@ class Lock(AnyioLock):
             self._native.acquire_nowait()
         except lowio.WouldBlock:
             raise WouldBlock from None
-        except RuntimeError as exc:
-            if exc.args == ("attempt to re-acquire an already held Lock",):
-                raise RuntimeError(_REACQUIRE) from None
+        except RuntimeError:
+            self._raise_if_reacquired()
             raise
+
+    def _raise_if_reacquired(self) -> None:
+        """After lowio's acquire raised ``RuntimeError``: anyio's error if it
+        was because the current task holds the lock already."""
+        if self._native.statistics().owner is current_task():
+            raise RuntimeError(_REACQUIRE) from None
 
     def locked(self) -> bool:
         return self._native.locked()
@@ -130,12 +135,12 @@ class Lock(AnyioLock):
         self._native.release()
 
     def statistics(self) -> LockStatistics:
-        native = self._native
-        owner = native._owner
+        native = self._native.statistics()
+        owner = native.owner
         return LockStatistics(
             owner is not None,
             None if owner is None else LowioTaskInfo(owner),
-            len(native._lot),
+            native.tasks_waiting,
         )
 
 
@@ -177,7 +182,7 @@ class Semaphore(AnyioSemaphore):
         return self._native.max_value
 
     def statistics(self) -> SemaphoreStatistics:
-        return SemaphoreStatistics(len(self._native._lot))
+        return SemaphoreStatistics(self._native.statistics().tasks_waiting)
 
 
 class CapacityLimiter(AnyioCapacityLimiter):

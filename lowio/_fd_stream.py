@@ -1,12 +1,15 @@
 """``lowio.lowlevel.FdStream``: a pipe, TTY or other pollable fd as an async
 byte stream (trio's ``FdStream``).
 
-I/O takes the owned fast path of docs/design.md §3.4: a cancel check, then the
-system call; on EAGAIN the task parks on the fd's persistent edge-triggered
-registration with no ``epoll_ctl`` (the EAGAIN proves the next change is an
-edge) and retries when woken; when the call succeeds without parking, a
-schedule point follows.  So every I/O method is a checkpoint, as in trio,
-and data read is never lost to a cancellation.  ``close()`` calls
+I/O takes the owned fast path (``lowio._owned_fast_path``, docs/design.md §3.4): a cancel
+check, then the system call; on EAGAIN the task parks on the fd's
+persistent edge-triggered registration with no ``epoll_ctl`` (the EAGAIN
+proves the next change is an edge) and retries when woken; when the call
+succeeds without parking, a schedule point follows.  So every I/O method is
+a checkpoint, as in trio, and data read is never lost to a cancellation.
+A short read or write proves nothing here (a packet-mode pipe or a TTY in
+canonical mode returns one packet or line per read): the stream always
+makes the system call, and writes until EAGAIN before it waits.  ``close()`` calls
 ``notify_closing`` first, so tasks waiting on the fd wake with
 ``ClosedResourceError``.
 """
@@ -20,10 +23,11 @@ import os
 from types import TracebackType
 from typing import TypeVar
 
+from . import _owned_fast_path as fast
 from ._core._exceptions import BrokenResourceError, BusyResourceError, ClosedResourceError
-from ._core._io import IOManager
-from ._core._local import GLOBAL_RUN_CONTEXT, no_run_error
-from ._core._traps import cancel_shielded_checkpoint, checkpoint, checkpoint_if_cancelled
+from ._core._io import UNCLAIMED, FdState
+from ._core._local import GLOBAL_RUN_CONTEXT
+from ._core._traps import checkpoint
 
 DEFAULT_RECEIVE_SIZE = 65536  # trio's; the default Linux pipe capacity
 
@@ -71,16 +75,17 @@ class FdStream(AsyncClosing):
         self._fd = fd
         self._sending = False
         self._receiving = False
-        self._state = IOManager.UNCLAIMED  # the registration claimed (see IOManager.claim)
+        self._state: FdState = UNCLAIMED  # the registration claimed (see IOManager.claim)
 
-    def _io(self, what: str, write: bool) -> IOManager:
-        """The run's I/O manager, with this stream's registration claimed."""
-        runner = GLOBAL_RUN_CONTEXT.runner
-        if runner is None:
-            raise no_run_error(what)
-        io = runner.io
-        io.claim(self, write)
-        return io
+    # the owner's side of the owned fast path (see lowio._owned_fast_path)
+    _read_extra = 0
+    _short_write_full = False
+
+    def _send(self, data: memoryview | bytes) -> int:
+        return os.write(self._fd, data)  # the fd read each time: -1 once closed
+
+    def _read(self, max_bytes: int) -> bytes:
+        return os.read(self._fd, max_bytes)
 
     def fileno(self) -> int:
         """The fd; ``-1`` once the stream is closed."""
@@ -104,25 +109,10 @@ class FdStream(AsyncClosing):
         try:
             if self._fd < 0:
                 raise ClosedResourceError("file was already closed")
-            await checkpoint_if_cancelled()
-            parked = False
-            with memoryview(data) as view:
-                length = view.nbytes
-                if view.ndim != 1 or view.itemsize != 1:
-                    view = view.cast("B")  # bytes-like objects of other formats
-                sent = 0
-                while sent < length:
-                    try:
-                        with view[sent:] as remaining:
-                            sent += os.write(self._fd, remaining)
-                    except BlockingIOError:
-                        io = self._io("FdStream.send_all()", True)
-                        parked = True
-                        await io.wait_owned_writable(self._fd)
-                    except OSError as exc:
-                        raise _translate(exc) from (None if exc.errno == errno.EBADF else exc)
-            if not parked:
-                await cancel_shielded_checkpoint()
+            try:
+                await fast.send_all(self, data)
+            except OSError as exc:
+                raise _translate(exc) from (None if exc.errno == errno.EBADF else exc)
         finally:
             self._sending = False
 
@@ -136,10 +126,7 @@ class FdStream(AsyncClosing):
         try:
             if self._fd < 0:
                 raise ClosedResourceError("file was already closed")
-            runner = GLOBAL_RUN_CONTEXT.runner
-            if runner is None:
-                raise no_run_error("FdStream.wait_send_all_might_not_block()")
-            await runner.io.wait_writable(self._fd)
+            await fast.wait(self, True)
         finally:
             self._sending = False
 
@@ -165,25 +152,10 @@ class FdStream(AsyncClosing):
                     raise TypeError("max_bytes must be integer >= 1")
                 if max_bytes < 1:
                     raise ValueError("max_bytes must be integer >= 1")
-            await checkpoint_if_cancelled()
             try:
-                data = os.read(self._fd, max_bytes)
-            except BlockingIOError:
-                pass
+                return await fast.call(self, False, self._read, max_bytes)
             except OSError as exc:
                 raise _translate(exc) from (None if exc.errno == errno.EBADF else exc)
-            else:
-                await cancel_shielded_checkpoint()
-                return data
-            wait = self._io("FdStream.receive_some()", False).wait_owned_readable
-            while True:
-                await wait(self._fd)
-                try:
-                    return os.read(self._fd, max_bytes)
-                except BlockingIOError:
-                    pass
-                except OSError as exc:
-                    raise _translate(exc) from (None if exc.errno == errno.EBADF else exc)
         finally:
             self._receiving = False
 

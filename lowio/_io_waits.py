@@ -9,7 +9,10 @@ from ._core._local import GLOBAL_RUN_CONTEXT, no_run_error
 
 async def wait_readable(fd_or_sock: object) -> None:
     """Waits until ``fd_or_sock`` (an fd or an object with ``fileno()``) is
-    readable.  Always a checkpoint.
+    readable: until the kernel reports it so, except on an fd a lowio
+    object owns (a ``lowio.socket`` socket, an ``FdStream``), where an edge
+    lowio saw since that object's last EAGAIN is consumed at once.  Always
+    a checkpoint.
 
     Raises ``BusyResourceError`` if another task already waits to read it,
     ``ClosedResourceError`` if ``notify_closing`` is called meanwhile,

@@ -1,20 +1,11 @@
 """lowio's async sockets (``lowio.socket``), shaped like ``trio.socket``.
 
-Every I/O method is a checkpoint, as in trio.  They take the *owned fast
-path* of docs/design.md §3.4: first a cancel check, then the system call; if it
-succeeds, a schedule point and done; on EAGAIN the task parks on the fd's
-persistent edge-triggered registration with **no epoll_ctl** (EAGAIN
-proves that the next arrival is a new edge), and retries when woken.
-An error other than EAGAIN from the first attempt is raised after a
-schedule point (trio's ``_try_sync``: the call is a checkpoint whatever
-its outcome).
-
-A socket *claims* the fd's registration the first time it must wait (and
-again whenever the readiness cache holds another entry for its fd, e.g.
-left by a socket closed without ``notify_closing`` -- garbage collected,
-or detached and closed -- whose fd number it reuses): one ``epoll_ctl``
-that re-validates the registration.  Parking with no ``epoll_ctl`` is only
-safe on a registration known to name this very file.
+Every I/O method is a checkpoint, as in trio, and takes the owned fast path
+(``lowio._owned_fast_path``, docs/design.md §3.4): a cancel check, the system call, a schedule
+point; on EAGAIN the task parks on the fd's persistent edge-triggered
+registration with no ``epoll_ctl`` and retries when woken.  ``recv`` on a
+TCP socket also follows the fast path's drained rule (after a short read
+it waits for the next edge before its system call).
 
 ``close()`` calls ``notify_closing`` first, so tasks waiting on the socket
 wake with ``ClosedResourceError``; operations on a closed socket raise
@@ -25,165 +16,23 @@ from __future__ import annotations
 
 import os
 import socket as _stdlib_socket
-import types
-from collections.abc import Awaitable, Callable, Generator
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any
 
+from . import _owned_fast_path as fast
 from ._core._exceptions import Cancelled
-from ._core._io import FdState, IOManager
-from ._core._local import GLOBAL_RUN_CONTEXT, no_run_error
-from ._core._traps import (
-    CHECKPOINT,
-    abort_succeeded,
-    cancel_shielded_checkpoint,
-    checkpoint,
-    checkpoint_if_cancelled,
-)
-from ._io_waits import notify_closing, wait_writable
+from ._core._io import UNCLAIMED, FdState
+from ._core._local import GLOBAL_RUN_CONTEXT
+from ._core._traps import cancel_shielded_checkpoint, checkpoint, checkpoint_if_cancelled
+from ._io_waits import notify_closing
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer as Buffer
     from _typeshed import WriteableBuffer
 
-T = TypeVar("T")
 Address = Any
 
 _BlockingIOError = BlockingIOError
-
-
-# ``_owned_io``, ``_recv`` and ``_send`` repeat the same owned-fast-path
-# steps (cancel check, system call, claim, park, retry) on purpose: each is
-# one flat generator specialised for speed on the hottest socket calls, so
-# do not fold them into a shared helper.
-
-
-@types.coroutine
-def _owned_io(
-    sock: SocketType, write: bool, fn: Callable[..., T], *args: Any
-) -> Generator[Any, Any, T]:
-    """``fn(*args)`` the lowio way (see the module docstring)."""
-    task = GLOBAL_RUN_CONTEXT.task
-    if task is None:
-        raise no_run_error("socket I/O")
-    task._cancel_points += 1
-    if task._cancel_status.effectively_cancelled or task._ki_pending:
-        yield abort_succeeded  # raises Cancelled
-    try:
-        result = fn(*args)
-    except _BlockingIOError:
-        pass
-    except BaseException:
-        yield CHECKPOINT  # trio's _try_sync: a schedule point, then the error
-        raise
-    else:
-        yield CHECKPOINT  # a schedule point, never a cancel point
-        return result
-    io = task._runner.io
-    io.claim(sock, write)
-    wait = io.wait_owned_writable if write else io.wait_owned_readable
-    fd = sock._fd
-    while True:
-        yield from wait(fd)
-        try:
-            return fn(*args)
-        except _BlockingIOError:
-            pass
-
-
-@types.coroutine
-def _recv(sock: SocketType, bufsize: int, flags: int) -> Generator[Any, Any, bytes]:
-    """``_owned_io`` specialised for the hottest call (no ``*args`` tuple),
-    with tokio's rule for stream sockets: a read shorter than asked for
-    emptied the receive buffer, so the next ``recv`` waits for the next edge
-    first instead of making a system call that would fail with EAGAIN (one
-    system call less per message).  The cache's READY flag covers data that
-    arrived meanwhile, and its read-closed flag an EOF or error that was
-    reported together with the last data (no later edge would repeat it)."""
-    task = GLOBAL_RUN_CONTEXT.task
-    if task is None:
-        raise no_run_error("socket I/O")
-    task._cancel_points += 1
-    if task._cancel_status.effectively_cancelled or task._ki_pending:
-        yield abort_succeeded
-    recv = sock._recv
-    if sock._drained:
-        sock._drained = False
-        state = sock._state
-        io = task._runner.io
-        if (
-            type(state) is FdState
-            and not state.read_ready
-            and not state.read_closed
-            and state.read_task is None
-            and io._states.get(sock._fd) is state
-        ):
-            fd = sock._fd
-            wait = io.wait_owned_readable
-            while True:
-                yield from wait(fd)
-                try:
-                    data = recv(bufsize, flags)
-                except _BlockingIOError:
-                    continue
-                if 0 < len(data) < bufsize and sock._stream and not flags:
-                    sock._drained = True
-                return data
-    try:
-        data = recv(bufsize, flags)
-    except _BlockingIOError:
-        pass
-    except BaseException:
-        yield CHECKPOINT
-        raise
-    else:
-        if 0 < len(data) < bufsize and sock._stream and not flags:
-            sock._drained = True
-        yield CHECKPOINT
-        return data
-    io = task._runner.io
-    fd = sock._fd
-    io.claim(sock, False)
-    wait = io.wait_owned_readable
-    while True:
-        yield from wait(fd)
-        try:
-            data = recv(bufsize, flags)
-        except _BlockingIOError:
-            continue
-        if 0 < len(data) < bufsize and sock._stream and not flags:
-            sock._drained = True
-        return data
-
-
-@types.coroutine
-def _send(sock: SocketType, data: Any, flags: int) -> Generator[Any, Any, int]:
-    task = GLOBAL_RUN_CONTEXT.task
-    if task is None:
-        raise no_run_error("socket I/O")
-    task._cancel_points += 1
-    if task._cancel_status.effectively_cancelled or task._ki_pending:
-        yield abort_succeeded
-    send = sock._send
-    try:
-        sent = send(data, flags)
-    except _BlockingIOError:
-        pass
-    except BaseException:
-        yield CHECKPOINT
-        raise
-    else:
-        yield CHECKPOINT
-        return sent
-    io = task._runner.io
-    fd = sock._fd
-    io.claim(sock, True)
-    wait = io.wait_owned_writable
-    while True:
-        yield from wait(fd)
-        try:
-            return send(data, flags)
-        except _BlockingIOError:
-            pass
 
 
 def _is_fs_path(address: Any) -> bool:
@@ -203,13 +52,14 @@ class SocketType:
     __slots__ = (
         "__weakref__",
         "_did_shutdown_SHUT_WR",
-        "_drained",
+        "_drain",
         "_fd",
+        "_read_extra",
         "_recv",
         "_send",
+        "_short_write_full",
         "_sock",
         "_state",
-        "_stream",
     )
 
     def __init__(self, sock: _stdlib_socket.socket) -> None:
@@ -220,17 +70,20 @@ class SocketType:
         self._fd = sock.fileno()
         self._recv = sock.recv
         self._send = sock.send
-        self._state: FdState | object = IOManager.UNCLAIMED  # the registration this socket claimed
+        self._state: FdState = UNCLAIMED  # the registration this socket claimed
         self._did_shutdown_SHUT_WR = False
-        # a stream socket whose last recv was short has an empty buffer: see _recv
-        self._stream = sock.type == _stdlib_socket.SOCK_STREAM
-        self._drained = False
+        # the owned fast path's rules for this kind of socket
+        self._drain, self._read_extra, self._short_write_full = fast.socket_rules(sock)
 
     # ---- plain forwarded methods (not checkpoints) ----
 
     def detach(self) -> int:
+        """Gives the fd up (returned; the socket is closed to lowio): waits
+        on it no longer trust the cache's READY."""
+        state = self._state
+        state.owned = state.drained = False
         self._fd = -1
-        self._state = IOManager.UNCLAIMED
+        self._state = UNCLAIMED
         return self._sock.detach()
 
     def fileno(self) -> int:
@@ -248,6 +101,10 @@ class SocketType:
         return self._sock.getsockopt(level, optname, buflen)
 
     def setsockopt(self, level: int, optname: int, value: Any, optlen: int | None = None) -> None:
+        """``socket.setsockopt`` (``value=None`` with ``optlen``, as trio).
+        Setting ``SO_RCVLOWAT`` or ``TCP_ULP`` makes ``recv`` check the
+        socket again before it next skips a system call (the fast path's
+        drained rule).  Not a checkpoint."""
         if optlen is None:
             if value is None:
                 raise TypeError(
@@ -261,6 +118,7 @@ class SocketType:
                     "must be None when specifying optlen"
                 )
             self._sock.setsockopt(level, optname, value, optlen)
+        fast.note_sockopt(self, level, optname)
 
     def listen(self, backlog: int = min(_stdlib_socket.SOMAXCONN, 128)) -> None:
         self._sock.listen(backlog)
@@ -308,7 +166,7 @@ class SocketType:
                 notify_closing(self._sock)
             self._sock.close()
         self._fd = -1
-        self._state = IOManager.UNCLAIMED
+        self._state = UNCLAIMED
 
     def shutdown(self, flag: int) -> None:
         self._sock.shutdown(flag)
@@ -325,8 +183,10 @@ class SocketType:
         return bool(p.poll(0))
 
     async def wait_writable(self) -> None:
-        """Waits until the socket is writable (``wait_writable``)."""
-        await wait_writable(self._sock)
+        """Waits until the socket is writable (``wait_writable``; the
+        socket's own registration, so a writable edge lowio saw since the
+        last send hit EAGAIN returns at once).  A checkpoint."""
+        await fast.wait(self, True)
 
     # ---- addresses ----
 
@@ -358,7 +218,7 @@ class SocketType:
 
     async def accept(self) -> tuple[SocketType, Address]:
         """Waits for a connection; returns ``(lowio socket, address)``."""
-        sock, address = await _owned_io(self, False, self._sock.accept)
+        sock, address = await fast.call(self, False, self._sock.accept)
         return SocketType(sock), address
 
     async def connect(self, address: Address) -> None:
@@ -371,11 +231,7 @@ class SocketType:
             try:
                 self._sock.connect(address)
             except _BlockingIOError:
-                runner = GLOBAL_RUN_CONTEXT.runner
-                assert runner is not None
-                io = runner.io
-                io.claim(self, True)
-                await io.wait_owned_writable(self._fd)
+                await fast.park(self, True)
             except BaseException:
                 await cancel_shielded_checkpoint()  # as trio: a checkpoint, then the error
                 raise
@@ -390,40 +246,40 @@ class SocketType:
             raise OSError(err, f"Error connecting to {address!r}: {os.strerror(err)}")
 
     def recv(self, bufsize: int, flags: int = 0, /) -> Awaitable[bytes]:
-        return _recv(self, bufsize, flags)
+        return fast.recv(self, bufsize, flags)
 
     # recv_into / recvfrom_into take keywords, as socket.socket's (and so trio's) do
     def recv_into(
         self, /, buffer: WriteableBuffer, nbytes: int = 0, flags: int = 0
     ) -> Awaitable[int]:
-        return _owned_io(self, False, self._sock.recv_into, buffer, nbytes, flags)
+        return fast.call(self, False, self._sock.recv_into, buffer, nbytes, flags)
 
     def recvfrom(self, bufsize: int, flags: int = 0, /) -> Awaitable[tuple[bytes, Address]]:
-        return _owned_io(self, False, self._sock.recvfrom, bufsize, flags)
+        return fast.call(self, False, self._sock.recvfrom, bufsize, flags)
 
     def recvfrom_into(
         self, /, buffer: WriteableBuffer, nbytes: int = 0, flags: int = 0
     ) -> Awaitable[tuple[int, Address]]:
-        return _owned_io(self, False, self._sock.recvfrom_into, buffer, nbytes, flags)
+        return fast.call(self, False, self._sock.recvfrom_into, buffer, nbytes, flags)
 
     def recvmsg(
         self, bufsize: int, ancbufsize: int = 0, flags: int = 0, /
     ) -> Awaitable[tuple[bytes, list[tuple[int, int, bytes]], int, Any]]:
-        return _owned_io(self, False, self._sock.recvmsg, bufsize, ancbufsize, flags)
+        return fast.call(self, False, self._sock.recvmsg, bufsize, ancbufsize, flags)
 
     def recvmsg_into(
         self, buffers: Any, ancbufsize: int = 0, flags: int = 0, /
     ) -> Awaitable[tuple[int, list[tuple[int, int, bytes]], int, Any]]:
-        return _owned_io(self, False, self._sock.recvmsg_into, buffers, ancbufsize, flags)
+        return fast.call(self, False, self._sock.recvmsg_into, buffers, ancbufsize, flags)
 
     def send(self, data: Buffer, flags: int = 0, /) -> Awaitable[int]:
-        return _send(self, data, flags)
+        return fast.send(self, data, flags)
 
     async def sendto(self, data: Buffer, *args: Any) -> int:
         """``sendto(data, address)`` or ``sendto(data, flags, address)``."""
         *flags, address = args
         address = await self._resolve(address, local=False)
-        return await _owned_io(self, True, self._sock.sendto, data, *flags, address)
+        return await fast.call(self, True, self._sock.sendto, data, *flags, address)
 
     async def sendmsg(
         self,
@@ -435,6 +291,6 @@ class SocketType:
     ) -> int:
         """Like ``socket.sendmsg`` (SCM_RIGHTS etc. in ``ancdata``)."""
         if address is None:
-            return await _owned_io(self, True, self._sock.sendmsg, buffers, ancdata, flags)
+            return await fast.call(self, True, self._sock.sendmsg, buffers, ancdata, flags)
         address = await self._resolve(address, local=False)
-        return await _owned_io(self, True, self._sock.sendmsg, buffers, ancdata, flags, address)
+        return await fast.call(self, True, self._sock.sendmsg, buffers, ancdata, flags, address)

@@ -8,17 +8,24 @@ docs/design.md §3.
   the slot (a closed fd, a reused fd number) are recognised and dropped.
 * Per direction: a waiting task (ARMED), or a READY flag (an edge arrived
   while nobody waited), or neither (UNKNOWN).
-* ``wait_readable``: READY is consumed (still a checkpoint); otherwise one
-  ``epoll_ctl(MOD)`` re-queues an fd that is still ready (a partial read
-  never hangs) and re-validates the registration (``ENOENT``, the fd was
-  closed without ``notify_closing``: re-ADD with a new generation), then
-  the task parks.  The first wait on an fd is one ``epoll_ctl(ADD)``.
-  After an unnotified close a cached READY of the old file can make one
-  wait on a reused fd number return early (trio allows such spurious
-  wake-ups there); the next wait re-validates the registration.
-* The owned fast path (``wait_owned_*``) is for lowio's own sockets, which
-  call it only right after a syscall hit EAGAIN: the next arrival is then
-  an edge, so they park with no ``epoll_ctl`` at all.
+* ``wait_readable``: on an fd that a lowio object owns (its registration
+  was claimed, see :meth:`IOManager.claim`), READY is consumed (still a
+  checkpoint, during which the direction stays taken: a second waiter gets
+  ``BusyResourceError``).  READY is trusted only there: lowio sees every
+  EAGAIN of its own objects, but not what a program did with an fd of its
+  own since the edge (it may have filled or drained it), so a wait on such
+  an fd always asks the kernel.  Otherwise one ``epoll_ctl(MOD)`` re-queues
+  an fd that is still ready (a partial read never hangs) and re-validates
+  the registration (``ENOENT``, the fd was closed without
+  ``notify_closing``: re-ADD with a new generation), then the task parks.
+  The first wait on an fd is one ``epoll_ctl(ADD)``.  After an unnotified
+  close a cached READY of the old file can make one wait on a reused fd
+  number return early (trio allows such spurious wake-ups there); the next
+  wait re-validates the registration.
+* The owned waits (``wait_owned_*``) are for lowio's own objects, which
+  call them only right after a syscall hit EAGAIN: the next arrival is then
+  an edge, so they park with no ``epoll_ctl`` at all.  The owned fast path
+  built on them lives in ``lowio._owned_fast_path``.
 """
 
 from __future__ import annotations
@@ -49,7 +56,9 @@ SIGNAL_WAKEUP_TOKEN = 1  # the signal wakeup fd (see _ki)
 BASE_MASK = flags.IN | flags.RDHUP | flags.ET
 WRITE_MASK = BASE_MASK | flags.OUT
 READ_BITS = flags.IN | flags.PRI | flags.ERR | flags.HUP | flags.RDHUP
-CLOSED_BITS = flags.ERR | flags.HUP | flags.RDHUP  # EOF or an error: reported once
+# EOF or an error (reported once), or urgent data (a read stops at its mark):
+# after any of them a short read no longer proves the receive buffer empty
+UNSURE_BITS = flags.ERR | flags.HUP | flags.RDHUP | flags.PRI
 WRITE_BITS = flags.OUT | flags.ERR | flags.HUP
 SHIFT = flags.FLAG_BITS
 FLAG_MASK = flags.FLAG_MASK
@@ -84,17 +93,38 @@ def fd_of(source: object) -> int:
     return fd
 
 
+class _Held:
+    """What ``read_task`` / ``write_task`` hold while a wait consumes READY
+    in its checkpoint: the direction is taken (a second waiter is refused
+    with ``BusyResourceError``) but no task is parked (an event meanwhile
+    sets READY again instead of waking anybody).  Falsy, so that the event
+    loop's "is anybody parked" test stays one truth test."""
+
+    __slots__ = ()
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "<lowio: held by a READY wait>"
+
+
+HELD: Any = _Held()
+
+
 class FdState:
     """The cache entry of one fd (see the module docstring)."""
 
     __slots__ = (
         "abort_read",
         "abort_write",
+        "drained",
         "fd",
         "mask",
-        "read_closed",
+        "owned",
         "read_ready",
         "read_task",
+        "read_unsure",
         "rearm",
         "slot",
         "token",
@@ -111,9 +141,16 @@ class FdState:
         self.write_task: Task | None = None
         self.read_ready = False
         self.write_ready = False
-        # an event said EOF or error: no later edge will repeat it, so code
-        # that skips a read on a drained buffer (see lowio._socket) must not
-        self.read_closed = False
+        # a lowio object claimed the registration: READY can be trusted
+        self.owned = False
+        # the owner's last read proved the receive buffer empty, and no wait
+        # has consumed an edge since (set and used by lowio._owned_fast_path;
+        # every read-direction wait and re-registration clears it)
+        self.drained = False
+        # an event said EOF, error or urgent data (UNSURE_BITS): sticky, a
+        # short read never again proves the buffer empty (no later edge
+        # repeats an EOF; a read stops at an urgent mark with data behind it)
+        self.read_unsure = False
         self.abort_read = self._abort_read
         self.abort_write = self._abort_write
         self.rearm: Callable[[], int] | None = None  # a prepared MOD for (token, mask)
@@ -159,16 +196,7 @@ class IOManager:
         """Wakes the run loop from any thread (the ``Waker``)."""
         self.waker.wake()
 
-    # ---- the loop's side ----
-
-    def wait(self, timeout: float | None) -> int:
-        """Polls (``timeout`` seconds, None: no limit; 0 asks without waiting) and wakes the
-        tasks whose fds are ready; returns the number of events."""
-        events = self.events
-        n = self.poll.poll(events, timeout)
-        if n:
-            self._process(events.packed())
-        return n
+    # ---- the loop's side (the runner polls and hands the events here) ----
 
     def _process(self, packed: Any) -> None:
         # The read and write branches below repeat each other on purpose:
@@ -184,14 +212,15 @@ class IOManager:
                 continue  # the waker, or a stale registration
             bits = value & FLAG_MASK
             if bits & READ_BITS:
-                if bits & CLOSED_BITS:
-                    state.read_closed = True
+                if bits & UNSURE_BITS:
+                    state.read_unsure = True
                 task = state.read_task
-                if task is None:
+                if not task:  # None, or HELD by a wait consuming READY
                     state.read_ready = True
                 else:  # runner.reschedule(task), inlined
                     state.read_task = None
                     task._abort = None
+                    task.custom_sleep_data = None
                     task._fn = task._send
                     task._arg = None
                     runq.append(task)
@@ -199,11 +228,12 @@ class IOManager:
                         runner.instruments.call("task_scheduled", task)
             if bits & WRITE_BITS:
                 task = state.write_task
-                if task is None:
+                if not task:
                     state.write_ready = True
                 else:
                     state.write_task = None
                     task._abort = None
+                    task.custom_sleep_data = None
                     task._fn = task._send
                     task._arg = None
                     runq.append(task)
@@ -258,38 +288,45 @@ class IOManager:
             slot = state.slot
             gen = self._gens[slot] = (self._gens[slot] + 1) % GEN_LIMIT
             state.token = gen << SLOT_BITS | slot
-            state.read_ready = state.write_ready = state.read_closed = False
+            state.read_ready = state.write_ready = state.read_unsure = state.drained = False
             state.mask = mask
             self._register(state)
         state.mask = mask
         state.rearm = self._rearm_fn(state.fd, state.token, mask)
 
     def _forget(self, state: FdState) -> None:
+        state.drained = False
         del self._states[state.fd]
         self._slots[state.slot] = None
         self._free.append(state.slot)
 
-    # What an owner holds before it claimed anything: never a cache entry
-    # (unlike None, which ``_states.get`` returns for an fd with no entry).
-    UNCLAIMED: object = object()
+    def claim(self, owner: Any, write: bool) -> FdState:
+        """Makes sure ``owner._state`` is the cache entry for ``owner._fd``
+        and a live registration of the file that fd names now (one
+        ``epoll_ctl`` when it was not), with ``owner._read_extra`` (extra
+        epoll bits, e.g. ``EPOLLPRI``) and, if ``write``, ``EPOLLOUT`` in its
+        mask; marks it owned (READY is trusted from now on) and returns it.
 
-    def claim(self, owner: Any, write: bool) -> None:
-        """Makes sure ``owner._state`` (``owner`` is a lowio socket or
-        ``FdStream``, with ``_fd`` and ``_state``) is the cache entry for
-        its fd and a live registration of the file that fd names now (one
-        ``epoll_ctl`` when it was not).  Owners call it before an owned wait:
+        ``owner`` is a lowio socket or ``FdStream`` (see
+        ``lowio._owned_fast_path``).  Owners call it before an owned wait:
         an entry may be left over from an older file with the same number
         that was closed without ``notify_closing``, and the owned waits,
         which trust the entry, must not park on it."""
         fd = owner._fd
         state = self._states.get(fd)
+        mask = (WRITE_MASK if write else BASE_MASK) | owner._read_extra
         if state is not None and state is owner._state:
-            return
+            if mask & ~state.mask:
+                self._arm(state, state.mask | mask)
+            return state
         if state is None:
-            state = self._new_state(fd, WRITE_MASK if write else BASE_MASK)
+            state = self._new_state(fd, mask)
         else:
-            self._arm(state, state.mask)  # ENOENT (a stale entry): re-registers
+            self._arm(state, state.mask | mask)  # ENOENT (a stale entry): re-registers
+            state.drained = False
+        state.owned = True
         owner._state = state
+        return state
 
     # ---- the public waits ----
 
@@ -304,17 +341,24 @@ class IOManager:
             state = self._new_state(fd)
         elif state.read_task is not None:
             raise BusyResourceError("another task is already waiting to read from this fd")
-        elif state.read_ready:
-            state.read_ready = False
-            yield from checkpoint()
+        elif state.read_ready and state.owned:
+            state.read_ready = state.drained = False
+            state.read_task = HELD
+            try:
+                yield from checkpoint()
+            finally:
+                if state.read_task is HELD:
+                    state.read_task = None
             if state.fd < 0:  # notify_closing ran during the checkpoint
                 raise ClosedResourceError("another task closed this fd")
             return
         else:
+            state.read_ready = False  # not trusted: the MOD asks the kernel again
             self._arm(state, state.mask)
         task = GLOBAL_RUN_CONTEXT.task
         if task is None:
             raise no_run_error("wait_readable()")
+        state.drained = False
         state.read_task = task
         yield state.abort_read
 
@@ -325,14 +369,20 @@ class IOManager:
             state = self._new_state(fd, WRITE_MASK)
         elif state.write_task is not None:
             raise BusyResourceError("another task is already waiting to write to this fd")
-        elif state.write_ready:
+        elif state.write_ready and state.owned:
             state.write_ready = False
-            yield from checkpoint()
+            state.write_task = HELD
+            try:
+                yield from checkpoint()
+            finally:
+                if state.write_task is HELD:
+                    state.write_task = None
             if state.fd < 0:  # notify_closing ran during the checkpoint
                 raise ClosedResourceError("another task closed this fd")
             return
         else:
-            self._arm(state, WRITE_MASK)
+            state.write_ready = False  # not trusted: the MOD asks the kernel again
+            self._arm(state, state.mask | flags.OUT)
         task = GLOBAL_RUN_CONTEXT.task
         if task is None:
             raise no_run_error("wait_writable()")
@@ -341,7 +391,7 @@ class IOManager:
 
     @types.coroutine
     def wait_owned_readable(self, fd: int) -> Generator[Any, Any, None]:
-        """For lowio's own sockets, right after a read hit EAGAIN: parks
+        """For lowio's own objects, right after a read hit EAGAIN: parks
         until the next edge with no ``epoll_ctl``.  A checkpoint."""
         state = self._states.get(fd) or self._new_state(fd)
         if state.read_task is not None:
@@ -349,7 +399,7 @@ class IOManager:
         task = GLOBAL_RUN_CONTEXT.task
         if task is None:
             raise no_run_error("wait_readable()")
-        state.read_ready = False
+        state.read_ready = state.drained = False
         state.read_task = task
         yield state.abort_read
 
@@ -360,8 +410,8 @@ class IOManager:
         state = self._states.get(fd) or self._new_state(fd, WRITE_MASK)
         if state.write_task is not None:
             raise BusyResourceError("another task is already waiting to write to this fd")
-        if state.mask != WRITE_MASK:
-            self._arm(state, WRITE_MASK)
+        if not state.mask & flags.OUT:
+            self._arm(state, state.mask | flags.OUT)
         task = GLOBAL_RUN_CONTEXT.task
         if task is None:
             raise no_run_error("wait_writable()")
@@ -379,7 +429,7 @@ class IOManager:
         state.fd = -1  # for a wait in the READY path's checkpoint
         reschedule_raise = self._runner.reschedule_raise
         for task in (state.read_task, state.write_task):
-            if task is not None:
+            if task:  # parked (not None, not HELD: that one checks fd itself)
                 reschedule_raise(task, ClosedResourceError("another task closed this fd"))
         state.read_task = state.write_task = None
         with contextlib.suppress(OSError):  # closed (and maybe reused): epoll dropped it
@@ -388,8 +438,8 @@ class IOManager:
     # ---- statistics ----
 
     def statistics(self) -> IOStatistics:
-        read = sum(1 for s in self._states.values() if s.read_task is not None)
-        write = sum(1 for s in self._states.values() if s.write_task is not None)
+        read = sum(1 for s in self._states.values() if s.read_task)
+        write = sum(1 for s in self._states.values() if s.write_task)
         return IOStatistics(read, write)
 
 
@@ -425,4 +475,8 @@ class IOStatistics:
         )
 
 
-__all__ = ["IOManager", "IOStatistics", "fd_of"]
+# What an owner holds before it claimed anything: an entry that is never in
+# the cache (its fd is -1), so owners read its flags without a type check.
+UNCLAIMED = FdState(-1, -1, -1)
+
+__all__ = ["HELD", "UNCLAIMED", "FdState", "IOManager", "IOStatistics", "fd_of"]

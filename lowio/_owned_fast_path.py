@@ -1,0 +1,417 @@
+"""The owned fast path (DESIGN §3): I/O on the fds lowio owns -- its sockets
+(``lowio.socket``), ``FdStream``, and the streams built on them (anyio's on
+lowio, the high-level streams).
+
+Every operation here is one flat generator-based coroutine and a
+checkpoint, as trio's I/O is:
+
+1. a cancel check (a cancel point: ``Cancelled`` before any system call);
+2. the system call on the non-blocking fd; if it succeeds, a schedule point
+   (never a cancel point, so data read is never lost to a cancellation)
+   and done; an error other than EAGAIN is raised after a schedule point
+   (trio's ``_try_sync``: the call is a checkpoint whatever its outcome);
+3. on EAGAIN the owner *claims* the fd's registration
+   (``IOManager.claim``: one ``epoll_ctl`` the first time, or when the
+   cache holds an entry left over from an older file with the same
+   number) and the task parks on the persistent edge-triggered
+   registration with **no** ``epoll_ctl`` (EAGAIN proves that the next
+   arrival is a new edge); it retries when woken.
+
+An *owner* is an object with these attributes (lowio's ``SocketType`` and
+``FdStream`` are the two kinds):
+
+* ``_fd``: the fd, ``-1`` once closed;
+* ``_state``: the registration claimed, ``UNCLAIMED`` before;
+* ``_read_extra``: epoll bits its registration needs besides the default
+  ones (``EPOLLPRI`` for TCP, see the drained rule), else 0;
+* ``_send(data) -> int``: one non-blocking write (for :func:`send_all`);
+* ``_short_write_full``: whether a short write proves the send buffer full,
+  so the next room is an edge (:func:`send_all` then parks after one
+  instead of writing again until EAGAIN);
+* sockets only, for :func:`recv`: ``_recv(bufsize, flags) -> bytes`` and
+  ``_drain`` (``NEVER``, ``VERIFY`` or ``SOUND``, see below).
+
+**The drained rule** (:func:`recv`): a ``recv`` shorter than asked for
+emptied the receive buffer, so the next ``recv`` waits for the next edge
+before its system call (tokio's rule: one failing ``recv`` less per
+message).  That is true only where the kernel says so, which on Linux is
+TCP alone (``tcp_recvmsg`` returns less than asked only when the queue is
+empty -- or at FIN, an urgent mark, or below ``SO_RCVLOWAT``), and only
+when every later arrival is an edge.  It is false, so the rule is off:
+
+* for datagram and seqpacket sockets (one message per call);
+* for AF_UNIX stream sockets (a read stops after a message carrying
+  SCM_RIGHTS, at a change of sender with ``SO_PASSCRED``, at an
+  ``MSG_OOB`` mark) and every other family or protocol (SCTP, MPTCP);
+* with ``SO_RCVLOWAT`` above 1 (no edge until that much is queued, while a
+  ``recv`` would return less at once) or a ULP such as kTLS: both are read
+  with ``getsockopt`` once per socket before the rule is first used
+  (``VERIFY`` -> ``SOUND`` or ``NEVER``), and again after lowio's
+  ``setsockopt`` changes one of them;
+* after urgent data: TCP registrations carry ``EPOLLPRI``, and an event
+  with it (or with EOF or an error: no later edge repeats those) makes the
+  cache entry ``read_unsure`` for good; an ``MSG_OOB`` read turns the rule
+  off for the socket;
+* for reads with flags (``MSG_PEEK`` ...), and for the other read calls
+  (``recv_into``, ``recvfrom``, ``recvmsg``, ...), which never use it;
+* once any wait consumed an edge of the fd since the short read (a raw
+  ``wait_readable``, another read call that parked): every read-direction
+  wait clears the entry's ``drained`` flag, and a short read sets it only
+  while nobody waits.
+
+What it cannot see: an option set or urgent data read through another
+handle of the same socket (a ``dup``, the bare fd number) after the check.
+``FdStream`` (pipes, TTYs: a packet-mode pipe or a TTY in canonical mode
+returns one packet or line per read) never uses the rule.
+
+The functions take the owner first; none is thread-safe (the run's thread
+only).  ``RuntimeError`` outside a run; ``BusyResourceError`` if another
+task waits in the same direction; ``ClosedResourceError`` if the fd is
+closed (``notify_closing``) while the task waits; other errors are the
+system call's ``OSError``.
+"""
+
+from __future__ import annotations
+
+import socket as _stdlib_socket
+import types
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from ._core._io import FdState, fd_of
+from ._core._local import GLOBAL_RUN_CONTEXT, no_run_error
+from ._core._traps import CHECKPOINT, abort_succeeded
+from .poll import flags as _flags
+
+if TYPE_CHECKING:
+    from ._core._task import Task
+
+T = TypeVar("T")
+
+_BlockingIOError = BlockingIOError
+
+
+class Owner(Protocol):
+    """What the operations need of an owner (see the module docstring)."""
+
+    _fd: int
+    _state: FdState
+    _read_extra: int
+    _short_write_full: bool
+
+    def _send(self, data: Any, /) -> int: ...
+
+
+class SocketOwner(Owner, Protocol):
+    """An owner that :func:`recv` and :func:`send` accept: a lowio socket."""
+
+    _sock: _stdlib_socket.socket
+    _drain: int
+
+    def _recv(self, bufsize: int, flags: int = 0, /) -> bytes: ...
+
+    def _send(self, data: Any, flags: int = 0, /) -> int: ...
+
+
+# ``_drain`` values: the drained rule never applies; applies once the
+# socket's options are checked; applies.
+NEVER = 0
+VERIFY = 1
+SOUND = 2
+
+TCP_ULP = getattr(_stdlib_socket, "TCP_ULP", 31)  # Linux's; Python does not name it
+_RULE_OPTIONS = {
+    (_stdlib_socket.SOL_SOCKET, _stdlib_socket.SO_RCVLOWAT),
+    (_stdlib_socket.IPPROTO_TCP, TCP_ULP),
+}
+_MSG_OOB = _stdlib_socket.MSG_OOB
+
+
+# ---- what an owner sets up ----
+
+
+def socket_rules(sock: _stdlib_socket.socket) -> tuple[int, int, bool]:
+    """``(_drain, _read_extra, _short_write_full)`` for a lowio socket on
+    ``sock`` (see the module docstring).  No system call."""
+    family, kind, proto = sock.family, sock.type, sock.proto
+    stream = kind == _stdlib_socket.SOCK_STREAM
+    if stream and family in (_stdlib_socket.AF_INET, _stdlib_socket.AF_INET6):
+        if proto in (0, _stdlib_socket.IPPROTO_TCP):
+            return VERIFY, _flags.PRI, True
+        return NEVER, 0, False
+    return NEVER, 0, stream and family == _stdlib_socket.AF_UNIX
+
+
+def note_sockopt(sock: SocketOwner, level: int, optname: int) -> None:
+    """Call when an option is set on the lowio socket ``sock``: an option
+    the drained rule depends on is checked again before its next use."""
+    if sock._drain != NEVER and (level, optname) in _RULE_OPTIONS:
+        sock._drain = VERIFY
+        sock._state.drained = False
+
+
+def _verify(sock: _stdlib_socket.socket) -> int:
+    try:
+        sound = (
+            sock.getsockopt(_stdlib_socket.SOL_SOCKET, _stdlib_socket.SO_RCVLOWAT) == 1
+            and sock.getsockopt(_stdlib_socket.SOL_SOCKET, _stdlib_socket.SO_PROTOCOL)
+            == _stdlib_socket.IPPROTO_TCP
+            and not sock.getsockopt(_stdlib_socket.IPPROTO_TCP, TCP_ULP, 16).strip(b"\0")
+        )
+    except OSError:
+        return NEVER
+    return SOUND if sound else NEVER
+
+
+def _short_read(sock: SocketOwner) -> None:
+    """After a ``recv`` without flags returned less than asked on a socket
+    whose rule is not ``NEVER``: marks the cache entry drained when the rule
+    holds (its registration is live, nobody waits to read, no EOF, error
+    or urgent data seen)."""
+    state = sock._state
+    if state.fd < 0 or state.read_task is not None or state.read_unsure:
+        return  # unclaimed or forgotten, another waiter, or unsure
+    if sock._drain == VERIFY:
+        sock._drain = _verify(sock._sock)
+        if sock._drain == NEVER:
+            return
+    # every edge collected so far announced data this read has taken
+    state.read_ready = False
+    state.drained = True
+
+
+# ---- the steps every operation shares ----
+
+
+def _task(what: str) -> Task:
+    """The current task, with one more cancel point counted (the caller
+    then yields ``abort_succeeded`` if the task must stop)."""
+    task = GLOBAL_RUN_CONTEXT.task
+    if task is None:
+        raise no_run_error(what)
+    task._cancel_points += 1
+    return task
+
+
+# The operations below repeat the retry loop (park, system call, EAGAIN)
+# on purpose: each is one flat generator for speed (they are the hottest
+# code of every lowio program), do not fold them into nested ``yield from``.
+
+
+@types.coroutine
+def park(owner: Owner, write: bool) -> Generator[Any, Any, None]:
+    """Claims ``owner``'s registration and parks until its next edge in that
+    direction (no ``epoll_ctl`` once claimed).  Call it only right after
+    the owner's system call hit EAGAIN.  A checkpoint."""
+    runner = GLOBAL_RUN_CONTEXT.runner
+    if runner is None:
+        raise no_run_error("lowio I/O")
+    io = runner.io
+    io.claim(owner, write)
+    if write:
+        yield from io.wait_owned_writable(owner._fd)
+    else:
+        yield from io.wait_owned_readable(owner._fd)
+
+
+@types.coroutine
+def wait(owner: Owner, write: bool) -> Generator[Any, Any, None]:
+    """``wait_readable`` / ``wait_writable`` for ``owner``: its registration
+    is claimed first, so a READY edge the cache holds is consumed with no
+    ``epoll_ctl`` (lowio sees every EAGAIN of its own objects, so READY is
+    trusted).  May return spuriously after the owner itself filled or
+    drained the fd.  A checkpoint; ``OSError(EBADF)`` once the owner is
+    closed."""
+    runner = GLOBAL_RUN_CONTEXT.runner
+    if runner is None:
+        raise no_run_error("wait_writable()" if write else "wait_readable()")
+    fd = fd_of(owner._fd)
+    io = runner.io
+    io.claim(owner, write)
+    if write:
+        yield from io.wait_writable(fd)
+    else:
+        yield from io.wait_readable(fd)
+
+
+@types.coroutine
+def call(owner: Owner, write: bool, fn: Callable[..., T], *args: Any) -> Generator[Any, Any, T]:
+    """``fn(*args)``, a non-blocking system call on ``owner``'s fd in the
+    direction ``write``, the owned way (see the module docstring)."""
+    task = _task("lowio I/O")
+    if task._cancel_status.effectively_cancelled or task._ki_pending:
+        yield abort_succeeded  # raises Cancelled
+    try:
+        result = fn(*args)
+    except _BlockingIOError:
+        pass
+    except BaseException:
+        yield CHECKPOINT  # trio's _try_sync: a schedule point, then the error
+        raise
+    else:
+        yield CHECKPOINT  # a schedule point, never a cancel point
+        return result
+    io = task._runner.io
+    io.claim(owner, write)
+    wait = io.wait_owned_writable if write else io.wait_owned_readable
+    fd = owner._fd
+    while True:
+        yield from wait(fd)
+        try:
+            return fn(*args)
+        except _BlockingIOError:
+            pass
+
+
+@types.coroutine
+def recv(sock: SocketOwner, bufsize: int, flags: int) -> Generator[Any, Any, bytes]:
+    """``sock._recv(bufsize, flags)`` the owned way, with the drained rule
+    (see the module docstring)."""
+    task = _task("lowio I/O")
+    if task._cancel_status.effectively_cancelled or task._ki_pending:
+        yield abort_succeeded
+    recv = sock._recv
+    if flags:
+        if flags & _MSG_OOB:
+            sock._drain = NEVER  # the urgent byte read: no PRI will say so
+    else:
+        state = sock._state
+        if state.drained:
+            state.drained = False
+            if not state.read_ready and not state.read_unsure and state.read_task is None:
+                # the buffer is empty and the next data an edge: wait first
+                wait = task._runner.io.wait_owned_readable
+                fd = sock._fd
+                while True:
+                    yield from wait(fd)
+                    try:
+                        data = recv(bufsize, 0)
+                    except _BlockingIOError:
+                        continue
+                    if 0 < len(data) < bufsize:
+                        _short_read(sock)
+                    return data
+    try:
+        data = recv(bufsize, flags)
+    except _BlockingIOError:
+        pass
+    except BaseException:
+        yield CHECKPOINT
+        raise
+    else:
+        if 0 < len(data) < bufsize and sock._drain and not flags:
+            _short_read(sock)
+        yield CHECKPOINT
+        return data
+    io = task._runner.io
+    fd = sock._fd
+    io.claim(sock, False)
+    wait = io.wait_owned_readable
+    while True:
+        yield from wait(fd)
+        try:
+            data = recv(bufsize, flags)
+        except _BlockingIOError:
+            continue
+        if 0 < len(data) < bufsize and sock._drain and not flags:
+            _short_read(sock)
+        return data
+
+
+@types.coroutine
+def send(sock: SocketOwner, data: Any, flags: int) -> Generator[Any, Any, int]:
+    """``sock._send(data, flags)`` the owned way: one send, which may be
+    partial; returns the number of bytes sent."""
+    task = _task("lowio I/O")
+    if task._cancel_status.effectively_cancelled or task._ki_pending:
+        yield abort_succeeded
+    send = sock._send
+    try:
+        sent = send(data, flags)
+    except _BlockingIOError:
+        pass
+    except BaseException:
+        yield CHECKPOINT
+        raise
+    else:
+        yield CHECKPOINT
+        return sent
+    io = task._runner.io
+    fd = sock._fd
+    io.claim(sock, True)
+    wait = io.wait_owned_writable
+    while True:
+        yield from wait(fd)
+        try:
+            return send(data, flags)
+        except _BlockingIOError:
+            pass
+
+
+@types.coroutine
+def send_all(owner: Owner, data: Any) -> Generator[Any, Any, None]:
+    """Writes all of ``data`` (a bytes-like object) with ``owner._send``:
+    a cancel check, one write, a schedule point if it all went at once;
+    otherwise the task parks (after EAGAIN, or after a short write when
+    ``owner._short_write_full``) and writes the rest when woken.  If
+    cancelled while parked, the part already written stays written."""
+    task = _task("send_all()")
+    if task._cancel_status.effectively_cancelled or task._ki_pending:
+        yield abort_succeeded
+    send = owner._send
+    try:
+        sent = send(data)
+    except _BlockingIOError:
+        sent = -1
+    except BaseException:
+        yield CHECKPOINT
+        raise
+    if type(data) is bytes:
+        if sent == len(data):
+            yield CHECKPOINT
+            return
+        view = memoryview(data)
+    else:
+        view = memoryview(data)
+        if view.ndim != 1 or view.itemsize != 1:
+            view = view.cast("B")  # bytes-like objects of other formats
+        if sent == view.nbytes:
+            yield CHECKPOINT
+            return
+    full = owner._short_write_full
+    if sent > 0:
+        view = view[sent:]
+    io = task._runner.io
+    fd = owner._fd
+    io.claim(owner, True)
+    wait = io.wait_owned_writable
+    if sent < 0 or full:
+        yield from wait(fd)
+    while True:
+        try:
+            sent = send(view)
+        except _BlockingIOError:
+            yield from wait(fd)
+            continue
+        if sent == len(view):
+            return
+        view = view[sent:]
+        if full:
+            yield from wait(fd)
+
+
+__all__ = [
+    "NEVER",
+    "SOUND",
+    "VERIFY",
+    "Owner",
+    "SocketOwner",
+    "call",
+    "note_sockopt",
+    "park",
+    "recv",
+    "send",
+    "send_all",
+    "socket_rules",
+    "wait",
+]
