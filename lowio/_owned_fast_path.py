@@ -1,4 +1,4 @@
-"""The owned fast path (DESIGN §3): I/O on the fds lowio owns -- its sockets
+"""The owned fast path (docs/design.md §3.4): I/O on the fds lowio owns -- its sockets
 (``lowio.socket``), ``FdStream``, and the streams built on them (anyio's on
 lowio, the high-level streams).
 
