@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from types import TracebackType
-from typing import NoReturn, final
 
 from ._core import (
     ParkingLot,
@@ -22,6 +21,7 @@ from ._core import (
     checkpoint_if_cancelled,
     current_task,
 )
+from ._core._exceptions import final
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,9 +64,6 @@ class CapacityLimiter:
         self._pending_borrowers: dict[Task, Task | object] = {}
         self._total_tokens: int | float = 0
         self.total_tokens = total_tokens  # validates
-
-    def __init_subclass__(cls, **kwargs: object) -> NoReturn:
-        raise TypeError(f"{cls.__module__}.{cls.__qualname__} does not support subclassing")
 
     def __repr__(self) -> str:
         return (

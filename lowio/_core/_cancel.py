@@ -12,7 +12,7 @@ import sys
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from ._exceptions import Cancelled, CancelSource
+from ._exceptions import Cancelled, CancelSource, final
 from ._local import GLOBAL_RUN_CONTEXT, no_run_error
 
 if sys.version_info < (3, 11):  # pragma: no cover
@@ -154,6 +154,7 @@ def _check_deadline(value: float, what: str = "deadline") -> float:
     return value
 
 
+@final
 class CancelScope:
     """A scope that cancellation can target: ``with CancelScope() as cs:``.
 

@@ -9,7 +9,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 
 from ._cancel import CancelReason, CancelScope, CancelStatus
-from ._exceptions import LowioInternalError, NoPublicConstructor
+from ._exceptions import LowioInternalError, NoPublicConstructor, final
 from ._local import GLOBAL_RUN_CONTEXT, no_run_error
 from ._traps import Abort, RaiseCancel, cancel_shielded_checkpoint, wait_task_rescheduled
 
@@ -26,6 +26,7 @@ class _NoStatus:
     pass
 
 
+@final
 class Nursery(metaclass=NoPublicConstructor):
     """Where child tasks live; made by ``open_nursery()``.
 

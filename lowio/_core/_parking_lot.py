@@ -26,9 +26,16 @@ class ParkingLotStatistics:
 
 
 def _count(count: int | float) -> int | float:
-    if count == math.inf:
-        return count
-    if not isinstance(count, int) or isinstance(count, bool):
+    """Checks the ``count`` of ``unpark`` / ``repark``: an ``int >= 0`` or
+    ``math.inf`` (every parked task).  Any other float, integral or not,
+    is a ``ValueError`` (the same text as trio's); a negative count is a
+    ``ValueError`` too; anything that is not a number a ``TypeError``."""
+    if isinstance(count, float):
+        if count == math.inf:
+            return count
+        if math.isnan(count) or count != -math.inf:
+            raise ValueError("Cannot pop a non-integer number of tasks.")
+    elif not isinstance(count, int):
         raise TypeError(f"count must be an int or math.inf, not {type(count).__name__}")
     if count < 0:
         raise ValueError("count must be >= 0")

@@ -34,7 +34,7 @@ from ._nursery import Nursery, open_nursery
 from ._parking_lot import ParkingLot
 from ._task import Task
 from ._timers import Timers
-from ._traps import CHECKPOINT, Abort, wait_task_rescheduled
+from ._traps import CHECKPOINT, Abort, Park, wait_task_rescheduled
 
 T = TypeVar("T")
 
@@ -42,12 +42,23 @@ POLL_EVERY = 64  # task steps between two non-blocking polls while busy
 MAX_SLEEP = 86400.0
 _NO_SEND: Any = object()
 _new: Callable[..., Task] = type.__call__  # Task(...) without the NoPublicConstructor check
-_ABORT_TYPES = frozenset((types.MethodType, types.FunctionType, types.BuiltinFunctionType))
+# Until lowio's I/O waits yield ``Park`` objects, a function defined in lowio
+# itself is accepted as a park request too (see ``_lowio_abort``).
+_FUNCTION_TYPES = (types.MethodType, types.FunctionType)
 _FOREIGN_YIELD = (
     "lowio.run received unrecognized yield message {!r}. Are you trying to use a "
-    "library written for asyncio/twisted/tornado or similar? That won't work without "
-    "some sort of compatibility shim."
+    "library written for some other framework like asyncio? That won't work "
+    "without some kind of compatibility shim."
 )
+
+
+def _lowio_abort(msg: object) -> bool:
+    """Whether ``msg`` is an abort function of lowio's own (yielded bare by
+    its I/O waits); any other callable is a foreign yield."""
+    if type(msg) not in _FUNCTION_TYPES:
+        return False
+    module: str = getattr(msg, "__module__", None) or ""
+    return module.startswith("lowio.")
 
 
 def coroutine_or_error(async_fn: Callable[..., Awaitable[T]], args: tuple[Any, ...]) -> Any:
@@ -299,7 +310,13 @@ class Runner:
         heap = timers._heap
         current_time = clock.current_time
         while init_task in tasks:
-            if not self.runq or steps >= POLL_EVERY:
+            if (
+                not self.runq
+                or steps >= POLL_EVERY
+                # run_sync_soon callbacks already queued run before the next batch
+                or entry_queue._queue
+                or entry_queue._idempotent
+            ):
                 steps = 0
                 self._io_and_timers(timers, clock, entry_queue)
             elif heap and heap[0][0] <= current_time():
@@ -342,8 +359,8 @@ class Runner:
                     append(task)
                     if hooks:
                         instruments.call("task_scheduled", task)
-                elif type(msg) in _ABORT_TYPES or (callable(msg) and not isinstance(msg, type)):
-                    task._abort = msg
+                elif type(msg) is Park or _lowio_abort(msg):
+                    task._abort = msg.abort if type(msg) is Park else msg
                     task._cancel_points += 1
                     if task._cancel_status.effectively_cancelled:
                         task._attempt_delivery_of_any_pending_cancel()
