@@ -257,7 +257,7 @@ class Runner:
             new_exc.__context__ = error
             error = new_exc
         task._activate_cancel_status(None)
-        task._arg = task._fn = None
+        task._arg = None  # drops an exception (and its traceback) thrown in last
         self.tasks.discard(task)
         if task is self.main_task:
             self.main_task_outcome = (value, error)

@@ -6,13 +6,13 @@ from __future__ import annotations
 import contextvars
 import functools
 import gc
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from types import AsyncGeneratorType, FrameType
 from typing import TYPE_CHECKING, Any
 
 from ._cancel import MISNESTING_REASON, CancelStatus
 from ._exceptions import LowioInternalError, NoPublicConstructor, final
-from ._traps import Abort, RaiseCancel
+from ._traps import Abort, RaiseCancel, RaiseCancelT
 
 if TYPE_CHECKING:
     from ._nursery import Nursery
@@ -99,9 +99,12 @@ class Task(metaclass=NoPublicConstructor):
         self._child_nurseries: list[Nursery] = []
         self._send = coro.send
         self._throw = coro.throw
-        self._fn: Any = self._send
-        self._arg: Any = None
-        self._abort: Any = None
+        # What the next step does: ``_fn(_arg)`` is ``coro.send(value)`` or
+        # ``coro.throw(exception)``.  ``_abort`` is the abort function of
+        # the wait the task is parked in (None while it is runnable).
+        self._fn: Callable[[Any], Any] = self._send
+        self._arg: object = None
+        self._abort: Callable[[RaiseCancelT], Abort] | None = None
         self._cancel_status: CancelStatus = None  # type: ignore[assignment]
         self._cancel_points = 0
         self._schedule_points = 0
@@ -155,7 +158,13 @@ class Task(metaclass=NoPublicConstructor):
                 self._attempt_delivery_of_any_pending_cancel()
 
     def _attempt_abort(self, raise_cancel: RaiseCancel) -> None:
-        success = self._abort(raise_cancel)
+        """Offers ``raise_cancel`` to the wait the task is parked in (its
+        abort function runs now, in whatever task is cancelling); a wait
+        that gives up reschedules the task with the exception."""
+        abort = self._abort
+        if abort is None:
+            return  # runnable: the next checkpoint raises it
+        success = abort(raise_cancel)
         if type(success) is not Abort:
             raise LowioInternalError("abort function must return lowio.lowlevel.Abort")
         if success is Abort.SUCCEEDED:
@@ -168,9 +177,6 @@ class Task(metaclass=NoPublicConstructor):
         self._attempt_abort(RaiseCancel(reason.exception))
 
     def _attempt_delivery_of_pending_ki(self) -> None:
-        if self._abort is None:
-            return
-
         def consume() -> BaseException:
             # the KeyboardInterrupt is delivered only if the abort takes it
             # (succeeds, or a nursery keeps it); a refused abort leaves it
