@@ -118,9 +118,11 @@ class AsyncGenerators:
 
     @staticmethod
     async def aclose(agen: AsyncGeneratorType[Any, Any]) -> None:
-        """Closes ``agen`` as trio does: in a cancelled, shielded scope, so
-        that an ``await`` in its ``finally`` raises ``Cancelled``; errors
-        are logged."""
+        """Closes ``agen`` in a cancelled, shielded scope: its ``finally``
+        blocks run, but an ``await`` there raises ``Cancelled`` at once (the
+        generator was abandoned: nobody waits for it to do async work, and
+        an outer cancellation must not reach it either).  Its errors are
+        logged, never raised."""
         try:
             with CancelScope(shield=True) as scope:
                 scope.cancel(reason=_NO_ASYNC_WORK)

@@ -52,7 +52,8 @@ class CancelReason:
         )
 
 
-# A scope cancelled with no reason was abandoned by misnesting (trio's text).
+# The reason a scope reports when it was cancelled without one: it was
+# abandoned by misnesting (see CancelStatus).
 MISNESTING_REASON = CancelReason("unknown", "misnesting")
 
 

@@ -21,7 +21,7 @@ def final(cls: C) -> C:
     """``typing.final`` that also holds at run time: defining a subclass of
     ``cls`` raises ``TypeError`` ("... does not support subclassing").  For
     the classes whose invariants lowio relies on (a subclass could override
-    what the scheduler calls behind its back), as trio forbids them too."""
+    what the scheduler calls behind its back)."""
     cls.__init_subclass__ = classmethod(_refuse_subclass)  # type: ignore[assignment]
     return typing_final(cls)
 

@@ -44,8 +44,9 @@ def _count(count: int | float) -> int | float:
 
 def add_parking_lot_breaker(task: Task, lot: ParkingLot) -> None:
     """Registers ``task`` as a breaker of ``lot``: when ``task`` exits, the
-    lot is broken (``lot.break_lot(task)``), as trio does for the owner of a
-    ``Lock``.  A task may be registered for the same lot several times.
+    lot is broken (``lot.break_lot(task)``), so that its waiters do not
+    wait forever for something only ``task`` could give them (the owner of
+    a ``Lock``).  A task may be registered for the same lot several times.
     ``BrokenResourceError`` if ``task`` has already exited."""
     runner = task._runner
     if task not in runner.tasks:
