@@ -12,7 +12,7 @@ import socket
 import sys
 import types
 import warnings
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
 from typing import Any
 
 import outcome
@@ -252,10 +252,27 @@ def test_exception_chaining_after_a_throw_matches_trio() -> None:
 # ---- a task's await frames ----
 
 
-@LIBS
-def test_await_frames_go_through_an_async_generator(lib: Any) -> None:
+def _await_frame_names(lib: Any, body: Callable[[], Awaitable[None]]) -> list[str]:
+    """The function names of the await frames of a task running ``body``,
+    once it is blocked."""
     names: list[str] = []
 
+    async def main() -> None:
+        async with lib.open_nursery() as nursery:
+            nursery.start_soon(body)
+            await lib.testing.wait_all_tasks_blocked()
+            [task] = nursery.child_tasks
+            names.extend(frame.f_code.co_name for frame, _ in task.iter_await_frames())
+            nursery.cancel_scope.cancel()
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)  # an abandoned generator
+        lib.run(main)
+    return names
+
+
+@LIBS
+def test_await_frames_go_through_an_async_generator(lib: Any) -> None:
     async def agen() -> AsyncGenerator[int, None]:
         await lib.sleep_forever()
         yield 1  # pragma: no cover
@@ -264,23 +281,13 @@ def test_await_frames_go_through_an_async_generator(lib: Any) -> None:
         async for _ in agen():
             pass  # pragma: no cover
 
-    async def main() -> None:
-        async with lib.open_nursery() as nursery:
-            nursery.start_soon(user)
-            await lib.testing.wait_all_tasks_blocked()
-            [task] = nursery.child_tasks
-            names.extend(frame.f_code.co_name for frame, _ in task.iter_await_frames())
-            nursery.cancel_scope.cancel()
-
-    lib.run(main)
+    names = _await_frame_names(lib, user)
     # trio shows one more frame of its own below wait_task_rescheduled
     assert names[:4] == ["user", "agen", "sleep_forever", "wait_task_rescheduled"]
 
 
 @LIBS
-def test_await_frames_of_a_finished_step_of_asend(lib: Any) -> None:
-    names: list[str] = []
-
+def test_await_frames_go_through_asend(lib: Any) -> None:
     async def agen() -> AsyncGenerator[int, None]:
         yield 1
         await lib.sleep_forever()
@@ -291,18 +298,24 @@ def test_await_frames_of_a_finished_step_of_asend(lib: Any) -> None:
         await gen.asend(None)
         await gen.asend(None)
 
-    async def main() -> None:
-        async with lib.open_nursery() as nursery:
-            nursery.start_soon(user)
-            await lib.testing.wait_all_tasks_blocked()
-            [task] = nursery.child_tasks
-            names.extend(frame.f_code.co_name for frame, _ in task.iter_await_frames())
-            nursery.cancel_scope.cancel()
+    assert _await_frame_names(lib, user)[:3] == ["user", "agen", "sleep_forever"]
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        lib.run(main)
-    assert names[:3] == ["user", "agen", "sleep_forever"]
+
+@LIBS
+def test_await_frames_go_through_athrow(lib: Any) -> None:
+    async def agen() -> AsyncGenerator[int, None]:
+        try:
+            yield 1
+        except KeyError:
+            await lib.sleep_forever()
+        yield 2  # pragma: no cover
+
+    async def user() -> None:
+        gen = agen()
+        await gen.asend(None)
+        await gen.athrow(KeyError())
+
+    assert _await_frame_names(lib, user)[:3] == ["user", "agen", "sleep_forever"]
 
 
 # ---- current_statistics ----
