@@ -43,22 +43,14 @@ MAX_SLEEP = 86400.0
 _NO_SEND: Any = object()
 _new: Callable[..., Task] = type.__call__  # Task(...) without the NoPublicConstructor check
 # Until lowio's I/O waits yield ``Park`` objects, a function defined in lowio
-# itself is accepted as a park request too (see ``_lowio_abort``).
+# itself (bare, not in a Park) is accepted as a park request too; any other
+# callable is a foreign yield.
 _FUNCTION_TYPES = (types.MethodType, types.FunctionType)
 _FOREIGN_YIELD = (
     "lowio.run received unrecognized yield message {!r}. Are you trying to use a "
     "library written for some other framework like asyncio? That won't work "
     "without some kind of compatibility shim."
 )
-
-
-def _lowio_abort(msg: object) -> bool:
-    """Whether ``msg`` is an abort function of lowio's own (yielded bare by
-    its I/O waits); any other callable is a foreign yield."""
-    if type(msg) not in _FUNCTION_TYPES:
-        return False
-    module: str = getattr(msg, "__module__", None) or ""
-    return module.startswith("lowio.")
 
 
 def coroutine_or_error(async_fn: Callable[..., Awaitable[T]], args: tuple[Any, ...]) -> Any:
@@ -359,7 +351,9 @@ class Runner:
                     append(task)
                     if hooks:
                         instruments.call("task_scheduled", task)
-                elif type(msg) is Park or _lowio_abort(msg):
+                elif type(msg) is Park or (
+                    type(msg) in _FUNCTION_TYPES and (msg.__module__ or "").startswith("lowio.")
+                ):
                     task._abort = msg.abort if type(msg) is Park else msg
                     task._cancel_points += 1
                     if task._cancel_status.effectively_cancelled:
