@@ -2,11 +2,12 @@
 (``current_task``, ``current_time``, ``current_statistics``, ...).
 
 The scheduler steps tasks in FIFO batches.  A task yields either
-``CHECKPOINT`` (reschedule at once) or an abort function (park until
+``CHECKPOINT`` (reschedule at once) or a ``Park`` (park until
 ``reschedule``); see ``_traps``.  While tasks are runnable the poller is
 asked (with a zero timeout) and timers are expired only every
-``POLL_EVERY`` task steps, so a checkpoint does not cost an ``epoll_wait``,
-yet I/O and deadlines are never starved.
+``POLL_EVERY`` task steps, or as soon as ``run_sync_soon`` callbacks are
+queued, so a checkpoint does not cost an ``epoll_wait``, yet I/O, callbacks
+and deadlines are never starved.
 """
 
 from __future__ import annotations
