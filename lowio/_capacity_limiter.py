@@ -102,11 +102,12 @@ class CapacityLimiter:
     def _hand_out(self) -> None:
         """Gives the free tokens to the oldest waiters and wakes them."""
         waiting = self._waiting
-        holders = self._holders
-        while waiting and len(holders) < self._total_tokens:
+        free = self._total_tokens - len(self._holders)
+        while waiting and free > 0:
             task, borrower = waiting.popitem(last=False)
-            holders.add(borrower)
+            self._holders.add(borrower)
             task._runner.reschedule(task)
+            free -= 1
 
     async def _wait_in_line(self, borrower: Task | object) -> None:
         """Parks the current task at the end of the line until
