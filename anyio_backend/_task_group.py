@@ -1,15 +1,19 @@
 """anyio's ``TaskGroup`` on a lowio nursery.
 
-* Exception groups are strict (lowio nurseries always group).
-* When only cancellations escape the group, it raises one bare
-  ``lowio.Cancelled`` (chained to the group) instead of a group of them, as
-  anyio's trio backend does, so ``except get_cancelled_exc_class()`` works.
-* ``start()``: the child runs under ``nursery.start``'s handshake; anyio's
-  ``TaskStatus`` may also be told ``started()`` synchronously, by a plain
-  function that returns the coroutine (the value is passed on once the
-  child task runs).
+Contract (anyio's, as lowio meets it):
+
+* A task group is entered once; while its ``async with`` body runs and until
+  its last task has finished it accepts new tasks (``start_soon``,
+  ``start``, ``create_task``); afterwards they raise ``RuntimeError``.
+* Errors leave it as a ``BaseExceptionGroup`` (lowio nurseries are strict).
+  When only cancellations escape, it raises one bare ``lowio.Cancelled``
+  instead (the group is its ``__cause__``), so that ``except
+  get_cancelled_exc_class()`` in the enclosing code sees a cancellation.
+* ``start()``: the task runs under ``nursery.start``'s handshake, and
+  anyio's ``task_status.started()`` may even be called synchronously by a
+  plain function that returns the coroutine.
 * ``create_task(coro, name=, context=)`` runs the coroutine through anyio's
-  ``TaskHandle`` (its own cancel scope, result, status).
+  ``TaskHandle`` (its own cancel scope, result and status).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from anyio._core._tasks import TaskHandle
 from anyio.abc._tasks import call_for_coroutine, get_callable_name, get_coro_name
 
 import lowio
-from lowio._core import NurseryManager
+from lowio._core import Nursery, NurseryManager
 
 from ._cancel_scope import CancelScope
 from ._sync import Event
@@ -37,43 +41,77 @@ if sys.version_info < (3, 11):  # pragma: no cover
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 
+_INACTIVE = "This task group is not active; no new tasks can be started."
 
-class _NotStarted:
+
+class _Unset:
     def __repr__(self) -> str:
         return "<not started>"
 
 
-_NOT_STARTED: Any = _NotStarted()
+_UNSET: Any = _Unset()
 
 
 class TaskStatus(abc.TaskStatus[T], Generic[T]):
     """The ``task_status`` anyio code receives from ``TaskGroup.start``.
 
-    Until the child task runs, ``started(value)`` only records the value
-    (a synchronous wrapper may call it while making the coroutine); once it
-    runs, calls go straight to lowio's task status.
-    """
+    It forwards ``started(value)`` to lowio's task status once the task
+    runs (``bind``).  Called earlier, while the coroutine is being made, it
+    keeps the value for ``bind`` to pass on.  ``RuntimeError`` if called
+    twice."""
 
-    __slots__ = ("early_value", "native")
+    __slots__ = ("_lowio_status", "_value")
 
     def __init__(self) -> None:
-        self.early_value: Any = _NOT_STARTED
-        self.native: lowio.TaskStatus[Any] | None = None
+        self._value: Any = _UNSET
+        self._lowio_status: lowio.TaskStatus[Any] | None = None
 
     def started(self, value: T | None = None) -> None:
-        if self.native is not None:
-            self.native.started(value)
-        elif self.early_value is not _NOT_STARTED:
+        if self._lowio_status is not None:
+            self._lowio_status.started(value)
+        elif self._value is not _UNSET:
             raise RuntimeError("called 'started' twice on the same task status")
         else:
-            self.early_value = value
+            self._value = value
+
+    def bind(self, lowio_status: lowio.TaskStatus[Any]) -> None:
+        """From now on ``started`` goes to ``lowio_status`` (a value given
+        before goes there at once)."""
+        if self._value is not _UNSET:
+            lowio_status.started(self._value)
+        else:
+            self._lowio_status = lowio_status
+
+
+class _StartedTask:
+    """The body of a task made by ``TaskGroup.start``: builds the coroutine
+    with anyio's task status bound to lowio's, and runs it in a handle."""
+
+    __slots__ = ("args", "func", "handle", "name")
+
+    def __init__(
+        self, func: Callable[..., Coroutine[Any, Any, Any]], args: tuple[Any, ...], name: str
+    ) -> None:
+        self.func = func
+        self.args = args
+        self.name = name
+        self.handle: TaskHandle[Any] | None = None
+
+    async def run(self, *, task_status: lowio.TaskStatus[Any]) -> None:
+        status: TaskStatus[Any] = TaskStatus()
+        coro = call_for_coroutine(self.func, self.args, task_status=status)
+        status.bind(task_status)
+        self.handle = _new_handle(coro, self.name)
+        await self.handle._run_coro()
 
 
 class TaskGroup(abc.TaskGroup):
+    """See the module docstring."""
+
     def __init__(self) -> None:
-        self._entered = False
-        self._active = False
         self._manager = NurseryManager()
+        self._entered = False
+        self._nursery: Nursery | None = None  # set while the group accepts tasks
         self.cancel_scope = None  # type: ignore[assignment]  # set on entry
 
     async def __aenter__(self) -> TaskGroup:
@@ -82,7 +120,6 @@ class TaskGroup(abc.TaskGroup):
         self._entered = True
         self._nursery = await self._manager.__aenter__()
         self.cancel_scope = CancelScope(self._nursery.cancel_scope)
-        self._active = True
         return self
 
     async def __aexit__(
@@ -94,22 +131,22 @@ class TaskGroup(abc.TaskGroup):
         try:
             return await self._manager.__aexit__(exc_type, exc_val, exc_tb)
         except BaseExceptionGroup as group:
-            if group.split(lowio.Cancelled)[1] is None:
-                # only cancellations: one bare Cancelled, as the trio backend
-                first = _first_cancelled(group)
-                raise lowio.Cancelled._create(
-                    source=first.source, reason=first.reason, source_task=first.source_task
-                ) from group
-            raise
+            if group.split(lowio.Cancelled)[1] is not None:
+                raise
+            raise _one_cancelled(group) from group
         finally:
             del exc_val, exc_tb
-            self._active = False
+            self._nursery = None
 
-    def _check_active(self, coro: Coroutine[Any, Any, Any] | None = None) -> None:
-        if not self._active:
+    def _active_nursery(self, coro: Coroutine[Any, Any, Any] | None = None) -> Nursery:
+        """The nursery to spawn in; ``RuntimeError`` if the group is not
+        active (``coro`` is closed first, so it warns of no missing await)."""
+        nursery = self._nursery
+        if nursery is None:
             if coro is not None:
-                coro.close()  # no "never awaited" warning
-            raise RuntimeError("This task group is not active; no new tasks can be started.")
+                coro.close()
+            raise RuntimeError(_INACTIVE)
+        return nursery
 
     def create_task(
         self,
@@ -120,17 +157,17 @@ class TaskGroup(abc.TaskGroup):
     ) -> TaskHandle[T_co]:
         if type(coro) is not CoroutineType and not isinstance(coro, Coroutine):
             raise TypeError(f"expected a coroutine, got {coro.__class__.__qualname__}")
-        if not self._active:
-            self._check_active(coro)
+        nursery = self._active_nursery(coro)
         handle = _new_handle(coro, get_coro_name(coro, name))
         if context is not None:
-            # a copy (the same context cannot be entered by two tasks), where
-            # sniffio says "lowio" whatever the caller's context says
+            # the task runs in a copy (two tasks cannot share one context),
+            # where sniffio says "lowio" whatever the caller's context says
             context = context.copy()
             context.run(sniffio.current_async_library_cvar.set, "lowio")
-        runner = self._nursery._parent_task._runner
         try:
-            runner.spawn_impl(handle._run_coro, (), self._nursery, handle.name, context=context)
+            nursery._parent_task._runner.spawn_impl(
+                handle._run_coro, (), nursery, handle.name, context=context
+            )
         except BaseException:
             coro.close()
             raise
@@ -143,27 +180,14 @@ class TaskGroup(abc.TaskGroup):
         name: object = None,
         return_handle: bool = False,
     ) -> Any:
-        self._check_active()
-        task_name = get_callable_name(func, name)
-        holder: list[TaskHandle[Any]] = []
-
-        async def run_started(*, task_status: lowio.TaskStatus[Any]) -> None:
-            status: TaskStatus[Any] = TaskStatus()
-            coro = call_for_coroutine(func, args, task_status=status)
-            if status.early_value is not _NOT_STARTED:
-                task_status.started(status.early_value)
-            else:
-                status.native = task_status
-            handle = _new_handle(coro, task_name)
-            holder.append(handle)
-            await handle._run_coro()
-
-        value = await self._nursery.start(run_started, name=task_name)
-        if return_handle:
-            handle = holder[0]
-            handle._start_value = value
-            return handle
-        return value
+        nursery = self._active_nursery()
+        body = _StartedTask(func, args, get_callable_name(func, name))
+        value = await nursery.start(body.run, name=body.name)
+        if not return_handle:
+            return value
+        assert body.handle is not None  # made before the task could call started()
+        body.handle._start_value = value
+        return body.handle
 
 
 def _new_handle(coro: Coroutine[Any, Any, T], name: str) -> TaskHandle[T]:
@@ -188,10 +212,13 @@ _HANDLE_FIELDS_KNOWN = {"_coro", "_cancel_scope", "_finished_event", "_exception
 )
 
 
-def _first_cancelled(group: BaseExceptionGroup[Any]) -> lowio.Cancelled:
-    for exc in group.exceptions:
-        if isinstance(exc, BaseExceptionGroup):
-            return _first_cancelled(exc)
-        assert isinstance(exc, lowio.Cancelled)
-        return exc
-    raise AssertionError("empty exception group")  # pragma: no cover
+def _one_cancelled(group: BaseExceptionGroup[Any]) -> lowio.Cancelled:
+    """A new ``Cancelled`` standing for a group of nothing but
+    cancellations: it carries the first one's source, reason and task."""
+    first: BaseException = group
+    while isinstance(first, BaseExceptionGroup):
+        first = first.exceptions[0]
+    assert isinstance(first, lowio.Cancelled)
+    return lowio.Cancelled._create(
+        source=first.source, reason=first.reason, source_task=first.source_task
+    )

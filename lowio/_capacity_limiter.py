@@ -5,23 +5,30 @@ Every borrower (a task, or any object for the ``*_on_behalf_of`` methods)
 holds at most one token.  Waiters are served oldest first: a token that is
 put back goes straight to the longest waiter, never to a task that arrives
 later, and ``acquire_nowait`` refuses while anyone is waiting.
+
+The limiter keeps its own waiting line: each parked task with the borrower
+it waits for.  A token is handed over by moving that borrower among the
+holders and rescheduling the task, so a woken waiter already holds its
+token when it runs; a waiter cancelled first just leaves the line.
 """
 
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from dataclasses import dataclass
 from types import TracebackType
-from typing import NoReturn, final
 
 from ._core import (
-    ParkingLot,
+    Abort,
     Task,
     WouldBlock,
     cancel_shielded_checkpoint,
     checkpoint_if_cancelled,
     current_task,
+    wait_task_rescheduled,
 )
+from ._core._exceptions import final
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,20 +65,17 @@ class CapacityLimiter:
     """
 
     def __init__(self, total_tokens: int | float) -> None:
-        self._lot = ParkingLot()
-        self._borrowers: set[Task | object] = set()
-        # the borrower each parked task is acquiring for (on-behalf-of)
-        self._pending_borrowers: dict[Task, Task | object] = {}
+        self._holders: set[Task | object] = set()
+        # the waiting line, oldest first: parked task -> the borrower it
+        # acquires for (itself, or the object of acquire_on_behalf_of)
+        self._waiting: OrderedDict[Task, Task | object] = OrderedDict()
         self._total_tokens: int | float = 0
         self.total_tokens = total_tokens  # validates
 
-    def __init_subclass__(cls, **kwargs: object) -> NoReturn:
-        raise TypeError(f"{cls.__module__}.{cls.__qualname__} does not support subclassing")
-
     def __repr__(self) -> str:
         return (
-            f"<lowio.CapacityLimiter at {id(self):#x}, {len(self._borrowers)}/"
-            f"{self._total_tokens} with {len(self._lot)} waiting>"
+            f"<lowio.CapacityLimiter at {id(self):#x}, {len(self._holders)}/"
+            f"{self._total_tokens} with {len(self._waiting)} waiting>"
         )
 
     @property
@@ -93,25 +97,41 @@ class CapacityLimiter:
         if new_total_tokens < 0:
             raise ValueError("total_tokens must be >= 0")
         self._total_tokens = new_total_tokens
-        self._wake_waiters()
+        self._hand_out()
 
-    def _wake_waiters(self) -> None:
-        free = self._total_tokens - len(self._borrowers)
-        if free > 0 and self._lot:
-            pending = self._pending_borrowers
-            for task in self._lot.unpark(count=free):
-                self._borrowers.add(pending.pop(task))
+    def _hand_out(self) -> None:
+        """Gives the free tokens to the oldest waiters and wakes them."""
+        waiting = self._waiting
+        free = self._total_tokens - len(self._holders)
+        while waiting and free > 0:
+            task, borrower = waiting.popitem(last=False)
+            self._holders.add(borrower)
+            task._runner.reschedule(task)
+            free -= 1
+
+    async def _wait_in_line(self, borrower: Task | object) -> None:
+        """Parks the current task at the end of the line until
+        ``_hand_out`` gives ``borrower`` a token.  Cancellation takes it
+        out of the line (no token is taken)."""
+        task = current_task()
+        self._waiting[task] = borrower
+
+        def leave_line(_: object) -> Abort:
+            del self._waiting[task]
+            return Abort.SUCCEEDED
+
+        await wait_task_rescheduled(leave_line)
 
     @property
     def borrowed_tokens(self) -> int:
         """How many tokens are currently borrowed."""
-        return len(self._borrowers)
+        return len(self._holders)
 
     @property
     def available_tokens(self) -> int | float:
         """``total_tokens - borrowed_tokens`` (negative right after
         ``total_tokens`` was lowered below ``borrowed_tokens``)."""
-        return self._total_tokens - len(self._borrowers)
+        return self._total_tokens - len(self._holders)
 
     def acquire_nowait(self) -> None:
         """Takes a token for the current task without waiting.  Not a
@@ -131,14 +151,13 @@ class CapacityLimiter:
           WouldBlock: if no token is free, or other tasks are waiting.
           RuntimeError: if ``borrower`` already holds a token.
         """
-        if borrower in self._borrowers:
+        if borrower in self._holders:
             raise RuntimeError(
                 "this borrower is already holding one of this CapacityLimiter's tokens"
             )
-        if len(self._borrowers) < self._total_tokens and not self._lot:
-            self._borrowers.add(borrower)
-        else:
-            raise WouldBlock
+        if self._waiting or len(self._holders) >= self._total_tokens:
+            raise WouldBlock  # first come, first served: no barging past the line
+        self._holders.add(borrower)
 
     async def acquire(self) -> None:
         """Takes a token for the current task, waiting (first come first
@@ -164,15 +183,7 @@ class CapacityLimiter:
         try:
             self.acquire_on_behalf_of_nowait(borrower)
         except WouldBlock:
-            task = current_task()
-            self._pending_borrowers[task] = borrower
-            try:
-                await self._lot.park()
-            except BaseException:
-                # not woken as a borrower (woken tasks return normally, their
-                # entry already popped): forget the pending entry
-                self._pending_borrowers.pop(task, None)
-                raise
+            await self._wait_in_line(borrower)
         else:
             await cancel_shielded_checkpoint()
 
@@ -192,19 +203,19 @@ class CapacityLimiter:
         Raises:
           RuntimeError: if ``borrower`` holds no token.
         """
-        if borrower not in self._borrowers:
+        if borrower not in self._holders:
             raise RuntimeError("this borrower isn't holding any of this CapacityLimiter's tokens")
-        self._borrowers.remove(borrower)
-        self._wake_waiters()
+        self._holders.remove(borrower)
+        self._hand_out()
 
     def statistics(self) -> CapacityLimiterStatistics:
         """A ``CapacityLimiterStatistics`` (``borrowed_tokens``,
         ``total_tokens``, ``borrowers``, ``tasks_waiting``)."""
         return CapacityLimiterStatistics(
-            borrowed_tokens=len(self._borrowers),
+            borrowed_tokens=len(self._holders),
             total_tokens=self._total_tokens,
-            borrowers=list(self._borrowers),
-            tasks_waiting=len(self._lot),
+            borrowers=list(self._holders),
+            tasks_waiting=len(self._waiting),
         )
 
     async def __aenter__(self) -> None:

@@ -2,8 +2,8 @@
 ``lowio.Process`` (trio's API and semantics).
 
 * Spawning (``subprocess.Popen``: fork/exec, which may be slow for a big
-  parent or with ``preexec_fn``) runs in a short-lived thread, as trio does,
-  so the loop keeps running meanwhile.  It is not cancellable once started.
+  parent or with ``preexec_fn``) runs in a short-lived thread, so the loop
+  keeps running meanwhile.  It is not cancellable once started.
 * Waiting for the exit: where the kernel has ``pidfd_open`` (Linux >= 5.3),
   the process's pidfd goes into the run's poller (``wait_readable``);
   otherwise one waiter thread per process blocks in
@@ -33,7 +33,7 @@ from ._core._exceptions import (
     RunFinishedError,
 )
 from ._core._local import GLOBAL_RUN_CONTEXT, no_run_error
-from ._core._nursery import TASK_STATUS_IGNORED, TaskStatus, open_nursery
+from ._core._nursery import TASK_STATUS_IGNORED, Nursery, TaskStatus, open_nursery
 from ._core._parking_lot import ParkingLot
 from ._core._traps import Abort, checkpoint, checkpoint_if_cancelled, wait_task_rescheduled
 from ._fd_stream import AsyncClosing, FdStream
@@ -74,8 +74,8 @@ def _current_runner(what: str) -> Runner:
 async def _run_in_thread(fn: Callable[[], T]) -> T:
     """``fn()`` in a new daemon thread; its result (or exception) comes back
     through ``run_sync_soon``.  A cancel point before starting; once the
-    thread runs the wait cannot be cancelled (as trio's
-    ``to_thread.run_sync`` without ``abandon_on_cancel``)."""
+    thread runs, the wait cannot be cancelled (the thread's work, a spawn,
+    must not be abandoned half-way)."""
     await checkpoint_if_cancelled()
     runner = _current_runner("_run_in_thread()")
     task = GLOBAL_RUN_CONTEXT.task
@@ -407,7 +407,10 @@ async def open_process(
 
 
 async def _posix_deliver_cancel(process: Process) -> None:
-    # trio's default: SIGTERM, 5 seconds' grace, then SIGKILL
+    """The default ``deliver_cancel``: SIGTERM; if the child is still alive
+    5 seconds later, a ``RuntimeWarning`` and SIGKILL.  (``run_process``
+    cancels this as soon as the child has exited.)  A failure to signal is
+    a warning, not an error: the child is waited for anyway."""
     try:
         process.terminate()
         await sleep(5)
@@ -426,6 +429,120 @@ async def _posix_deliver_cancel(process: Process) -> None:
         )
 
 
+def _pipe_only_with_start(name: str, hint: str = "") -> ValueError:
+    return ValueError(
+        f"{name}=subprocess.PIPE is only valid with nursery.start, "
+        f"since that's the only way to access the pipe{hint}"
+    )
+
+
+def _plan_stdio(
+    stdin: bytes | bytearray | memoryview | int | HasFileno | None,
+    capture_stdout: bool,
+    capture_stderr: bool,
+    started_by_nursery: bool,
+    options: dict[str, object],
+) -> bytes | bytearray | memoryview | None:
+    """Checks ``run_process``'s stdio arguments and turns them into
+    ``open_process`` options (in ``options``); returns the bytes to feed
+    to the child's stdin, or None if its stdin is not ours to feed."""
+    if isinstance(stdin, str):
+        raise UnicodeError("process stdin must be bytes, not str")
+    if not started_by_nursery:
+        # nobody could reach the pipe: the Process is never handed out
+        if stdin is subprocess.PIPE:
+            raise _pipe_only_with_start(
+                "stdin", "; use nursery.start or pass the data you want to write directly"
+            )
+        for name in ("stdout", "stderr"):
+            if options.get(name) is subprocess.PIPE:
+                raise _pipe_only_with_start(name)
+    for name, capture in (("stdout", capture_stdout), ("stderr", capture_stderr)):
+        if capture:
+            if name in options:
+                raise ValueError(f"can't specify both {name} and capture_{name}")
+            options[name] = subprocess.PIPE
+    if isinstance(stdin, (bytes, bytearray, memoryview)):
+        options["stdin"] = subprocess.PIPE
+        return stdin
+    options["stdin"] = stdin
+    return None
+
+
+class _Pumps:
+    """The tasks that feed the child's stdin and collect its captured
+    output.  Taking a stream for a pump removes it from the ``Process``
+    (and ``stdio``): only the pump uses it, and closes it when done."""
+
+    def __init__(self) -> None:
+        self.stdout: list[bytes] | None = None
+        self.stderr: list[bytes] | None = None
+
+    def start(
+        self,
+        nursery: Nursery,
+        proc: Process,
+        input_: bytes | bytearray | memoryview | None,
+        capture_stdout: bool,
+        capture_stderr: bool,
+    ) -> None:
+        if input_ is not None:
+            assert proc.stdin is not None
+            nursery.start_soon(self._feed, proc.stdin, input_)
+            proc.stdin = proc.stdio = None
+        if capture_stdout:
+            assert proc.stdout is not None
+            self.stdout = []
+            nursery.start_soon(self._collect, proc.stdout, self.stdout)
+            proc.stdout = proc.stdio = None
+        if capture_stderr:
+            assert proc.stderr is not None
+            self.stderr = []
+            nursery.start_soon(self._collect, proc.stderr, self.stderr)
+            proc.stderr = None
+
+    @staticmethod
+    async def _feed(stream: FdStream, data: bytes | bytearray | memoryview) -> None:
+        async with stream:
+            with contextlib.suppress(BrokenResourceError):  # the child stopped reading
+                await stream.send_all(data)
+
+    @staticmethod
+    async def _collect(stream: FdStream, chunks: list[bytes]) -> None:
+        async with stream:
+            async for chunk in stream:
+                chunks.append(chunk)
+
+
+async def _supervise(
+    proc: Process,
+    nursery: Nursery,
+    deliver_cancel: Callable[[Process], Awaitable[object]],
+    setup: Callable[[], None],
+) -> None:
+    """Runs ``setup()`` (start the pumps, hand the Process out), then
+    waits for the child.  If either is interrupted (cancelled, a pump
+    failed and cancelled the nursery, ``setup`` raised), runs
+    ``deliver_cancel(proc)`` in the nursery and waits, shielded, until the
+    child has exited (it is always reaped), then cancels ``deliver_cancel``
+    and lets the error through."""
+    try:
+        setup()
+        await proc.wait()
+    except BaseException:
+        with CancelScope(shield=True):
+            killer_scope = CancelScope(shield=True)
+
+            async def kill() -> None:
+                with killer_scope:
+                    await deliver_cancel(proc)
+
+            nursery.start_soon(kill)
+            await proc.wait()
+            killer_scope.cancel(reason="the process has exited")
+        raise
+
+
 async def run_process(
     command: StrOrBytesPath | Sequence[StrOrBytesPath],
     *,
@@ -438,9 +555,9 @@ async def run_process(
     **options: object,
 ) -> subprocess.CompletedProcess[bytes]:
     """Runs ``command`` to completion and returns a
-    ``subprocess.CompletedProcess`` (trio's ``run_process``).  With
-    ``await nursery.start(run_process, ...)`` the ``Process`` is handed back
-    at once and the task supervises it.
+    ``subprocess.CompletedProcess``.  With ``await nursery.start(run_process,
+    ...)`` the ``Process`` is handed back at once and the task supervises it.
+    A checkpoint.
 
     * ``stdin``: bytes to feed (default ``b""``: an empty stdin), or any
       ``stdin`` of ``open_process`` (``subprocess.PIPE`` only with
@@ -460,98 +577,25 @@ async def run_process(
     and redirected; ``OSError`` if the spawn fails; errors of the feeding,
     reading and ``deliver_cancel`` tasks in an ``ExceptionGroup``.
     """
-    if isinstance(stdin, str):
-        raise UnicodeError("process stdin must be bytes, not str")
-    if task_status is TASK_STATUS_IGNORED:
-        if stdin is subprocess.PIPE:
-            raise ValueError(
-                "stdin=subprocess.PIPE is only valid with nursery.start, "
-                "since that's the only way to access the pipe; use nursery.start "
-                "or pass the data you want to write directly"
-            )
-        if options.get("stdout") is subprocess.PIPE:
-            raise ValueError(
-                "stdout=subprocess.PIPE is only valid with nursery.start, "
-                "since that's the only way to access the pipe"
-            )
-        if options.get("stderr") is subprocess.PIPE:
-            raise ValueError(
-                "stderr=subprocess.PIPE is only valid with nursery.start, "
-                "since that's the only way to access the pipe"
-            )
-    input_: bytes | bytearray | memoryview | None
-    if isinstance(stdin, (bytes, bytearray, memoryview)):
-        input_ = stdin
-        options["stdin"] = subprocess.PIPE
-    else:
-        input_ = None
-        options["stdin"] = stdin
-    if capture_stdout:
-        if "stdout" in options:
-            raise ValueError("can't specify both stdout and capture_stdout")
-        options["stdout"] = subprocess.PIPE
-    if capture_stderr:
-        if "stderr" in options:
-            raise ValueError("can't specify both stderr and capture_stderr")
-        options["stderr"] = subprocess.PIPE
-    if deliver_cancel is None:
-        deliver_cancel = _posix_deliver_cancel
-    killer = deliver_cancel
-
-    stdout_chunks: list[bytes] = []
-    stderr_chunks: list[bytes] = []
-
-    async def feed_input(stream: FdStream, data: bytes | bytearray | memoryview) -> None:
-        async with stream:
-            with contextlib.suppress(BrokenResourceError):  # the child stopped reading
-                await stream.send_all(data)
-
-    async def read_output(stream: FdStream, chunks: list[bytes]) -> None:
-        async with stream:
-            async for chunk in stream:
-                chunks.append(chunk)
-
+    input_ = _plan_stdio(
+        stdin, capture_stdout, capture_stderr, task_status is not TASK_STATUS_IGNORED, options
+    )
     proc = await open_process(command, **options)  # type: ignore[arg-type]
+    pumps = _Pumps()
     async with open_nursery() as nursery:
-        try:
-            if input_ is not None:
-                assert proc.stdin is not None
-                nursery.start_soon(feed_input, proc.stdin, input_)
-                proc.stdin = None
-                proc.stdio = None
-            if capture_stdout:
-                assert proc.stdout is not None
-                nursery.start_soon(read_output, proc.stdout, stdout_chunks)
-                proc.stdout = None
-                proc.stdio = None
-            if capture_stderr:
-                assert proc.stderr is not None
-                nursery.start_soon(read_output, proc.stderr, stderr_chunks)
-                proc.stderr = None
+
+        def setup() -> None:
+            pumps.start(nursery, proc, input_, capture_stdout, capture_stderr)
             task_status.started(proc)
-            await proc.wait()
-        except BaseException:
-            with CancelScope(shield=True):
-                killer_scope = CancelScope(shield=True)
 
-                async def kill_child() -> None:
-                    with killer_scope:
-                        await killer(proc)
-
-                nursery.start_soon(kill_child)
-                await proc.wait()
-                killer_scope.cancel(reason="lowio internal implementation detail")
-                raise
-
-    stdout_data = b"".join(stdout_chunks) if capture_stdout else None
-    stderr_data = b"".join(stderr_chunks) if capture_stderr else None
+        await _supervise(proc, nursery, deliver_cancel or _posix_deliver_cancel, setup)
+    stdout = None if pumps.stdout is None else b"".join(pumps.stdout)
+    stderr = None if pumps.stderr is None else b"".join(pumps.stderr)
     returncode = proc.returncode
     assert returncode is not None
     if returncode and check:
-        raise subprocess.CalledProcessError(
-            returncode, proc.args, output=stdout_data, stderr=stderr_data
-        )
-    return subprocess.CompletedProcess(proc.args, returncode, stdout_data, stderr_data)
+        raise subprocess.CalledProcessError(returncode, proc.args, output=stdout, stderr=stderr)
+    return subprocess.CompletedProcess(proc.args, returncode, stdout, stderr)
 
 
 __all__ = ["HasFileno", "Process", "open_process", "run_process"]

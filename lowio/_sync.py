@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Literal, NoReturn, Protocol, TypeVar, final
+from typing import Literal, Protocol
 
 from ._capacity_limiter import CapacityLimiter, CapacityLimiterStatistics
 from ._core import (
@@ -29,6 +29,7 @@ from ._core import (
     current_task,
     remove_parking_lot_breaker,
 )
+from ._core._exceptions import final
 
 __all__ = [
     "CapacityLimiter",
@@ -43,19 +44,6 @@ __all__ = [
     "StrictFIFOLock",
 ]
 
-C = TypeVar("C", bound=type)
-
-
-def _no_subclassing(cls: type, /, **kwargs: object) -> NoReturn:
-    raise TypeError(f"{cls.__module__}.{cls.__qualname__} does not support subclassing")
-
-
-def _final(cls: C) -> C:
-    """``typing.final``, enforced at run time as trio does."""
-    cls.__init_subclass__ = classmethod(_no_subclassing)  # type: ignore[assignment]
-    return final(cls)
-
-
 # ---- Event ----
 
 
@@ -67,7 +55,7 @@ class EventStatistics:
     tasks_waiting: int
 
 
-@_final
+@final
 class Event:
     """A flag that starts false and, once ``set()``, stays true; ``wait()``
     blocks until it is set.  It cannot be cleared: use a new ``Event`` for
@@ -144,7 +132,7 @@ class _AsyncContextManagerMixin:
 # ---- Semaphore ----
 
 
-@_final
+@final
 class Semaphore(_AsyncContextManagerMixin):
     """A counter that ``acquire()`` decrements, waiting while it is zero, and
     ``release()`` increments.  With ``max_value``, releasing past it is a
@@ -333,7 +321,7 @@ class _LockImpl(_AsyncContextManagerMixin):
         return LockStatistics(locked=self.locked(), owner=self._owner, tasks_waiting=len(self._lot))
 
 
-@_final
+@final
 class Lock(_LockImpl):
     """A mutex: one owner at a time, not re-entrant, and only the owner may
     release it (``RuntimeError`` otherwise).  Waiters get it first come
@@ -345,7 +333,7 @@ class Lock(_LockImpl):
     """
 
 
-@_final
+@final
 class StrictFIFOLock(_LockImpl):
     """A ``Lock`` that promises strict first-come-first-served hand-over,
     for code that relies on it (e.g. tasks that queue chunks to send in the
@@ -366,7 +354,7 @@ class ConditionStatistics:
     lock_statistics: LockStatistics
 
 
-@_final
+@final
 class Condition(_AsyncContextManagerMixin):
     """A condition variable over a ``Lock`` (a new one if ``lock`` is
     ``None``; ``TypeError`` if it is not exactly a ``lowio.Lock``).

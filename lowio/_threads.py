@@ -319,20 +319,57 @@ async def to_thread_run_sync(
     if limiter is None:
         limiter = current_default_thread_limiter()
     task = current_task()
-    runner = task._runner
-    token = runner.token
     state = _run_threads("to_thread.run_sync()")
-    call = _ThreadCall(token, abandon, task)
+    call = _ThreadCall(task._runner.token, abandon, task)
     placeholder = ThreadPlaceholder(f"lowio.to_thread.run_sync-{next(_thread_counter)}")
     if thread_name is None:
         thread_name = f"{getattr(sync_fn, '__name__', None)} from {task.name}"
+    await limiter.acquire_on_behalf_of(placeholder)
+    state.active += 1
+    try:
+        _start_worker(task._runner, call, limiter, placeholder, sync_fn, args, thread_name)
+        result: RetT = await _wait_for_worker(call)
+        return result
+    finally:
+        state.active -= 1
+        if not state.active:
+            state.idle_lot.unpark_all()
+
+
+def _start_worker(
+    runner: Runner,
+    call: _ThreadCall,
+    limiter: CapacityLimiter,
+    placeholder: ThreadPlaceholder,
+    sync_fn: Callable[..., RetT],
+    args: tuple[Any, ...],
+    thread_name: str,
+) -> None:
+    """Hands ``sync_fn(*args)`` to a cached worker thread.  When it is done,
+    its outcome travels back through the run's token: in the run's thread
+    the limiter token is released, then the waiting task (unless it
+    abandoned the call) is woken with the outcome.  If the thread cannot be
+    started, the token is released here and the error raised."""
+    token = call.token
     context = contextvars.copy_context()
     # sniffio finds no library in the worker (its thread_local is unset
     # there; the context must not say "lowio" either)
     context.run(sniffio.current_async_library_cvar.set, None)
 
-    def report_back(result: Outcome[RetT]) -> None:
-        # In the run's thread, once the worker finished.
+    def work() -> RetT:  # in the worker
+        _PARENT.call = call
+        try:
+            return _not_a_coroutine(context.run(sync_fn, *args), sync_fn, "sync function")
+        finally:
+            _PARENT.call = None
+
+    def send_back(result: Outcome[RetT]) -> None:  # in the worker
+        # If the run is over, the task abandoned the thread long ago:
+        # nobody wants the result.
+        with contextlib.suppress(RunFinishedError):
+            token.run_sync_soon(report, result)
+
+    def report(result: Outcome[RetT]) -> None:  # in the run's thread
         try:
             limiter.release_on_behalf_of(placeholder)
         except BaseException as exc:
@@ -342,57 +379,45 @@ async def to_thread_run_sync(
         if call.task is not None:
             runner.reschedule(call.task, result)
 
-    def worker_fn() -> RetT:
-        _PARENT.call = call
-        try:
-            return _not_a_coroutine(context.run(sync_fn, *args), sync_fn, "sync function")
-        finally:
-            _PARENT.call = None
-
-    def deliver(result: Outcome[RetT]) -> None:
-        # In the worker.  If the run is over, the task abandoned the thread
-        # long ago: nobody wants the result.
-        with contextlib.suppress(RunFinishedError):
-            token.run_sync_soon(report_back, result)
-
-    await limiter.acquire_on_behalf_of(placeholder)
-    state.active += 1
     try:
-        try:
-            start_thread_soon(worker_fn, deliver, thread_name)
-        except BaseException:
-            limiter.release_on_behalf_of(placeholder)
-            raise
+        start_thread_soon(work, send_back, thread_name)
+    except BaseException:
+        limiter.release_on_behalf_of(placeholder)
+        raise
 
-        def abort(raise_cancel: RaiseCancelT) -> Abort:
-            call.raise_cancel = raise_cancel  # for from_thread.check_cancelled
-            if abandon:
-                call.task = None  # report_back will not wake us
-                return Abort.SUCCEEDED
-            return Abort.FAILED
 
-        while True:
-            msg = await wait_task_rescheduled(abort)
-            if type(msg) is Value:
-                return msg.value  # type: ignore[no-any-return]
-            if type(msg) is Error:
-                error = msg.error
-                del msg
-                try:
-                    raise error
-                finally:
-                    del error
-            if isinstance(msg, _Run):
-                await msg.run_in_task()
-            elif isinstance(msg, _RunSync):
-                msg.run_sync()
-            else:  # pragma: no cover - internal guard
-                raise TypeError(f"to_thread.run_sync got an unknown message {msg!r}")
+async def _wait_for_worker(call: _ThreadCall) -> Any:
+    """Parks the calling task until the worker's outcome arrives, and
+    returns (or raises) it.  Meanwhile the worker's ``from_thread`` calls
+    arrive as messages and run here, in this task.  A cancellation is
+    recorded for ``from_thread.check_cancelled``; it ends the wait only if
+    the call may abandon its thread."""
+
+    def abort(raise_cancel: RaiseCancelT) -> Abort:
+        call.raise_cancel = raise_cancel
+        if call.abandon:
+            call.task = None  # the outcome will not wake us
+            return Abort.SUCCEEDED
+        return Abort.FAILED
+
+    while True:
+        msg = await wait_task_rescheduled(abort)
+        if type(msg) is Value:
+            return msg.value
+        if type(msg) is Error:
+            error = msg.error
             del msg
-    finally:
-        state.active -= 1
-        if not state.active:
-            state.idle_lot.unpark_all()
+            try:
+                raise error
+            finally:
+                del error
+        if isinstance(msg, _Run):
+            await msg.run_in_task()
+        elif isinstance(msg, _RunSync):
+            msg.run_sync()
+        else:  # pragma: no cover - internal guard
+            raise TypeError(f"to_thread.run_sync got an unknown message {msg!r}")
+        del msg
 
 
 # ---- from_thread ----

@@ -8,6 +8,7 @@ import logging
 import sys
 import warnings
 import weakref
+from functools import partial
 from types import AsyncGeneratorType
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +34,22 @@ class AsyncGenerators:
         self.alive: (
             weakref.WeakSet[AsyncGeneratorType[Any, Any]] | set[AsyncGeneratorType[Any, Any]]
         ) = weakref.WeakSet()
-        self._foreign: set[int] = set()
+        # Generators first iterated outside the run's tasks belong to whoever
+        # iterated them (the hooks installed before ours).  CPython clears a
+        # generator's weak references before it calls the finalizer hook, so
+        # the finalizer cannot look a generator up weakly: ``_foreign`` maps
+        # the id of each live foreign generator to a weak reference whose
+        # callback moves the id to ``_foreign_dying`` as it dies; the
+        # finalizer, called right after (same deallocation or the same gc
+        # pass), finds it there.  An id is reused only after its generator
+        # died, and every generator we finalize passed our ``firstiter``
+        # first, which clears its id from both: a recycled id is never
+        # mistaken for a foreign generator.  The ids of foreign generators
+        # that died exhausted (no finalizer call follows) are dropped from
+        # the run's loop, where no gc pass is half-way through.
+        self._foreign: dict[int, weakref.ref[AsyncGeneratorType[Any, Any]]] = {}
+        self._foreign_dying: set[int] = set()
+        self._forget_scheduled = False
         self._trailing: list[AsyncGeneratorType[Any, Any]] = []
         self._prev: Any = None
 
@@ -47,16 +63,34 @@ class AsyncGenerators:
             self._prev = None
 
     def _firstiter(self, agen: AsyncGeneratorType[Any, Any]) -> None:
+        key = id(agen)
+        self._foreign.pop(key, None)
+        self._foreign_dying.discard(key)
         if GLOBAL_RUN_CONTEXT.task is not None:
             self.alive.add(agen)
-        else:
-            self._foreign.add(id(agen))
-            if self._prev is not None and self._prev.firstiter is not None:
-                self._prev.firstiter(agen)
+            return
+        self._foreign[key] = weakref.ref(agen, partial(self._foreign_died, key))
+        if self._prev is not None and self._prev.firstiter is not None:
+            self._prev.firstiter(agen)
+
+    def _foreign_died(self, key: int, _: object) -> None:
+        self._foreign.pop(key, None)
+        self._foreign_dying.add(key)
+        if not self._forget_scheduled:
+            try:
+                self._runner.entry_queue.run_sync_soon(self._forget_dying)
+            except RunFinishedError:
+                return  # the hooks are gone with the run; nothing is left to mix up
+            self._forget_scheduled = True
+
+    def _forget_dying(self) -> None:
+        self._forget_scheduled = False
+        self._foreign_dying.clear()
 
     def _finalizer(self, agen: AsyncGeneratorType[Any, Any]) -> None:
-        if id(agen) in self._foreign:
-            self._foreign.discard(id(agen))
+        key = id(agen)
+        if key in self._foreign_dying:
+            self._foreign_dying.discard(key)
             if self._prev is not None and self._prev.finalizer is not None:
                 self._prev.finalizer(agen)
             return
@@ -84,9 +118,11 @@ class AsyncGenerators:
 
     @staticmethod
     async def aclose(agen: AsyncGeneratorType[Any, Any]) -> None:
-        """Closes ``agen`` as trio does: in a cancelled, shielded scope, so
-        that an ``await`` in its ``finally`` raises ``Cancelled``; errors
-        are logged."""
+        """Closes ``agen`` in a cancelled, shielded scope: its ``finally``
+        blocks run, but an ``await`` there raises ``Cancelled`` at once (the
+        generator was abandoned: nobody waits for it to do async work, and
+        an outer cancellation must not reach it either).  Its errors are
+        logged, never raised."""
         try:
             with CancelScope(shield=True) as scope:
                 scope.cancel(reason=_NO_ASYNC_WORK)

@@ -1,8 +1,10 @@
 """Cancel scopes: where cancellation originates (``CancelScope``) and how it
 reaches tasks (``CancelStatus``, one per entered scope, arranged in a tree).
 
-Cancellation is level-triggered, as in trio: once a scope is cancelled every
-checkpoint inside it raises ``Cancelled`` until the scope exits.
+Cancellation is level-triggered: once a scope is cancelled every checkpoint
+inside it raises ``Cancelled``, again and again, until the scope exits; the
+scope then catches its own ``Cancelled`` (and only its own: one that came
+from an enclosing scope keeps propagating to it).
 """
 
 from __future__ import annotations
@@ -10,9 +12,9 @@ from __future__ import annotations
 import math
 import sys
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
-from ._exceptions import Cancelled, CancelSource
+from ._exceptions import Cancelled, CancelSource, final
 from ._local import GLOBAL_RUN_CONTEXT, no_run_error
 
 if sys.version_info < (3, 11):  # pragma: no cover
@@ -50,18 +52,37 @@ class CancelReason:
         )
 
 
-# A scope cancelled with no reason was abandoned by misnesting (trio's text).
+# The reason a scope reports when it was cancelled without one: it was
+# abandoned by misnesting (see CancelStatus).
 MISNESTING_REASON = CancelReason("unknown", "misnesting")
 
 
-def cancelled_for(reason: CancelReason | None) -> Cancelled:
-    return (MISNESTING_REASON if reason is None else reason).exception()
-
-
 class CancelStatus:
-    """The cancellation state of one entered scope.  When it becomes
-    effectively cancelled it wakes its blocked tasks and tells its children
-    (unless they are shielded)."""
+    """One entered scope's node in the run's cancellation tree.
+
+    Each task points at the node of its innermost entered scope (a new
+    child task at its nursery's node); a node points at the node of the
+    enclosing scope.  The tree answers the one question a checkpoint asks,
+    "is cancellation visible here?", with one attribute read:
+
+    * ``effectively_cancelled`` is True exactly when the scope was cancelled
+      itself, or the enclosing node is effectively cancelled and this scope
+      does not shield.  It is kept current eagerly: whatever changes it
+      (``cancel``, a deadline, ``shield``, moving a node) calls ``refresh``,
+      which pushes the change down the subtree at once.
+    * The moment a node turns effectively cancelled, every task pointing at
+      it is offered the ``Cancelled`` (``Task._attempt_delivery_of_any_
+      pending_cancel``), so a parked task wakes up right away.
+    * A scope that inherits its cancellation records the enclosing scope's
+      reason as its own, so the ``Cancelled`` raised inside names who
+      really cancelled.
+    * When a scope exits while tasks or nodes still hang below its node
+      (misnesting), those are *abandoned*: marked, and kept cancelled, so
+      the stranded code unwinds with ``Cancelled`` instead of running on
+      outside any scope.
+
+    Used from the run's thread only.
+    """
 
     __slots__ = (
         "_children",
@@ -79,72 +100,135 @@ class CancelStatus:
         self._tasks: set[Task] = set()
         self.effectively_cancelled = False
         self.abandoned_by_misnesting = False
-        self.parent = parent
+        self.attach(parent)
 
     @property
     def parent(self) -> CancelStatus | None:
+        """The enclosing scope's node (None at the top, or once detached)."""
         return self._parent
 
-    @parent.setter
-    def parent(self, parent: CancelStatus | None) -> None:
+    def attach(self, parent: CancelStatus | None) -> None:
+        """Moves this node (with its subtree) under ``parent``; None
+        detaches it.  Attaching refreshes the subtree's state."""
         if self._parent is not None:
             self._parent._children.discard(self)
         self._parent = parent
         if parent is not None:
             parent._children.add(self)
-            self.recalculate()
+            self.refresh()
 
     def encloses(self, other: CancelStatus | None) -> bool:
-        while other is not None:
-            if other is self:
-                return True
-            other = other._parent
-        return False
+        """Whether ``other`` is this node or lies anywhere below it."""
+        node = other
+        while node is not None and node is not self:
+            node = node._parent
+        return node is self
+
+    def inherits_cancellation(self) -> bool:
+        """Whether cancellation of the enclosing scopes reaches this one
+        (the scope does not shield and its parent is cancelled)."""
+        parent = self._parent
+        if parent is None or self._scope._shield:
+            return False
+        return parent.effectively_cancelled
+
+    def cancelled_here_only(self) -> bool:
+        """Whether the cancellation visible in this scope is its own: the
+        scope (not an enclosing one) must catch the ``Cancelled``."""
+        return self.effectively_cancelled and not self.inherits_cancellation()
+
+    def refresh(self) -> None:
+        """Recomputes ``effectively_cancelled`` here and below, waking the
+        tasks of every node that turns cancelled.  A node whose state did
+        not change stops the walk: its subtree already agrees with it."""
+        pending = [self]
+        while pending:
+            node = pending.pop()
+            scope = node._scope
+            inherited = node.inherits_cancellation()
+            cancelled = scope._cancel_called or inherited
+            if cancelled == node.effectively_cancelled:
+                continue
+            node.effectively_cancelled = cancelled
+            if cancelled:
+                if inherited and scope._cancel_reason is None:
+                    # the enclosing scope's reason is the one to report
+                    scope._cancel_reason = node._parent._scope._cancel_reason  # type: ignore[union-attr]
+                for task in list(node._tasks):
+                    task._attempt_delivery_of_any_pending_cancel()
+            pending.extend(node._children)
 
     def close(self) -> None:
-        self.parent = None
-        if self._tasks or self._children:
-            # Misnesting left tasks or scopes inside: cancel them, so that
-            # they unwind instead of running on with no scope above them.
-            self._mark_abandoned()
-            self.effectively_cancelled = True
-            for task in list(self._tasks):
-                task._attempt_delivery_of_any_pending_cancel()
-            for child in list(self._children):
-                child.recalculate()
-
-    @property
-    def parent_cancellation_is_visible_to_us(self) -> bool:
-        parent = self._parent
-        return parent is not None and not self._scope._shield and parent.effectively_cancelled
-
-    def recalculate(self) -> None:
-        todo = [self]
-        while todo:
-            current = todo.pop()
-            scope = current._scope
-            visible = current.parent_cancellation_is_visible_to_us
-            new_state = scope._cancel_called or visible
-            if new_state != current.effectively_cancelled:
-                if scope._cancel_reason is None and visible:
-                    scope._cancel_reason = current._parent._scope._cancel_reason  # type: ignore[union-attr]
-                current.effectively_cancelled = new_state
-                if new_state:
-                    for task in list(current._tasks):
-                        task._attempt_delivery_of_any_pending_cancel()
-                todo.extend(current._children)
-
-    def _mark_abandoned(self) -> None:
-        self.abandoned_by_misnesting = True
-        for child in self._children:
-            child._mark_abandoned()
+        """The scope has exited: the node leaves the tree.  Whatever is
+        still below it is abandoned (see the class docstring)."""
+        self.attach(None)
+        if not self._tasks and not self._children:
+            return
+        stranded = [self]
+        while stranded:
+            node = stranded.pop()
+            node.abandoned_by_misnesting = True
+            stranded.extend(node._children)
+        self.effectively_cancelled = True
+        for task in list(self._tasks):
+            task._attempt_delivery_of_any_pending_cancel()
+        for child in list(self._children):
+            child.refresh()
 
     def effective_deadline(self) -> float:
+        """The earliest deadline that can cancel code here: ``-inf`` if
+        cancelled already, else the minimum over this scope and the
+        enclosing ones up to the first shield."""
         if self.effectively_cancelled:
             return -inf
-        if self._parent is None or self._scope._shield:
-            return self._scope._deadline
-        return min(self._scope._deadline, self._parent.effective_deadline())
+        deadline = self._scope._deadline
+        node = self
+        while node._parent is not None and not node._scope._shield:
+            node = node._parent
+            deadline = min(deadline, node._scope._deadline)
+        return deadline
+
+
+def raise_keeping_context(error: BaseException) -> NoReturn:
+    """Raises ``error`` with the ``__context__`` it already has.  A plain
+    ``raise`` in an ``except`` block or ``__exit__`` would chain it to the
+    exception being handled, which it may already contain (a group holding
+    it, or a misnesting error chained to it)."""
+    context = error.__context__
+    try:
+        raise error
+    finally:
+        error.__context__ = context
+        del error, context
+
+
+def exit_with(original: BaseException | None, remaining: BaseException | None) -> bool:
+    """How a (sync or async) ``__exit__`` hands back ``remaining``, what is
+    left of ``original`` after its work: returns True to swallow (nothing
+    left), False to let ``original`` itself carry on (its traceback keeps
+    growing); anything else is raised here, its chain as built.
+
+    The caller must drop its own references to both in a ``finally``: the
+    raised exception's traceback holds the caller's frame, and a local
+    naming the exception would make a reference cycle."""
+    if remaining is None:
+        return True
+    if remaining is original:
+        return False
+    context = remaining.__context__
+    try:
+        raise remaining
+    finally:
+        remaining.__context__ = context
+        del remaining, original, context
+
+
+def _stack_corrupted(what: str, exc: BaseException | None) -> RuntimeError:
+    """The error for a scope exited out of order, chained to what was
+    propagating."""
+    error = RuntimeError(f"Cancel scope stack corrupted: {what}")
+    error.__context__ = exc
+    return error
 
 
 def _check_deadline(value: float, what: str = "deadline") -> float:
@@ -154,6 +238,7 @@ def _check_deadline(value: float, what: str = "deadline") -> float:
     return value
 
 
+@final
 class CancelScope:
     """A scope that cancellation can target: ``with CancelScope() as cs:``.
 
@@ -221,60 +306,68 @@ class CancelScope:
         return self
 
     def _close(self, exc: BaseException | None) -> BaseException | None:
+        """Exits the scope in the current task.  Returns what must keep
+        propagating: ``exc`` minus this scope's own ``Cancelled`` (None if
+        nothing is left).  Misuse does not raise here: it comes back as a
+        ``RuntimeError`` chained to ``exc``.
+
+        * exited twice: the scope is left as it is;
+        * exited from a task that never entered it: likewise (the task that
+          did is still inside it);
+        * exited while scopes entered inside it are still open: it exits
+          anyway, taking those with it (they are abandoned and cancelled,
+          see ``CancelStatus``), and reports the misnesting.
+        """
         status = self._cancel_status
         if status is None:
-            new_exc = RuntimeError(
-                f"Cancel scope stack corrupted: attempted to exit {self!r} "
-                "which had already been exited"
+            return _stack_corrupted(
+                f"attempted to exit {self!r} which had already been exited", exc
             )
-            new_exc.__context__ = exc
-            return new_exc
         task = GLOBAL_RUN_CONTEXT.task
         if task is None:
             raise no_run_error("CancelScope.__exit__()")
-        if task._cancel_status is not status:
-            if status.abandoned_by_misnesting:
-                pass
-            elif not status.encloses(task._cancel_status):
-                new_exc = RuntimeError(
-                    f"Cancel scope stack corrupted: attempted to exit {self!r} "
-                    f"from unrelated {task!r}\n{MISNESTING_ADVICE}"
+        current = task._cancel_status
+        stranded = current is not status and status.abandoned_by_misnesting
+        if current is not status and not stranded:
+            if not status.encloses(current):
+                return _stack_corrupted(
+                    f"attempted to exit {self!r} from unrelated {task!r}\n{MISNESTING_ADVICE}",
+                    exc,
                 )
-                new_exc.__context__ = exc
-                return new_exc
-            else:
-                new_exc = RuntimeError(
-                    f"Cancel scope stack corrupted: attempted to exit {self!r} in "
-                    f"{task!r} that's still within its child "
-                    f"{task._cancel_status._scope!r}\n{MISNESTING_ADVICE}"
-                )
-                new_exc.__context__ = exc
-                exc = new_exc
-                task._activate_cancel_status(status.parent)
-        else:
+            exc = _stack_corrupted(
+                f"attempted to exit {self!r} in {task!r} that's still within its child "
+                f"{current._scope!r}\n{MISNESTING_ADVICE}",
+                exc,
+            )
+        if not stranded:
+            # (a stranded scope's task already left it when an enclosing
+            # scope exited and abandoned it)
             task._activate_cancel_status(status.parent)
-        if (
-            exc is not None
-            and status.effectively_cancelled
-            and not status.parent_cancellation_is_visible_to_us
-        ) or (task._cancel_status is not status and status.abandoned_by_misnesting):
-            if isinstance(exc, Cancelled):
-                self.cancelled_caught = True
-                exc = None
-            elif isinstance(exc, BaseExceptionGroup) and all(
-                type(e) is Cancelled for e in exc.exceptions
-            ):
-                self.cancelled_caught = True  # the common case, without split()
-                exc = None
-            elif isinstance(exc, BaseExceptionGroup):
-                matched, rest = exc.split(Cancelled)
-                if matched:
-                    self.cancelled_caught = True
-                exc = rest
+        if status.abandoned_by_misnesting or (exc is not None and status.cancelled_here_only()):
+            exc = self._catch_own_cancelled(exc)
         status.close()
         self._cancel_status = None
         self._update_registration()
         return exc
+
+    def _catch_own_cancelled(self, exc: BaseException | None) -> BaseException | None:
+        """``exc`` without the ``Cancelled`` this scope raised: a bare one
+        is swallowed; a group loses its ``Cancelled`` members (what is left
+        keeps propagating as a group).  Sets ``cancelled_caught`` if any was
+        caught."""
+        if isinstance(exc, Cancelled):
+            self.cancelled_caught = True
+            return None
+        if not isinstance(exc, BaseExceptionGroup):
+            return exc
+        if all(type(member) is Cancelled for member in exc.exceptions):
+            self.cancelled_caught = True  # the common case, without split()'s copies
+            return None
+        caught, rest = exc.split(Cancelled)
+        if caught is not None:
+            self.cancelled_caught = True
+        remaining: BaseException | None = rest
+        return remaining
 
     def __exit__(
         self,
@@ -282,17 +375,10 @@ class CancelScope:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool:
-        remaining = self._close(exc)
-        if remaining is None:
-            return True
-        if remaining is exc:
-            return False
-        old_context = remaining.__context__
         try:
-            raise remaining
+            return exit_with(exc, self._close(exc))
         finally:
-            remaining.__context__ = old_context
-            del remaining, exc
+            del exc
 
     # ---- deadlines ----
 
@@ -383,7 +469,7 @@ class CancelScope:
             raise TypeError("shield must be a bool")
         self._shield = new_value
         if self._cancel_status is not None:
-            self._cancel_status.recalculate()
+            self._cancel_status.refresh()
 
     def _cancel(self, reason: CancelReason | None) -> None:
         if self._cancel_called:
@@ -393,7 +479,7 @@ class CancelScope:
         self._cancel_called = True
         if self._cancel_status is not None:
             self._update_registration()
-            self._cancel_status.recalculate()
+            self._cancel_status.refresh()
 
     def cancel(self, reason: str | None = None) -> None:
         """Cancels this scope now (idempotent).  ``reason`` is shown in the
@@ -411,8 +497,8 @@ class CancelScope:
         if not self._cancel_called and (
             self._cancel_status is not None or not self._has_been_entered
         ):
-            # the deadline passed but the timer has not fired yet (or, as in
-            # trio, the scope has not been entered yet)
+            # the deadline has passed but the timer has not fired yet; an
+            # unentered scope whose deadline has passed reports True as well
             runner = GLOBAL_RUN_CONTEXT.runner
             if runner is not None and self._deadline <= runner.clock.current_time():
                 self._cancel(CancelReason("deadline"))
@@ -426,7 +512,7 @@ class CancelScope:
         else:
             binding = "unbound"
         state = ", cancelled" if self._cancel_called else ""
-        runner = GLOBAL_RUN_CONTEXT.runner  # as trio: the current run's clock, if any
+        runner = GLOBAL_RUN_CONTEXT.runner  # the deadline is shown on the current run's clock
         if not state and self._deadline != inf and runner is not None:
             now = runner.clock.current_time()
             delta = abs(self._deadline - now)

@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 from typing import Any, Literal, NoReturn, TypeVar
+from typing import final as typing_final
 
 T = TypeVar("T")
+C = TypeVar("C", bound=type)
 
 CancelSource = Literal[
     "KeyboardInterrupt", "deadline", "explicit", "nursery", "shutdown", "unknown"
 ]
+
+
+def _refuse_subclass(cls: type, /, **kwargs: object) -> NoReturn:
+    raise TypeError(f"{cls.__module__}.{cls.__qualname__} does not support subclassing")
+
+
+def final(cls: C) -> C:
+    """``typing.final`` that also holds at run time: defining a subclass of
+    ``cls`` raises ``TypeError`` ("... does not support subclassing").  For
+    the classes whose invariants lowio relies on (a subclass could override
+    what the scheduler calls behind its back)."""
+    cls.__init_subclass__ = classmethod(_refuse_subclass)  # type: ignore[assignment]
+    return typing_final(cls)
 
 
 class NoPublicConstructor(type):
@@ -22,6 +37,7 @@ class NoPublicConstructor(type):
         return super().__call__(*args, **kwargs)  # type: ignore[misc, no-any-return]
 
 
+@final
 class Cancelled(BaseException, metaclass=NoPublicConstructor):
     """Raised at a checkpoint inside a cancelled scope.  Let it propagate to
     the scope that was cancelled; it derives from ``BaseException`` so that
@@ -49,6 +65,12 @@ class Cancelled(BaseException, metaclass=NoPublicConstructor):
             f"cancelled due to {self.source}"
             + ("" if self.reason is None else f" with reason {self.reason!r}")
             + ("" if self.source_task is None else f" from task {self.source_task}")
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"Cancelled(source={self.source!r}, source_task={self.source_task!r}, "
+            f"reason={self.reason!r})"
         )
 
     def __reduce__(self) -> Any:

@@ -55,9 +55,6 @@ class Instruments:
     def __bool__(self) -> bool:
         return bool(self._instruments)
 
-    def has(self, hook: str) -> bool:
-        return hook in self._by_hook
-
     def add(self, instrument: object) -> None:
         if instrument in self._instruments:
             return

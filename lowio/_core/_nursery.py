@@ -8,10 +8,16 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 
-from ._cancel import CancelReason, CancelScope, CancelStatus
-from ._exceptions import LowioInternalError, NoPublicConstructor
+from ._cancel import CancelReason, CancelScope, CancelStatus, exit_with, raise_keeping_context
+from ._exceptions import LowioInternalError, NoPublicConstructor, final
 from ._local import GLOBAL_RUN_CONTEXT, no_run_error
-from ._traps import Abort, RaiseCancel, cancel_shielded_checkpoint, wait_task_rescheduled
+from ._traps import (
+    Abort,
+    RaiseCancel,
+    RaiseCancelT,
+    cancel_shielded_checkpoint,
+    wait_task_rescheduled,
+)
 
 if sys.version_info < (3, 11):  # pragma: no cover
     from exceptiongroup import BaseExceptionGroup  # type: ignore[import-not-found]
@@ -22,10 +28,7 @@ if TYPE_CHECKING:
 StatusT = TypeVar("StatusT")
 
 
-class _NoStatus:
-    pass
-
-
+@final
 class Nursery(metaclass=NoPublicConstructor):
     """Where child tasks live; made by ``open_nursery()``.
 
@@ -33,19 +36,28 @@ class Nursery(metaclass=NoPublicConstructor):
     a child raises, the nursery's ``cancel_scope`` is cancelled (cancelling
     all its children and the body) and the errors leave the nursery as one
     ``BaseExceptionGroup`` (strict: always a group).
+
+    Lifecycle: the nursery is *open* while anything that may still add a
+    child or an error is alive: the ``async with`` body, a child, or a
+    ``start()`` call still waiting for its task.  When the last of these
+    ends the nursery *closes* (``start_soon`` and ``start`` then raise
+    ``RuntimeError``) and the task waiting in ``__aexit__`` wakes.  The
+    errors are handed out once, as the group ``__aexit__`` raises; after
+    that ``_errors`` is None, and a child that still finishes (its parent
+    misnested the nursery and left without waiting) has nowhere to report.
     """
 
     def __init__(self, parent_task: Task, cancel_scope: CancelScope) -> None:
         self._parent_task = parent_task
         parent_task._child_nurseries.append(self)
-        status = parent_task._cancel_status
-        self._cancel_status: CancelStatus = status
+        # children start at the node of the nursery's own scope
+        self._cancel_status: CancelStatus = parent_task._cancel_status
         self.cancel_scope = cancel_scope
         self._children: set[Task] = set()
-        self._pending_excs: list[BaseException] = []
-        self._nested_child_running = True
-        self._parent_waiting_in_aexit = False
-        self._pending_starts = 0
+        self._errors: list[BaseException] | None = []
+        self._body_running = True
+        self._starting = 0  # start() calls whose task has not called started()
+        self._exit_waiting = False  # the parent task is parked in __aexit__
         self._closed = False
 
     @property
@@ -58,80 +70,90 @@ class Nursery(metaclass=NoPublicConstructor):
         """The task that opened this nursery."""
         return self._parent_task
 
-    def _add_exc(self, exc: BaseException, reason: CancelReason | None) -> None:
-        self._pending_excs.append(exc)
+    # ---- bookkeeping (not checkpoints) ----
+
+    def _record_error(self, exc: BaseException, reason: CancelReason | None) -> None:
+        """Keeps ``exc`` for the group and cancels everything in the
+        nursery (``reason`` None: keep the reason of an earlier cancel)."""
+        if self._errors is not None:
+            self._errors.append(exc)
         self.cancel_scope._cancel(reason)
 
-    def _check_nursery_closed(self) -> None:
-        if not (self._nested_child_running or self._children or self._pending_starts):
-            self._closed = True
-            if self._parent_waiting_in_aexit:
-                self._parent_waiting_in_aexit = False
-                self._parent_task._runner.reschedule(self._parent_task)
+    def _close_if_idle(self) -> None:
+        """Closes the nursery once nothing in it is alive (see the class
+        docstring) and wakes the parent waiting in ``__aexit__``."""
+        if self._body_running or self._children or self._starting:
+            return
+        self._closed = True
+        if self._exit_waiting:
+            self._exit_waiting = False
+            self._parent_task._runner.reschedule(self._parent_task)
 
     def _child_finished(self, task: Task, error: BaseException | None) -> None:
+        """Called by the scheduler when a child task has exited."""
         self._children.remove(task)
-        if self._closed and not hasattr(self, "_pending_excs"):
-            # as in trio: the nursery was abandoned by misnesting and has
-            # already exited; the child's result is lost
-            return
+        if self._errors is None:
+            return  # the nursery has exited already (it was misnested)
         if error is not None:
-            self._add_exc(
-                error,
-                None
-                if self.cancel_scope._cancel_called  # the reason would be dropped
-                else CancelReason("nursery", f"child task raised exception {error!r}", repr(task)),
-            )
-        self._check_nursery_closed()
+            # Only the first cancel names its cause: a later reason would
+            # be dropped anyway, so none is built.
+            reason = None
+            if not self.cancel_scope._cancel_called:
+                reason = CancelReason(
+                    "nursery", f"child task raised exception {error!r}", repr(task)
+                )
+            self._record_error(error, reason)
+        self._close_if_idle()
 
-    async def _nested_child_finished(
-        self, nested_child_exc: BaseException | None
-    ) -> BaseException | None:
-        if nested_child_exc is not None:
-            self._add_exc(
-                nested_child_exc,
+    # ---- the parent's side of __aexit__ ----
+
+    async def _body_exited(self, body_exc: BaseException | None) -> BaseException | None:
+        """The ``async with`` body is done (raising ``body_exc``): waits for
+        the children and returns the group of every error (None if none).
+
+        Waiting for children cannot be cancelled (cancellation reaches them
+        through the nursery's scope and they finish); a ``KeyboardInterrupt``
+        delivered meanwhile joins the errors.  With no child to wait for,
+        this is a schedule point that is never a cancel point.
+        """
+        if body_exc is not None:
+            self._record_error(
+                body_exc,
                 CancelReason(
                     "nursery",
-                    "Code block inside nursery contextmanager raised exception "
-                    f"{nested_child_exc!r}",
+                    f"Code block inside nursery contextmanager raised exception {body_exc!r}",
                     repr(self._parent_task),
                 ),
             )
-        self._nested_child_running = False
-        self._check_nursery_closed()
+        self._body_running = False
+        self._close_if_idle()
+        if self._closed:
+            try:
+                await cancel_shielded_checkpoint()
+            except BaseException as exc:  # a KeyboardInterrupt
+                self._record_error(exc, None)
+        else:
 
-        if not self._closed:
-            # Wait for the children.  Cancellation of the body's scope reaches
-            # them through the cancel status tree; a KeyboardInterrupt is
-            # kept with the nursery's errors.
-            def aborted(raise_cancel: RaiseCancel) -> Abort:
+            def keep_keyboard_interrupt(raise_cancel: RaiseCancelT) -> Abort:
                 if isinstance(raise_cancel, RaiseCancel) and raise_cancel.is_keyboard_interrupt:
-                    self._add_exc(
+                    self._record_error(
                         raise_cancel.exc,
                         CancelReason("KeyboardInterrupt", None, repr(self._parent_task)),
                     )
-                return Abort.FAILED
+                return Abort.FAILED  # _close_if_idle wakes us
 
-            self._parent_waiting_in_aexit = True
-            await wait_task_rescheduled(aborted)  # type: ignore[arg-type]
-        else:
-            # nothing to wait for: a schedule point, never a cancel point
-            try:
-                await cancel_shielded_checkpoint()
-            except BaseException as exc:
-                self._add_exc(exc, None)
+            self._exit_waiting = True
+            await wait_task_rescheduled(keep_keyboard_interrupt)
 
-        popped = self._parent_task._child_nurseries.pop()
-        assert popped is self, "nursery misnesting detected"
-        if self._pending_excs:
-            try:
-                group: BaseException = BaseExceptionGroup(
-                    "Exceptions from lowio nursery", self._pending_excs
-                )
-                return group
-            finally:
-                del self._pending_excs
-        return None
+        innermost = self._parent_task._child_nurseries.pop()
+        assert innermost is self, "nursery misnesting detected"
+        errors, self._errors = self._errors, None
+        if not errors:
+            return None
+        group: BaseException = BaseExceptionGroup("Exceptions from lowio nursery", errors)
+        return group
+
+    # ---- spawning ----
 
     def start_soon(
         self, async_fn: Callable[..., Awaitable[object]], *args: object, name: object = None
@@ -145,101 +167,113 @@ class Nursery(metaclass=NoPublicConstructor):
         self, async_fn: Callable[..., Awaitable[object]], *args: object, name: object = None
     ) -> Any:
         """Starts ``async_fn(*args, task_status=...)`` and waits until it
-        calls ``task_status.started(value)``; returns ``value``.  The child
-        runs under this call until then (its errors propagate here,
-        unwrapped), and in this nursery afterwards.  A checkpoint."""
+        calls ``task_status.started(value)``; returns ``value``.  A
+        checkpoint.  ``RuntimeError`` if the nursery has closed, or if the
+        task returns without calling ``started()``.
+
+        Until ``started()`` the task is the only child of a private nursery
+        of this call, inside the caller's cancel scopes: cancelling the
+        caller cancels it, and its error propagates from here, unwrapped.
+        ``started()`` moves it into this nursery (``_adopt``).
+        """
         if self._closed:
             raise RuntimeError("Nursery is closed to new arrivals")
+        self._starting += 1
         try:
-            self._pending_starts += 1
             try:
-                async with NurseryManager() as old_nursery:
-                    task_status: TaskStatus[Any] = TaskStatus._create(old_nursery, self)
+                async with NurseryManager() as private:
+                    task_status: TaskStatus[Any] = TaskStatus._create(private, self)
 
-                    def thunk(*a: object) -> Awaitable[object]:
+                    def with_status(*a: object) -> Awaitable[object]:
                         return async_fn(*a, task_status=task_status)
 
                     task = self._parent_task._runner.spawn_impl(
-                        thunk, args, old_nursery, async_fn if name is None else name
+                        with_status, args, private, async_fn if name is None else name
                     )
                     task._eventual_parent_nursery = self
-            except BaseExceptionGroup as exc:
-                if len(exc.exceptions) == 1:
-                    inner = exc.exceptions[0]
-                    context = inner.__context__
-                    try:
-                        raise inner
-                    finally:
-                        inner.__context__ = context
-                        del inner, exc
-                raise LowioInternalError(
-                    "the nursery of a starting task must hold only that task"
-                ) from exc
-            if task_status._value is _NoStatus:
+            except BaseExceptionGroup as group:
+                # the task is the private nursery's only child: its error
+                # is the group's only member
+                if len(group.exceptions) != 1:
+                    raise LowioInternalError(
+                        "the nursery of a starting task must hold only that task"
+                    ) from group
+                sole = group.exceptions[0]
+                del group
+                try:
+                    raise_keeping_context(sole)
+                finally:
+                    del sole
+            if task_status._value is _NOT_STARTED:
                 raise RuntimeError("child exited without calling task_status.started()")
             return task_status._value
         finally:
-            self._pending_starts -= 1
-            self._check_nursery_closed()
+            self._starting -= 1
+            self._close_if_idle()
+
+    def _adopt(self, private: Nursery) -> None:
+        """Moves the task of ``start()``'s private nursery into this one:
+        it becomes our child, and the cancel scopes it entered (nodes under
+        the private nursery's) and the tasks it runs at that node move under
+        our scope, so that from now on our cancellation reaches them."""
+        moving, private._children = private._children, set()
+        for task in moving:
+            task._parent_nursery = self
+            task._eventual_parent_nursery = None
+            self._children.add(task)
+        source = private._cancel_status
+        target = self._cancel_status
+        for node in list(source._children):
+            node.attach(target)
+        for task in list(source._tasks):
+            if task is not private._parent_task:  # the start() caller stays
+                task._activate_cancel_status(target)
+        private._close_if_idle()
 
     def __repr__(self) -> str:
         return f"<lowio.Nursery at {id(self):#x}>"
+
+
+class _NotStarted:
+    def __repr__(self) -> str:
+        return "<task status not started>"
+
+
+_NOT_STARTED: Any = _NotStarted()
 
 
 class TaskStatus(Generic[StatusT], metaclass=NoPublicConstructor):
     """Passed as ``task_status`` by ``nursery.start``; call ``started()``
     once the task is ready (not a checkpoint)."""
 
-    def __init__(self, old_nursery: Nursery, new_nursery: Nursery) -> None:
-        self._old_nursery = old_nursery
-        self._new_nursery = new_nursery
-        self._value: Any = _NoStatus
+    def __init__(self, private: Nursery, target: Nursery) -> None:
+        self._private = private
+        self._target = target
+        self._value: Any = _NOT_STARTED
 
     def __repr__(self) -> str:
         return f"<lowio task status object at {id(self):#x}>"
 
     def started(self, value: Any = None) -> None:
         """Hands ``value`` to ``nursery.start`` and moves the task into the
-        target nursery.  ``RuntimeError`` if called twice."""
-        if self._value is not _NoStatus:
+        target nursery.  ``RuntimeError`` if called twice, or if the target
+        nursery has closed meanwhile.  If the ``start()`` call was cancelled
+        meanwhile, the task stays where it is (and unwinds there)."""
+        if self._value is not _NOT_STARTED:
             raise RuntimeError("called 'started' twice on the same task status")
         self._value = value
-        old = self._old_nursery
-        if old._cancel_status.effectively_cancelled:
-            # the start() call was cancelled: the task stays where it is and
-            # unwinds there
+        if self._private._cancel_status.effectively_cancelled:
             return
-        new = self._new_nursery
-        if new._closed:
+        if self._target._closed:
             raise RuntimeError("Nursery is closed to new arrivals")
-        tasks = old._children
-        old._children = set()
-        for task in tasks:
-            task._parent_nursery = new
-            task._eventual_parent_nursery = None
-            new._children.add(task)
-        # Move the task's cancel statuses (and scopes nested in it) under
-        # the new nursery.
-        old_status = old._cancel_status
-        children = list(old_status._children)
-        moved_tasks = set(old_status._tasks)
-        moved_tasks.discard(old._parent_task)
-        for status in children:
-            status.parent = None
-        for task in moved_tasks:
-            task._activate_cancel_status(None)
-        for status in children:
-            status.parent = new._cancel_status
-        for task in moved_tasks:
-            task._activate_cancel_status(new._cancel_status)
-        old._check_nursery_closed()
+        self._target._adopt(self._private)
 
 
 class _TaskStatusIgnored(TaskStatus[Any]):
     """The type of ``TASK_STATUS_IGNORED``: ``started()`` does nothing."""
 
     def __init__(self) -> None:
-        self._value = _NoStatus
+        self._value = _NOT_STARTED
 
     def __repr__(self) -> str:
         return "TASK_STATUS_IGNORED"
@@ -249,12 +283,14 @@ class _TaskStatusIgnored(TaskStatus[Any]):
 
 
 TASK_STATUS_IGNORED: TaskStatus[Any] = _TaskStatusIgnored._create()
-"""The default for a ``task_status`` parameter (trio's), so that a function
-written for ``nursery.start`` can also be awaited directly."""
+"""The default for a ``task_status`` parameter, so that a function written
+for ``nursery.start`` can also be awaited directly."""
 
 
 class NurseryManager:
-    """The async context manager returned by ``open_nursery()``."""
+    """The async context manager returned by ``open_nursery()``: entering
+    enters the nursery's cancel scope, exiting waits for the children and
+    then exits the scope (which catches the nursery's own ``Cancelled``)."""
 
     __slots__ = ("_nursery", "_scope")
 
@@ -273,18 +309,11 @@ class NurseryManager:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool:
-        new_exc = await self._nursery._nested_child_finished(exc)
-        combined = self._scope._close(new_exc)
-        if combined is None:
-            return True
-        if combined is exc:
-            return False
-        old_context = combined.__context__
+        group = await self._nursery._body_exited(exc)
         try:
-            raise combined
+            return exit_with(exc, self._scope._close(group))
         finally:
-            combined.__context__ = old_context
-            del combined, new_exc, exc
+            del group, exc
 
     def __enter__(self) -> NoReturn:
         raise RuntimeError("use 'async with open_nursery(...)', not 'with open_nursery(...)'")

@@ -26,9 +26,16 @@ class ParkingLotStatistics:
 
 
 def _count(count: int | float) -> int | float:
-    if count == math.inf:
-        return count
-    if not isinstance(count, int) or isinstance(count, bool):
+    """Checks the ``count`` of ``unpark`` / ``repark``: an ``int >= 0`` or
+    ``math.inf`` (every parked task).  Any other float, integral or not,
+    is a ``ValueError`` (the same text as trio's); a negative count is a
+    ``ValueError`` too; anything that is not a number a ``TypeError``."""
+    if isinstance(count, float):
+        if count == math.inf:
+            return count
+        if math.isnan(count) or count != -math.inf:
+            raise ValueError("Cannot pop a non-integer number of tasks.")
+    elif not isinstance(count, int):
         raise TypeError(f"count must be an int or math.inf, not {type(count).__name__}")
     if count < 0:
         raise ValueError("count must be >= 0")
@@ -37,8 +44,9 @@ def _count(count: int | float) -> int | float:
 
 def add_parking_lot_breaker(task: Task, lot: ParkingLot) -> None:
     """Registers ``task`` as a breaker of ``lot``: when ``task`` exits, the
-    lot is broken (``lot.break_lot(task)``), as trio does for the owner of a
-    ``Lock``.  A task may be registered for the same lot several times.
+    lot is broken (``lot.break_lot(task)``), so that its waiters do not
+    wait forever for something only ``task`` could give them (the owner of
+    a ``Lock``).  A task may be registered for the same lot several times.
     ``BrokenResourceError`` if ``task`` has already exited."""
     runner = task._runner
     if task not in runner.tasks:

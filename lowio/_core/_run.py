@@ -3,11 +3,12 @@
 ``SteppedRun``, in ``_driver``, drive it.
 
 The scheduler steps tasks in FIFO batches.  A task yields either
-``CHECKPOINT`` (reschedule at once) or an abort function (park until
+``CHECKPOINT`` (reschedule at once) or a ``Park`` (park until
 ``reschedule``); see ``_traps``.  While tasks are runnable the poller is
 asked (with a zero timeout) and timers are expired only every
-``POLL_EVERY`` task steps, so a checkpoint does not cost an ``epoll_wait``,
-yet I/O and deadlines are never starved.
+``POLL_EVERY`` task steps, or as soon as ``run_sync_soon`` callbacks are
+queued, so a checkpoint does not cost an ``epoll_wait``, yet I/O, callbacks
+and deadlines are never starved.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from ._nursery import Nursery, open_nursery
 from ._parking_lot import ParkingLot
 from ._task import Task
 from ._timers import Timers
-from ._traps import CHECKPOINT, Abort, wait_task_rescheduled
+from ._traps import CHECKPOINT, Abort, Park, wait_task_rescheduled
 
 T = TypeVar("T")
 
@@ -43,11 +44,14 @@ POLL_EVERY = 64  # task steps between two non-blocking polls while busy
 MAX_SLEEP = 86400.0
 _NO_SEND: Any = object()
 _new: Callable[..., Task] = type.__call__  # Task(...) without the NoPublicConstructor check
-_ABORT_TYPES = frozenset((types.MethodType, types.FunctionType, types.BuiltinFunctionType))
+# Until lowio's I/O waits yield ``Park`` objects, a function defined in lowio
+# itself (bare, not in a Park) is accepted as a park request too; any other
+# callable is a foreign yield.
+_FUNCTION_TYPES = (types.MethodType, types.FunctionType)
 _FOREIGN_YIELD = (
     "lowio.run received unrecognized yield message {!r}. Are you trying to use a "
-    "library written for asyncio/twisted/tornado or similar? That won't work without "
-    "some sort of compatibility shim."
+    "library written for some other framework like asyncio? That won't work "
+    "without some kind of compatibility shim."
 )
 
 
@@ -247,7 +251,7 @@ class Runner:
             new_exc.__context__ = error
             error = new_exc
         task._activate_cancel_status(None)
-        task._arg = task._fn = None
+        task._arg = None  # drops an exception (and its traceback) thrown in last
         self.tasks.discard(task)
         if task is self.main_task:
             self.main_task_outcome = (value, error)
@@ -300,7 +304,13 @@ class Runner:
         heap = timers._heap
         current_time = clock.current_time
         while init_task in tasks:
-            if not self.runq or steps >= POLL_EVERY:
+            if (
+                not self.runq
+                or steps >= POLL_EVERY
+                # run_sync_soon callbacks already queued run before the next batch
+                or entry_queue._queue
+                or entry_queue._idempotent
+            ):
                 steps = 0
                 self._io_and_timers(timers, clock, entry_queue)
             elif heap and heap[0][0] <= current_time():
@@ -343,8 +353,10 @@ class Runner:
                     append(task)
                     if hooks:
                         instruments.call("task_scheduled", task)
-                elif type(msg) in _ABORT_TYPES or (callable(msg) and not isinstance(msg, type)):
-                    task._abort = msg
+                elif type(msg) is Park or (
+                    type(msg) in _FUNCTION_TYPES and (msg.__module__ or "").startswith("lowio.")
+                ):
+                    task._abort = msg.abort if type(msg) is Park else msg
                     task._cancel_points += 1
                     if task._cancel_status.effectively_cancelled:
                         task._attempt_delivery_of_any_pending_cancel()

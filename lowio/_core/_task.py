@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import contextvars
 import functools
-from collections.abc import Coroutine, Iterator
-from types import FrameType
+import gc
+from collections.abc import Callable, Coroutine, Iterator
+from types import AsyncGeneratorType, FrameType
 from typing import TYPE_CHECKING, Any
 
 from ._cancel import MISNESTING_REASON, CancelStatus
-from ._exceptions import LowioInternalError, NoPublicConstructor
-from ._traps import Abort, RaiseCancel
+from ._exceptions import LowioInternalError, NoPublicConstructor, final
+from ._traps import Abort, RaiseCancel, RaiseCancelT
 
 if TYPE_CHECKING:
     from ._nursery import Nursery
@@ -29,6 +30,24 @@ def task_name(name: object) -> str:
         return repr(name)
 
 
+def _frame_and_awaited(link: Any) -> tuple[FrameType | None, object]:
+    """One step down an await chain: the frame of ``link`` and what it is
+    awaiting (None at the bottom).  Coroutines and ``@types.coroutine``
+    generators say so in attributes.  An async generator being stepped
+    (``async for``, ``asend``/``athrow``) is awaited through a wrapper that
+    CPython gives no attribute for, but holds as a reference: gc finds it."""
+    if hasattr(link, "cr_frame"):
+        return link.cr_frame, link.cr_await
+    if hasattr(link, "gi_frame"):
+        return link.gi_frame, link.gi_yieldfrom
+    if type(link).__name__ in ("async_generator_asend", "async_generator_athrow"):
+        for referent in gc.get_referents(link):
+            if isinstance(referent, AsyncGeneratorType):
+                return referent.ag_frame, referent.ag_await
+    return None, None
+
+
+@final
 class Task(metaclass=NoPublicConstructor):
     """A running task (``lowio.lowlevel.current_task()``).
 
@@ -80,9 +99,12 @@ class Task(metaclass=NoPublicConstructor):
         self._child_nurseries: list[Nursery] = []
         self._send = coro.send
         self._throw = coro.throw
-        self._fn: Any = self._send
-        self._arg: Any = None
-        self._abort: Any = None
+        # What the next step does: ``_fn(_arg)`` is ``coro.send(value)`` or
+        # ``coro.throw(exception)``.  ``_abort`` is the abort function of
+        # the wait the task is parked in (None while it is runnable).
+        self._fn: Callable[[Any], Any] = self._send
+        self._arg: object = None
+        self._abort: Callable[[RaiseCancelT], Abort] | None = None
         self._cancel_status: CancelStatus = None  # type: ignore[assignment]
         self._cancel_points = 0
         self._schedule_points = 0
@@ -111,19 +133,15 @@ class Task(metaclass=NoPublicConstructor):
         return list(self._child_nurseries)
 
     def iter_await_frames(self) -> Iterator[tuple[FrameType, int]]:
-        """The frames of this task's await chain, outermost first, with
-        their line numbers."""
-        coro: Any = self.coro
-        while coro is not None:
-            if hasattr(coro, "cr_frame"):
-                frame, coro = coro.cr_frame, coro.cr_await
-            elif hasattr(coro, "gi_frame"):
-                frame, coro = coro.gi_frame, coro.gi_yieldfrom
-            else:
-                return
-            if frame is None:
-                return
-            yield frame, frame.f_lineno
+        """The frames of this task's await chain, outermost first, each with
+        its current line number (for stack dumps of a blocked task).  Not a
+        checkpoint; any thread may call it, but the chain is only stable
+        while the task is not running."""
+        link: object = self.coro
+        while link is not None:
+            frame, link = _frame_and_awaited(link)
+            if frame is not None:
+                yield frame, frame.f_lineno
 
     def __repr__(self) -> str:
         return f"<Task {self.name!r} at {id(self):#x}>"
@@ -140,7 +158,13 @@ class Task(metaclass=NoPublicConstructor):
                 self._attempt_delivery_of_any_pending_cancel()
 
     def _attempt_abort(self, raise_cancel: RaiseCancel) -> None:
-        success = self._abort(raise_cancel)
+        """Offers ``raise_cancel`` to the wait the task is parked in (its
+        abort function runs now, in whatever task is cancelling); a wait
+        that gives up reschedules the task with the exception."""
+        abort = self._abort
+        if abort is None:
+            return  # runnable: the next checkpoint raises it
+        success = abort(raise_cancel)
         if type(success) is not Abort:
             raise LowioInternalError("abort function must return lowio.lowlevel.Abort")
         if success is Abort.SUCCEEDED:
@@ -153,9 +177,6 @@ class Task(metaclass=NoPublicConstructor):
         self._attempt_abort(RaiseCancel(reason.exception))
 
     def _attempt_delivery_of_pending_ki(self) -> None:
-        if self._abort is None:
-            return
-
         def consume() -> BaseException:
             # the KeyboardInterrupt is delivered only if the abort takes it
             # (succeeds, or a nursery keeps it); a refused abort leaves it

@@ -1,16 +1,19 @@
 """Traps: the only places a task yields to the scheduler.
 
-A task's coroutine yields one of two kinds of message:
+A task's coroutine yields one of lowio's two trap objects:
 
 * ``CHECKPOINT``: "reschedule me at once" (a schedule point).  The scheduler
   sends the ``Task`` back when it resumes it.
-* an *abort function*: "I am blocked until someone calls ``reschedule``".
-  If the task's cancel scope is (or becomes) cancelled, the scheduler calls
-  ``abort_fn(raise_cancel)``; if it returns ``Abort.SUCCEEDED`` the task is
-  rescheduled with the ``Cancelled`` exception.
+* a ``Park`` holding an *abort function*: "I am blocked until someone calls
+  ``reschedule``".  If the task's cancel scope is (or becomes) cancelled,
+  the scheduler calls ``abort_fn(raise_cancel)``; if it returns
+  ``Abort.SUCCEEDED`` the task is rescheduled with the ``Cancelled``
+  exception.
 
-Anything else (an asyncio future, a bare ``yield``) is another library's
-awaitable: the scheduler throws a ``TypeError`` into the task.
+Anything else (an asyncio future, a bare ``yield``, some other library's
+callable) is another library's awaitable: the scheduler throws a
+``TypeError`` ("lowio.run received unrecognized yield message ...") into
+the task, which may catch it and carry on.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import types
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from ._exceptions import final
 from ._local import GLOBAL_RUN_CONTEXT, no_run_error
 
 if TYPE_CHECKING:
@@ -35,6 +39,9 @@ class Abort(enum.Enum):
     FAILED = 2
 
 
+RaiseCancelT = Callable[[], NoReturn]
+
+
 class _Checkpoint:
     __slots__ = ()
 
@@ -43,6 +50,21 @@ class _Checkpoint:
 
 
 CHECKPOINT: Any = _Checkpoint()
+
+
+@final
+class Park:
+    """The trap a blocking task yields: park me until ``reschedule``, and
+    call ``abort`` if I am cancelled meanwhile.  A trap object may be yielded
+    any number of times (a wait that happens often can keep one)."""
+
+    __slots__ = ("abort",)
+
+    def __init__(self, abort: Callable[[RaiseCancelT], Abort]) -> None:
+        self.abort = abort
+
+    def __repr__(self) -> str:
+        return f"<lowio park trap, abort={self.abort!r}>"
 
 
 class RaiseCancel:
@@ -70,11 +92,13 @@ class RaiseCancel:
         raise self.exc
 
 
-RaiseCancelT = Callable[[], NoReturn]
-
-
 def abort_succeeded(_: object) -> Abort:
     return Abort.SUCCEEDED
+
+
+# Parks a task whose cancellation (or KeyboardInterrupt) is due: the
+# scheduler aborts it at once, which reschedules it with the exception.
+DELIVER_PENDING = Park(abort_succeeded)
 
 
 # The traps below (and the copies of their cancel check in lowio._socket)
@@ -90,7 +114,7 @@ def wait_task_rescheduled(abort_func: Callable[[RaiseCancelT], Abort]) -> Genera
     A checkpoint.  ``abort_func(raise_cancel)`` is called (in whatever task
     cancels) if the task is cancelled while it sleeps; see ``Abort``.
     """
-    return (yield abort_func)
+    return (yield Park(abort_func))
 
 
 @types.coroutine
@@ -108,7 +132,7 @@ def checkpoint() -> Generator[Any, Any, None]:
     task: Task = yield CHECKPOINT
     task._cancel_points += 1
     if task._cancel_status.effectively_cancelled or task._ki_pending:
-        yield abort_succeeded  # the scheduler delivers it at once
+        yield DELIVER_PENDING
 
 
 @types.coroutine
@@ -120,4 +144,4 @@ def checkpoint_if_cancelled() -> Generator[Any, Any, None]:
         raise no_run_error("checkpoint_if_cancelled()")
     task._cancel_points += 1
     if task._cancel_status.effectively_cancelled or task._ki_pending:
-        yield abort_succeeded
+        yield DELIVER_PENDING
