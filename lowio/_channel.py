@@ -43,9 +43,8 @@ from ._core import (
     checkpoint_if_cancelled,
     wait_task_rescheduled,
 )
-from ._core._exceptions import NoPublicConstructor
+from ._core._exceptions import NoPublicConstructor, final
 from ._core._local import GLOBAL_RUN_CONTEXT, no_run_error
-from ._sync import _final
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -179,7 +178,7 @@ class _ChannelHandle(SyncCloseable):
         return self._state.statistics()
 
 
-@_final
+@final
 class MemorySendChannel(_ChannelHandle, SendChannel[SendType], metaclass=_NoPublicConstructorABC):
     """The sending end of a memory channel (made by ``open_memory_channel``;
     more handles with ``clone()``).  Any number of tasks may send at once;
@@ -280,7 +279,7 @@ class MemorySendChannel(_ChannelHandle, SendChannel[SendType], metaclass=_NoPubl
             _wake_with(state.receivers, None, EndOfChannel)
 
 
-@_final
+@final
 class MemoryReceiveChannel(
     _ChannelHandle, ReceiveChannel[ReceiveType], metaclass=_NoPublicConstructorABC
 ):
@@ -398,7 +397,7 @@ class MemoryReceiveChannel(
 
 
 # a class, so that ``open_memory_channel[int](5)`` spells the value type
-@_final
+@final
 class open_memory_channel(tuple["MemorySendChannel[T]", "MemoryReceiveChannel[T]"]):
     """``open_memory_channel(max_buffer_size)`` -> ``(send_channel,
     receive_channel)``: a channel passing Python objects between tasks of

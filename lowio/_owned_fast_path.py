@@ -80,7 +80,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ._core._io import FdState, fd_of
 from ._core._local import GLOBAL_RUN_CONTEXT, no_run_error
-from ._core._traps import CHECKPOINT, abort_succeeded
+from ._core._traps import CHECKPOINT, DELIVER_PENDING
 from .poll import flags as _flags
 
 if TYPE_CHECKING:
@@ -185,7 +185,7 @@ def _short_read(sock: SocketOwner) -> None:
 
 def _task(what: str) -> Task:
     """The current task, with one more cancel point counted (the caller
-    then yields ``abort_succeeded`` if the task must stop)."""
+    then yields ``DELIVER_PENDING`` if the task must stop)."""
     task = GLOBAL_RUN_CONTEXT.task
     if task is None:
         raise no_run_error(what)
@@ -240,7 +240,7 @@ def call(owner: Owner, write: bool, fn: Callable[..., T], *args: Any) -> Generat
     direction ``write``, the owned way (see the module docstring)."""
     task = _task("lowio I/O")
     if task._cancel_status.effectively_cancelled or task._ki_pending:
-        yield abort_succeeded  # raises Cancelled
+        yield DELIVER_PENDING  # raises Cancelled
     try:
         result = fn(*args)
     except _BlockingIOError:
@@ -269,7 +269,7 @@ def recv(sock: SocketOwner, bufsize: int, flags: int) -> Generator[Any, Any, byt
     (see the module docstring)."""
     task = _task("lowio I/O")
     if task._cancel_status.effectively_cancelled or task._ki_pending:
-        yield abort_succeeded
+        yield DELIVER_PENDING
     recv = sock._recv
     if flags:
         if flags & _MSG_OOB:
@@ -324,7 +324,7 @@ def send(sock: SocketOwner, data: Any, flags: int) -> Generator[Any, Any, int]:
     partial; returns the number of bytes sent."""
     task = _task("lowio I/O")
     if task._cancel_status.effectively_cancelled or task._ki_pending:
-        yield abort_succeeded
+        yield DELIVER_PENDING
     send = sock._send
     try:
         sent = send(data, flags)
@@ -357,7 +357,7 @@ def send_all(owner: Owner, data: Any) -> Generator[Any, Any, None]:
     cancelled while parked, the part already written stays written."""
     task = _task("send_all()")
     if task._cancel_status.effectively_cancelled or task._ki_pending:
-        yield abort_succeeded
+        yield DELIVER_PENDING
     send = owner._send
     try:
         sent = send(data)

@@ -7,7 +7,7 @@ from typing import Generic, TypeVar
 
 from ._abc import AsyncResource, HalfCloseableStream, ReceiveStream, SendStream
 from ._core import CancelScope
-from ._sync import _final
+from ._core._exceptions import final
 
 SendStreamT = TypeVar("SendStreamT", bound=SendStream)
 ReceiveStreamT = TypeVar("ReceiveStreamT", bound=ReceiveStream)
@@ -30,7 +30,7 @@ async def aclose_forcefully(resource: AsyncResource) -> None:
         await resource.aclose()
 
 
-@_final
+@final
 class StapledStream(HalfCloseableStream, Generic[SendStreamT, ReceiveStreamT]):
     """A two-way stream made of a ``SendStream`` and a ``ReceiveStream``.
 

@@ -13,7 +13,7 @@ from ._core._cancel import CancelScope
 from ._core._exceptions import TooSlowError
 from ._core._local import GLOBAL_RUN_CONTEXT, no_run_error
 from ._core._run import current_time
-from ._core._traps import Abort, abort_succeeded, checkpoint, wait_task_rescheduled
+from ._core._traps import Abort, Park, abort_succeeded, checkpoint, wait_task_rescheduled
 
 
 @types.coroutine
@@ -29,7 +29,7 @@ def _sleep_until(deadline: float) -> Generator[Any, Any, None]:
         timers.cancel(entry)
         return Abort.SUCCEEDED
 
-    yield abort
+    yield Park(abort)
     if entry[2] is not None:
         # woken by hand (reschedule), not by the timer: drop the timer so
         # that it cannot wake the task later in some other wait (trio raises

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 from ..poll import Events, Poll, Waker, flags
 from ._exceptions import BusyResourceError, ClosedResourceError
 from ._local import GLOBAL_RUN_CONTEXT, no_run_error
-from ._traps import Abort, checkpoint
+from ._traps import Abort, Park, checkpoint
 
 if TYPE_CHECKING:
     from ._run import Runner
@@ -151,8 +151,8 @@ class FdState:
         # short read never again proves the buffer empty (no later edge
         # repeats an EOF; a read stops at an urgent mark with data behind it)
         self.read_unsure = False
-        self.abort_read = self._abort_read
-        self.abort_write = self._abort_write
+        self.abort_read = Park(self._abort_read)  # the traps its waits yield
+        self.abort_write = Park(self._abort_write)
         self.rearm: Callable[[], int] | None = None  # a prepared MOD for (token, mask)
 
     def _abort_read(self, _: object) -> Abort:

@@ -44,10 +44,6 @@ POLL_EVERY = 64  # task steps between two non-blocking polls while busy
 MAX_SLEEP = 86400.0
 _NO_SEND: Any = object()
 _new: Callable[..., Task] = type.__call__  # Task(...) without the NoPublicConstructor check
-# Until lowio's I/O waits yield ``Park`` objects, a function defined in lowio
-# itself (bare, not in a Park) is accepted as a park request too; any other
-# callable is a foreign yield.
-_FUNCTION_TYPES = (types.MethodType, types.FunctionType)
 _FOREIGN_YIELD = (
     "lowio.run received unrecognized yield message {!r}. Are you trying to use a "
     "library written for some other framework like asyncio? That won't work "
@@ -353,10 +349,8 @@ class Runner:
                     append(task)
                     if hooks:
                         instruments.call("task_scheduled", task)
-                elif type(msg) is Park or (
-                    type(msg) in _FUNCTION_TYPES and (msg.__module__ or "").startswith("lowio.")
-                ):
-                    task._abort = msg.abort if type(msg) is Park else msg
+                elif type(msg) is Park:
+                    task._abort = msg.abort
                     task._cancel_points += 1
                     if task._cancel_status.effectively_cancelled:
                         task._attempt_delivery_of_any_pending_cancel()

@@ -101,7 +101,7 @@ def abort_succeeded(_: object) -> Abort:
 DELIVER_PENDING = Park(abort_succeeded)
 
 
-# The traps below (and the copies of their cancel check in lowio._socket)
+# The traps below (and the copies of their cancel check in lowio._owned_fast_path)
 # repeat a few lines on purpose: each is one flat generator for speed, with
 # no nested ``yield from``; do not fold them.
 

@@ -23,8 +23,8 @@ from .._core import (
     WouldBlock,
     checkpoint,
 )
+from .._core._exceptions import final
 from .._stapled_stream import StapledStream
-from .._sync import _final
 
 AsyncHook: TypeAlias = Callable[[], Awaitable[object]]
 SyncHook: TypeAlias = Callable[[], object]
@@ -108,7 +108,7 @@ class _ByteQueue:
             return self._take(max_bytes)
 
 
-@_final
+@final
 class MemorySendStream(SendStream):
     """A ``SendStream`` that appends what it is sent to an internal buffer,
     read back with ``get_data`` / ``get_data_nowait``.
@@ -179,7 +179,7 @@ class MemorySendStream(SendStream):
         return self._outgoing.get_nowait(max_bytes)
 
 
-@_final
+@final
 class MemoryReceiveStream(ReceiveStream):
     """A ``ReceiveStream`` whose data is fed with ``put_data`` / ``put_eof``.
 

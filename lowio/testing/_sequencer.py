@@ -8,12 +8,13 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from .._core import Cancelled
-from .._sync import Event, _final
+from .._core._exceptions import final
+from .._sync import Event
 
 __all__ = ["Sequencer"]
 
 
-@_final
+@final
 class Sequencer:
     """``async with seq(n):`` runs its block only after the block numbered
     ``n - 1`` has finished; block 0 runs at once.
