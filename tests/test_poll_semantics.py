@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 import lowio._sys.pollset as pollset
-from lowio.poll import Event, Events, Interest, Poll
+from lowio.poll import LEVEL, Event, Events, Interest, Poll
 
 R, W = Interest.READABLE, Interest.WRITABLE
 
@@ -101,3 +101,22 @@ def test_deregister_wakes_and_restarts_a_blocked_wait(poll: Poll, pair: Any) -> 
         d.send(b"x")
         waiter.join(5)
         assert got == [[2]]
+
+
+def test_a_closed_source_is_forgotten_when_its_number_is_reused(poll: Poll) -> None:
+    # poll(2) knows only fd numbers: the old registration used to report the
+    # new file under the old token
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    poll.registry.register(a, 1, W, mode=LEVEL)
+    assert [e.token for e in poll_once(poll)] == [1]
+    number = a.fileno()
+    a.close()
+    b.close()
+    c, d = socket.socketpair()
+    c.setblocking(False)
+    with c, d:
+        assert number in (c.fileno(), d.fileno())
+        assert poll_once(poll) == []
+        poll.registry.register(number, 2, W, mode=LEVEL)
+        assert [e.token for e in poll_once(poll)] == [2]

@@ -60,6 +60,8 @@ struct lowio_pollset {
     uint32_t *wanted;
     uint32_t *armed;
     uint8_t *modes;
+    uint64_t *dev;
+    uint64_t *ino;
     struct pollfd *reported;
     int nfds;
     int cursor;

@@ -168,6 +168,12 @@ static int lowio_epoll_wait0(struct lowio_events *ev)
  * `reported[k]` names the fd of event k (negated, -fd - 1, unless it was
  * asked again), for the Python side, which drops the events of sources
  * whose registration changed during the wait.
+ *
+ * epoll forgets a registration when its file is closed; poll(2) knows only
+ * fd numbers, and a number closed without deregister may name another
+ * file by the next wait.  So an entry that fires is reported only if its fd
+ * still names the registered file (`dev`, `ino`: one fstat per event);
+ * otherwise it is forgotten, as a closed fd (POLLNVAL) is.
  */
 #define LOWIO_MODE_EDGE 0
 #define LOWIO_MODE_LEVEL 1
@@ -179,6 +185,8 @@ struct lowio_pollset {
     uint32_t *wanted;
     uint32_t *armed;
     uint8_t *modes;
+    uint64_t *dev;   /* the registered file: st_dev and st_ino */
+    uint64_t *ino;
     struct pollfd *reported;  /* out: one per event (as many entries as fds) */
     int nfds;        /* entries in use, including fds[0] */
     int cursor;      /* where the next scan starts, for fairness */
@@ -190,6 +198,14 @@ static void lowio_pollset_quiet(struct pollfd *p)
 {
     if (p->fd >= 0)
         p->fd = -p->fd - 1;
+}
+
+/* 1 if entry i's fd still names the file it was registered for. */
+static int lowio_pollset_same_file(struct lowio_pollset *ps, int i)
+{
+    struct stat st;
+    return fstat(ps->fds[i].fd, &st) == 0 && (uint64_t)st.st_dev == ps->dev[i]
+           && (uint64_t)st.st_ino == ps->ino[i];
 }
 
 /* Adds to each asked-again event the full readiness poll(2) reports now. */
@@ -229,7 +245,7 @@ static int lowio_pollset_wait(struct lowio_pollset *ps, struct lowio_events *ev)
         uint32_t fire, re = (uint32_t)p->revents;
         if (!re)
             continue;
-        if (re & POLLNVAL) {
+        if ((re & POLLNVAL) || !lowio_pollset_same_file(ps, i)) {
             /* closed without deregister: forget it quietly, as epoll does */
             p->revents = 0;
             lowio_pollset_quiet(p);

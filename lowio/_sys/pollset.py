@@ -15,7 +15,8 @@ hit EAGAIN), while the bits that did not fire stay armed (a peer's shutdown
 is reported after an undrained read event); a ONESHOT registration stops
 reporting anything.  A source whose error or hang-up was reported stays
 quiet until reregistered.  An event carries the source's full readiness,
-as with epoll.
+as with epoll, and a source closed without deregister is forgotten, as
+with epoll, even if its fd number names another file by the next wait.
 
 Deregistering (or reregistering) a source while another thread is blocked
 in a wait wakes that wait, which drops the source's events and waits on:
@@ -93,7 +94,9 @@ class PollSelector(FdOwner):
         wanted = ffi.new("uint32_t[]", capacity)
         armed = ffi.new("uint32_t[]", capacity)
         modes = ffi.new("uint8_t[]", capacity)
-        arrays = (fds, tokens, wanted, armed, modes)
+        dev = ffi.new("uint64_t[]", capacity)
+        ino = ffi.new("uint64_t[]", capacity)
+        arrays = (fds, tokens, wanted, armed, modes, dev, ino)
         if self._arrays:
             used = self._ps.nfds
             for new, old in zip(arrays, self._arrays, strict=True):
@@ -102,12 +105,12 @@ class PollSelector(FdOwner):
         # one entry per event a wait reports (at most one per source)
         self._reported = ffi.new("struct pollfd[]", capacity)
         ps = self._ps
-        ps.fds, ps.tokens, ps.wanted, ps.armed, ps.modes = arrays
+        ps.fds, ps.tokens, ps.wanted, ps.armed, ps.modes, ps.dev, ps.ino = arrays
         ps.reported = self._reported
 
     def _sync(self) -> None:
         ps = self._ps
-        fds, tokens, wanted_bits, armed, modes = self._arrays
+        fds, tokens, wanted_bits, armed, modes, dev, ino = self._arrays
         for fd in self._dirty:
             entry = self._table.get(fd)
             slot = self._index.get(fd)
@@ -118,11 +121,11 @@ class PollSelector(FdOwner):
             if slot is None:
                 if ps.nfds == len(fds):
                     self._grow(2 * len(fds))
-                    fds, tokens, wanted_bits, armed, modes = self._arrays
+                    fds, tokens, wanted_bits, armed, modes, dev, ino = self._arrays
                 slot = ps.nfds
                 ps.nfds += 1
                 self._index[fd] = slot
-            token, mask, _ = entry
+            token, mask, (dev[slot], ino[slot]) = entry
             wanted = mask & _WANTED
             fds[slot].fd = fd
             fds[slot].events = wanted
