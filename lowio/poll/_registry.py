@@ -67,7 +67,9 @@ class Registry(RegistryCore):
     registration takes effect for that wait).
 
     A source is an int fd or an object with ``fileno()``, non-blocking if it
-    is a socket.  None of these methods blocks or is a checkpoint.
+    is a socket; an fd outside 0..2**31-1 is a ``ValueError`` naming it (on
+    every path, the raw ``*_mask`` ones included).  None of these methods
+    blocks or is a checkpoint.
 
     ``register``, ``reregister`` and ``deregister`` are C methods (the
     base class) that handle well-formed calls on the epoll selector in one
@@ -139,7 +141,10 @@ class Registry(RegistryCore):
         """A prepared ``reregister_mask(fd, token, mask)`` for event loops
         that re-arm the same fd before every wait: it returns 0, or -errno
         on failure (it raises nothing: call ``reregister_mask`` to get the
-        exception).  Valid while the ``Poll`` is open."""
+        exception).  After the ``Poll`` is closed it returns -EBADF (it
+        holds the poller, not its fd number, which another Poll may reuse).
+        Raises ``ValueError`` now if ``fd``, ``token`` or ``mask`` does not
+        fit its C type."""
         return self._selector.rearm_fn(fd, token, mask)
 
     def try_clone(self) -> Registry:

@@ -178,8 +178,10 @@ PyDoc_STRVAR(register_doc,
 "Starts watching ``source``; its events will carry ``token``.\n\n"
 "Raises ``FileExistsError`` if it is registered already,\n"
 "``PermissionError`` for a regular file, ``OSError`` (EBADF) for a\n"
-"closed fd, ``ValueError`` for a blocking socket, a bad token or\n"
-"interest, or an ``exclusive`` combination the kernel refuses;\n"
+"closed fd, ``ValueError`` for a blocking socket, a negative fd or\n"
+"one beyond 2**31-1, a bad token or interest, or an ``exclusive``\n"
+"combination the kernel refuses; ``TypeError`` for a source that is\n"
+"neither an int nor has ``fileno()`` (whose own exceptions propagate);\n"
 "``ValueError`` after the ``Poll`` is closed, ``RuntimeError`` in a\n"
 "forked child.  Any thread may call it; not a checkpoint.");
 
@@ -223,8 +225,9 @@ PyDoc_STRVAR(deregister_doc,
 "deregister(source)\n"
 "--\n\n"
 "Stops watching ``source``; no event for it is returned by polls\n"
-"that start afterwards.  ``FileNotFoundError`` if it is not registered.\n"
-"Any thread may call it.");
+"that start afterwards, nor by a wait that ends after this returned.\n"
+"``FileNotFoundError`` if it is not registered; the source errors of\n"
+"``register``.  Any thread may call it.");
 
 static PyObject *core_deregister(RegistryCore *self, PyObject *const *args,
                                  Py_ssize_t nargs, PyObject *kwnames)
