@@ -22,6 +22,8 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_registry_core import FilenoOf as Fileno
+from test_registry_core import Tok
 
 from lowio.poll import EDGE, LEVEL, ONESHOT, Event, Events, Interest, Poll, Registry, Waker
 
@@ -33,23 +35,9 @@ class FilenoBoom(Exception):
     """Raised by a source's own fileno(): it must propagate unchanged."""
 
 
-class Fileno:
-    def __init__(self, value: object) -> None:
-        self.value = value
-
-    def fileno(self) -> object:
-        if isinstance(self.value, BaseException):
-            raise self.value
-        return self.value
-
-
 class BadIndex:
     def __index__(self) -> int:
         raise FilenoBoom("__index__ raised")
-
-
-class Tok(int):
-    pass
 
 
 class Crafted:
@@ -189,14 +177,16 @@ def calls(world: World, draw: Callable[..., Any]) -> Callable[[], object]:
         registry = draw(st.one_of(st.just(reg), v))
 
         def make_waker() -> None:
-            world.wakers.append(Waker(registry, token))
+            world.wakers = [*world.wakers[-7:], Waker(registry, token)]
 
         return make_waker
     if kind == "wake":
+        # (drawn the same way whatever the world holds: hypothesis replays)
+        index, close = draw(st.integers(0, 7)), draw(st.booleans())
         if not world.wakers:
             return lambda: None
-        waker = draw(st.sampled_from(world.wakers))
-        return waker.close if draw(st.booleans()) else waker.wake
+        waker = world.wakers[index % len(world.wakers)]
+        return waker.close if close else waker.wake
     if kind == "Interest":
         a = draw(v)
         op = draw(st.sampled_from(["new", "or", "and", "invert", "contains"]))

@@ -45,6 +45,14 @@ ALWAYS = F.ERR | F.HUP
 pytestmark = pytest.mark.timeout(max(60, EXAMPLES // 5))
 
 
+# the arguments of the register and reregister rules
+REGISTRATION = {
+    "slot": st.integers(0, SLOTS - 1),
+    "interest": st.sampled_from([R, W, R | W]),
+    "mode": st.sampled_from([EDGE, LEVEL, ONESHOT]),
+}
+
+
 @dataclass
 class Source:
     """One watched fd and the peer end the test drives."""
@@ -204,11 +212,7 @@ class PollModel(RuleBasedStateMachine):
         self.next_token += 1
         return self.next_token
 
-    @rule(
-        slot=st.integers(0, SLOTS - 1),
-        interest=st.sampled_from([R, W, R | W]),
-        mode=st.sampled_from([EDGE, LEVEL, ONESHOT]),
-    )
+    @rule(**REGISTRATION)
     def register(self, slot: int, interest: Interest, mode: Mode) -> None:
         src = self.get(slot)
         if src is None:
@@ -222,11 +226,7 @@ class PollModel(RuleBasedStateMachine):
         src.token, src.interest, src.mode = token, interest, mode
         src.armed_afresh()
 
-    @rule(
-        slot=st.integers(0, SLOTS - 1),
-        interest=st.sampled_from([R, W, R | W]),
-        mode=st.sampled_from([EDGE, LEVEL, ONESHOT]),
-    )
+    @rule(**REGISTRATION)
     def reregister(self, slot: int, interest: Interest, mode: Mode) -> None:
         src = self.get(slot)
         if src is None:

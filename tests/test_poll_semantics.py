@@ -7,7 +7,10 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
+
+import pytest
 
 import lowio._sys.pollset as pollset
 from lowio.poll import LEVEL, Event, Events, Interest, Poll
@@ -51,56 +54,63 @@ def test_an_event_carries_the_full_readiness(poll: Poll, pair: Any) -> None:
     assert second.is_readable() and second.is_writable()
 
 
-def test_deregister_during_a_wait_drops_the_source(poll: Poll, pair: Any, monkeypatch: Any) -> None:
+@pytest.fixture
+def two_sources(poll: Poll, pair: Any) -> Iterator[tuple[socket.socket, ...]]:
+    """(a, b, c, d): ``a`` registered READABLE under token 1, ``c`` under 2;
+    ``b`` and ``d`` their peers."""
+    a, b = pair
+    c, d = socket.socketpair()
+    c.setblocking(False)
+    with c, d:
+        poll.registry.register(a, 1, R)
+        poll.registry.register(c, 2, R)
+        yield a, b, c, d
+
+
+def test_deregister_during_a_wait_drops_the_source(
+    poll: Poll, two_sources: tuple[socket.socket, ...], monkeypatch: Any
+) -> None:
     # Deterministically in the window the race hits: the kernel's wait has
     # returned with both sources ready, and before the waiting thread
     # delivers it another thread deregisters one of them.
-    a, b = pair
-    c, d = socket.socketpair()
-    c.setblocking(False)
-    with c, d:
-        poll.registry.register(a, 1, R)
-        poll.registry.register(c, 2, R)
-        b.send(b"x")
-        d.send(b"x")
-        if poll.selector == "poll":
-            real_wait = pollset._pollset_wait
-            calls = []
+    a, b, _, d = two_sources
+    b.send(b"x")
+    d.send(b"x")
+    if poll.selector == "poll":
+        real_wait = pollset._pollset_wait
+        calls = []
 
-            def wait_then_deregister(ps: Any, events_c: Any) -> int:
-                result: int = real_wait(ps, events_c)
-                if not calls:
-                    calls.append(result)
-                    other = threading.Thread(target=poll.registry.deregister, args=(a,))
-                    other.start()
-                    other.join()
-                return result
+        def wait_then_deregister(ps: Any, events_c: Any) -> int:
+            result: int = real_wait(ps, events_c)
+            if not calls:
+                calls.append(result)
+                other = threading.Thread(target=poll.registry.deregister, args=(a,))
+                other.start()
+                other.join()
+            return result
 
-            monkeypatch.setattr(pollset, "_pollset_wait", wait_then_deregister)
-        else:
-            poll.registry.deregister(a)
-        assert [e.token for e in poll_once(poll, 1)] == [2]
-        assert poll_once(poll) == []
-
-
-def test_deregister_wakes_and_restarts_a_blocked_wait(poll: Poll, pair: Any) -> None:
-    a, b = pair
-    c, d = socket.socketpair()
-    c.setblocking(False)
-    with c, d:
-        poll.registry.register(a, 1, R)
-        poll.registry.register(c, 2, R)
-        got: list[list[int]] = []
-        waiter = threading.Thread(target=lambda: got.append([e.token for e in poll_once(poll, 5)]))
-        waiter.start()
-        time.sleep(0.05)
+        monkeypatch.setattr(pollset, "_pollset_wait", wait_then_deregister)
+    else:
         poll.registry.deregister(a)
-        b.send(b"x")  # no longer watched
-        time.sleep(0.05)
-        assert waiter.is_alive()  # woke, dropped nothing it had, waits on
-        d.send(b"x")
-        waiter.join(5)
-        assert got == [[2]]
+    assert [e.token for e in poll_once(poll, 1)] == [2]
+    assert poll_once(poll) == []
+
+
+def test_deregister_wakes_and_restarts_a_blocked_wait(
+    poll: Poll, two_sources: tuple[socket.socket, ...]
+) -> None:
+    a, b, _, d = two_sources
+    got: list[list[int]] = []
+    waiter = threading.Thread(target=lambda: got.append([e.token for e in poll_once(poll, 5)]))
+    waiter.start()
+    time.sleep(0.05)
+    poll.registry.deregister(a)
+    b.send(b"x")  # no longer watched
+    time.sleep(0.05)
+    assert waiter.is_alive()  # woke, dropped nothing it had, waits on
+    d.send(b"x")
+    waiter.join(5)
+    assert got == [[2]]
 
 
 def test_a_closed_source_is_forgotten_when_its_number_is_reused(poll: Poll) -> None:
