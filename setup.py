@@ -1,7 +1,7 @@
 # The C extensions: lowio._sys._native, built by cffi (API mode), and two
 # small ones written against the CPython API, for the poll layer's calls that
 # cost too much through cffi or as Python methods (see their header
-# comments): lowio._sys._registry_core and lowio.poll._events_core.
+# comments): lowio.poll._registry_core and lowio.poll._events_core.
 # Everything else is in
 # pyproject.toml, except the start-up files that register the anyio backend
 # (lowio_anyio.pth, and lowio_anyio.start for Python 3.15+, PEP 829): they
@@ -64,8 +64,9 @@ else:
     cmdclass["editable_wheel"] = EditableWheelWithStartupFiles
 
 REGISTRY_CORE = Extension(
-    "lowio._sys._registry_core",
-    sources=["lowio/_sys/_registry_core.c"],
+    "lowio.poll._registry_core",
+    sources=["lowio/poll/_registry_core.c"],
+    include_dirs=["lowio/_sys"],  # _epoll_ctl.h: epoll_ctl is the platform layer's
     depends=["lowio/_sys/_epoll_ctl.h"],
     extra_compile_args=["-O2", "-std=gnu11"],
 )

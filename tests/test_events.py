@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from lowio._sys import lib
-from lowio.poll import Event, Events
+from lowio.poll import Event, Events, Poll, Waker
 
 IN, OUT, PRI = lib.EPOLLIN, lib.EPOLLOUT, lib.EPOLLPRI
 ERR, HUP, RDHUP = lib.EPOLLERR, lib.EPOLLHUP, lib.EPOLLRDHUP
@@ -122,3 +122,15 @@ def test_events_without_objects_decode_the_same(objects: bool, selector: str) ->
         for a, b in socks:
             a.close()
             b.close()
+
+
+@pytest.mark.parametrize("selector", ["epoll", "poll"])
+def test_waker_event_without_interning(selector: str) -> None:
+    # the poll(2) selector adds the waker's event itself: with objects=False
+    # it must not ask Events to intern it (that raised AssertionError)
+    with Poll(selector) as p, Waker(p.registry, 5) as waker:
+        events = Events(4, objects=False)
+        waker.wake()
+        assert p.poll(events, 0) == 1
+        assert list(events.packed()) == [5 << lib.LOWIO_FLAG_BITS | IN]
+        assert [(e.token, e.is_readable()) for e in events] == [(5, True)]

@@ -19,10 +19,10 @@ NEEDED = [
     "lowio/_sys/_build.py",
     "lowio/_sys/_native.c",
     "lowio/_sys/_epoll_ctl.h",
-    "lowio/_sys/_registry_core.c",
-    "lowio/_sys/_registry_core.pyi",
     "lowio/poll/_events_core.c",
     "lowio/poll/_events_core.pyi",
+    "lowio/poll/_registry_core.c",
+    "lowio/poll/_registry_core.pyi",
     "lowio/py.typed",
 ]
 

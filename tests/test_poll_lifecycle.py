@@ -163,3 +163,13 @@ def test_unclosed_poll_frees_its_fds_when_collected(selector: str) -> None:
     del p, w
     gc.collect()
     assert open_fds() == before
+
+
+def test_a_new_waker_on_a_closed_poll_is_value_error(selector: str) -> None:
+    # with a live Waker, epoll used to answer "already has a Waker"
+    # (RuntimeError) where the poll(2) selector said "closed" (ValueError)
+    p = Poll(selector)
+    with Waker(p.registry, 1):
+        p.close()
+        with pytest.raises(ValueError, match="closed Poll"):
+            Waker(p.registry, 2)

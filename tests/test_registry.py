@@ -12,6 +12,7 @@ from conftest import epoll_registrations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lowio._sys import lib
 from lowio.poll import LEVEL, ONESHOT, TOKEN_LIMIT, Events, Interest, Poll
 
 R, W = Interest.READABLE, Interest.WRITABLE
@@ -283,3 +284,69 @@ def test_any_token_and_interest_round_trip(token: int, interest: Interest, selec
         assert ev.token == token
         assert ev.is_readable() == bool(interest & R)
         assert ev.is_writable() == bool(interest & W)
+
+
+class _Fileno:
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def fileno(self) -> int:
+        return self.fd
+
+
+@pytest.mark.parametrize("fd", [2**31, 2**32 + 3, 2**63, 2**70])
+@pytest.mark.parametrize("wrap", [int, _Fileno], ids=["int", "fileno"])
+def test_an_fd_beyond_a_c_int_is_value_error(poll: Poll, fd: int, wrap: type) -> None:
+    # (cffi's OverflowError used to escape; the C fast path takes ints only
+    # up to INT_MAX, so these go through the Python path on both selectors)
+    source = wrap(fd)
+    registry = poll.registry
+    for call in (
+        lambda: registry.register(source, 1, R),
+        lambda: registry.reregister(source, 1, R),
+        lambda: registry.deregister(source),
+    ):
+        with pytest.raises(ValueError, match=f"fd {fd} is out of range"):
+            call()
+
+
+@pytest.mark.parametrize("fd", [2**31, 2**63])
+def test_raw_interface_fd_beyond_a_c_int_is_value_error(poll: Poll, fd: int) -> None:
+    registry = poll.registry
+    for call in (
+        lambda: registry.register_mask(fd, 1, lib.EPOLLIN),
+        lambda: registry.reregister_mask(fd, 1, lib.EPOLLIN),
+        lambda: registry.rearm_fn(fd, 1, lib.EPOLLIN),
+        lambda: poll._selector.deregister(fd),
+    ):
+        with pytest.raises(ValueError, match=f"fd {fd} is out of range"):
+            call()
+
+
+def test_a_stale_rearm_fn_does_not_reach_a_new_poll(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    # it used to keep the epoll fd number, which the next Poll reuses
+    fd = pair[0].fileno()
+    old = Poll("epoll")
+    old.registry.register_mask(fd, 1, lib.EPOLLIN | lib.EPOLLET)
+    rearm = old.registry.rearm_fn(fd, 1, lib.EPOLLOUT | lib.EPOLLET)
+    number = old.fileno()
+    old.close()
+    with Poll("epoll") as new:
+        assert new.fileno() == number  # the lowest free fd is reused
+        new.registry.register_mask(fd, 2, lib.EPOLLIN)
+        assert rearm() == -errno.EBADF
+        ((mask, token),) = epoll_registrations(new).values()
+        assert token == 2 and not mask & (lib.EPOLLOUT | lib.EPOLLET)
+
+
+def test_rearm_fn_after_close_is_ebadf(
+    poll: Poll, pair: tuple[socket.socket, socket.socket]
+) -> None:
+    fd = pair[0].fileno()
+    poll.registry.register_mask(fd, 1, lib.EPOLLIN | lib.EPOLLET)
+    rearm = poll.registry.rearm_fn(fd, 1, lib.EPOLLIN | lib.EPOLLET)
+    assert rearm() == 0
+    poll.close()
+    assert rearm() == -errno.EBADF

@@ -1,4 +1,4 @@
-"""The C methods of ``Registry`` (``lowio/_sys/_registry_core.c``) and of
+"""The C methods of ``Registry`` (``lowio/poll/_registry_core.c``) and of
 ``Events`` (``lowio/poll/_events_core.c``) behave exactly like their Python
 halves: same registrations in the kernel, same exceptions, same messages."""
 
@@ -8,6 +8,7 @@ import enum
 import gc
 import os
 import socket
+import subprocess
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -279,3 +280,39 @@ def test_iteration_of_a_buffer_not_filled_by_poll() -> None:
     events._n = 5
     with pytest.raises(RuntimeError, match="5 events held, capacity 4"):
         iter(events)
+
+
+def test_a_crafted_selector_cannot_crash_the_process() -> None:
+    # Registry(obj) used to read obj.ep_address as a C pointer
+    code = """
+import socket
+import subprocess
+from lowio.poll import Interest, Registry
+from lowio.poll._registry_core import RegistryCore
+from lowio._sys import EpollSelector
+
+class Crafted:
+    ep_address = 16
+    def _ctl_error(self, *args):
+        return ValueError("no")
+
+class Sub(EpollSelector):
+    ep_address = 16
+
+a, b = socket.socketpair()
+a.setblocking(False)
+for make in (lambda: Registry(Crafted()), lambda: RegistryCore(Crafted())):
+    try:
+        make().register(a, 1, Interest.READABLE)
+    except (TypeError, AttributeError) as exc:
+        print(type(exc).__name__)
+sub = Sub()
+Registry(sub).register(a, 1, Interest.READABLE)  # its Python path: a real epoll fd
+sub.close()
+print("alive")
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["TypeError", "AttributeError", "alive"]

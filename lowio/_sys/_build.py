@@ -27,6 +27,7 @@ CDEF = """
 #define EPOLL_CTL_MOD ...
 #define EPOLL_CTL_DEL ...
 #define LOWIO_FLAG_BITS ...
+#define LOWIO_TOKEN_BITS ...
 #define LOWIO_EBUSY_WAIT ...
 #define LOWIO_EBLOCKING ...
 #define LOWIO_CTL_ANY_SOURCE ...
@@ -34,7 +35,6 @@ CDEF = """
 #define LOWIO_MODE_EDGE ...
 #define LOWIO_MODE_LEVEL ...
 #define LOWIO_MODE_ONESHOT ...
-#define LOWIO_SOURCE_OK ...
 #define LOWIO_SOURCE_REGULAR ...
 #define LOWIO_SOURCE_BLOCKING ...
 
@@ -42,7 +42,7 @@ struct epoll_event { ...; };
 struct pollfd { int fd; short events; short revents; };
 
 struct lowio_epoll { int epfd; int busy; };
-struct lowio_rearm { int epfd; int fd; uint32_t events; uint64_t token; };
+struct lowio_rearm { struct lowio_epoll *ep; int fd; uint32_t events; uint64_t token; };
 struct lowio_events {
     uint64_t *out;
     uint32_t *ids;
@@ -57,8 +57,12 @@ struct lowio_events {
 struct lowio_pollset {
     struct pollfd *fds;
     uint64_t *tokens;
+    uint32_t *wanted;
     uint32_t *armed;
     uint8_t *modes;
+    uint64_t *dev;
+    uint64_t *ino;
+    struct pollfd *reported;
     int nfds;
     int cursor;
     int busy;
@@ -73,7 +77,6 @@ int lowio_epoll_wait0(struct lowio_events *ev);
 uint32_t lowio_find_slot(struct lowio_events *ev, uint64_t packed);
 int lowio_pollset_wait(struct lowio_pollset *ps, struct lowio_events *ev);
 int lowio_check_source(int fd, uint64_t *ident);
-int lowio_is_blocking_socket(int fd);
 int lowio_eventfd(void);
 int lowio_eventfd_wake(int fd);
 """

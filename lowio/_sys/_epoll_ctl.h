@@ -1,6 +1,7 @@
-/* epoll_ctl with lowio's source checks, shared by the two C files of
- * lowio/_sys: _native.c (the cffi extension) and _registry_core.c (the
- * Registry methods in C).  Returns 0 or -errno, never sets a Python error.
+/* epoll_ctl with lowio's source checks, shared by _native.c (the cffi
+ * extension) and lowio/poll/_registry_core.c (the Registry methods in C),
+ * which includes it as the platform layer's way to call epoll_ctl.
+ * Returns 0 or -errno, never sets a Python error.
  */
 #ifndef LOWIO_EPOLL_CTL_H
 #define LOWIO_EPOLL_CTL_H

@@ -31,3 +31,16 @@ def blocking_error(fd: int) -> ValueError:
         f"fd {fd} is a socket in blocking mode; sources must be non-blocking "
         "(call sock.setblocking(False) first)"
     )
+
+
+FD_MAX = 2**31 - 1  # fds are C ints
+
+
+def range_error(fd: int, token: int = 0, mask: int = 0) -> ValueError:
+    """``ValueError`` for a selector call whose fd (or raw token or mask)
+    does not fit its C type, naming the culprit."""
+    if not 0 <= fd <= FD_MAX:
+        return ValueError(f"fd {fd} is out of range: an fd is an int in 0..2**31-1")
+    if not 0 <= token < 2**64:
+        return ValueError(f"token {token} is out of range for fd {fd}")
+    return ValueError(f"event mask {mask:#x} is out of range for fd {fd}")

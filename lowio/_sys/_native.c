@@ -1,5 +1,6 @@
 /* The cffi extension: thin wrappers around epoll, poll(2) and eventfd
- * (epoll_ctl itself is in _epoll_ctl.h, shared with _registry_core.c).
+ * (epoll_ctl itself is in _epoll_ctl.h, shared with the poll layer's
+ * lowio/poll/_registry_core.c).
  *
  * Every function returns a non-negative result or -errno (never sets a Python
  * exception); the Python side in lowio/_sys/ turns -errno into OSError.
@@ -16,10 +17,8 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdint.h>
-#include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,6 +31,9 @@ _Static_assert(POLLIN == EPOLLIN && POLLPRI == EPOLLPRI && POLLOUT == EPOLLOUT
 
 #define LOWIO_FLAG_BITS 16
 #define LOWIO_FLAG_MASK 0xFFFFu
+/* Tokens are below 2**LOWIO_TOKEN_BITS: a packed value then fits in 63 bits
+ * (a non-negative int64 for every language and struct format). */
+#define LOWIO_TOKEN_BITS (63 - LOWIO_FLAG_BITS)
 /* A result far outside the errno range: another thread is already waiting
  * on the same poller (LOWIO_EBLOCKING, in _epoll_ctl.h, is the other). */
 #define LOWIO_EBUSY_WAIT (-100000)
@@ -96,9 +98,11 @@ static int lowio_epoll_create(void)
 }
 
 /* A prepared EPOLL_CTL_MOD: event loops re-arm an edge-triggered fd before
- * each wait, so that hot call takes one pointer (see struct lowio_events). */
+ * each wait, so that hot call takes one pointer (see struct lowio_events).
+ * It holds the poller, not its fd number: once the Poll is closed (epfd -1)
+ * it fails with EBADF instead of reaching whatever reuses the number. */
 struct lowio_rearm {
-    int epfd;
+    struct lowio_epoll *ep;
     int fd;
     uint32_t events;
     uint64_t token;
@@ -107,9 +111,12 @@ struct lowio_rearm {
 static int lowio_epoll_rearm(struct lowio_rearm *r)
 {
     struct epoll_event ev;
+    int epfd = r->ep->epfd;
+    if (epfd < 0)
+        return -EBADF;
     ev.events = r->events;
     ev.data.u64 = r->token;
-    return epoll_ctl(r->epfd, EPOLL_CTL_MOD, r->fd, &ev) < 0 ? -errno : 0;
+    return epoll_ctl(epfd, EPOLL_CTL_MOD, r->fd, &ev) < 0 ? -errno : 0;
 }
 
 static int lowio_epoll_wait_ms(struct lowio_events *ev, int timeout_ms)
@@ -144,11 +151,29 @@ static int lowio_epoll_wait0(struct lowio_events *ev)
  *
  * fds[0] is the selector's own eventfd, written by other threads when they
  * change the registrations (or wake the poller).  For every other entry,
- * `armed` holds the bits that may still be reported: a requested bit, plus
- * POLLERR and POLLHUP, which poll(2) reports whether asked or not.  As in
- * mio's poll selector, an EDGE entry loses the bits it just reported until
- * the source is reregistered; a ONESHOT entry loses all of them.  An entry
- * that can report nothing more has its fd negated, so poll(2) skips it.
+ * `wanted` holds the requested bits and `armed` the bits that may still be
+ * reported: a requested bit, plus POLLERR and POLLHUP, which poll(2)
+ * reports whether asked or not.  As in mio's poll selector, an EDGE entry
+ * loses only the bits it just reported until the source is reregistered
+ * (so a peer's shutdown is still reported after an undrained read event); a
+ * ONESHOT entry loses all of them.  An entry that can report nothing more
+ * has its fd negated, so poll(2) skips it.
+ *
+ * poll(2) reports only the bits asked for, so the event of an EDGE entry
+ * that has lost some bits would lack them (a shutdown would read as
+ * RDHUP without IN).  Such entries are asked again, all at once, for their
+ * full readiness with a zero timeout: as with epoll, an event carries the
+ * full current readiness of what was requested.
+ *
+ * `reported[k]` names the fd of event k (negated, -fd - 1, unless it was
+ * asked again), for the Python side, which drops the events of sources
+ * whose registration changed during the wait.
+ *
+ * epoll forgets a registration when its file is closed; poll(2) knows only
+ * fd numbers, and a number closed without deregister may name another
+ * file by the next wait.  So an entry that fires is reported only if its fd
+ * still names the registered file (`dev`, `ino`: one fstat per event);
+ * otherwise it is forgotten, as a closed fd (POLLNVAL) is.
  */
 #define LOWIO_MODE_EDGE 0
 #define LOWIO_MODE_LEVEL 1
@@ -157,8 +182,12 @@ static int lowio_epoll_wait0(struct lowio_events *ev)
 struct lowio_pollset {
     struct pollfd *fds;
     uint64_t *tokens;
+    uint32_t *wanted;
     uint32_t *armed;
     uint8_t *modes;
+    uint64_t *dev;   /* the registered file: st_dev and st_ino */
+    uint64_t *ino;
+    struct pollfd *reported;  /* out: one per event (as many entries as fds) */
     int nfds;        /* entries in use, including fds[0] */
     int cursor;      /* where the next scan starts, for fairness */
     int busy;
@@ -171,9 +200,30 @@ static void lowio_pollset_quiet(struct pollfd *p)
         p->fd = -p->fd - 1;
 }
 
+/* 1 if entry i's fd still names the file it was registered for. */
+static int lowio_pollset_same_file(struct lowio_pollset *ps, int i)
+{
+    struct stat st;
+    return fstat(ps->fds[i].fd, &st) == 0 && (uint64_t)st.st_dev == ps->dev[i]
+           && (uint64_t)st.st_ino == ps->ino[i];
+}
+
+/* Adds to each asked-again event the full readiness poll(2) reports now. */
+static void lowio_pollset_recheck(struct lowio_pollset *ps, struct lowio_events *ev, int k)
+{
+    int j;
+    if (poll(ps->reported, (nfds_t)k, 0) <= 0)
+        return;  /* keeps what the first poll said */
+    for (j = 0; j < k; j++) {
+        uint32_t re = (uint32_t)ps->reported[j].revents;
+        if (ps->reported[j].fd >= 0 && !(re & POLLNVAL))
+            ev->out[j] |= re & LOWIO_FLAG_MASK;
+    }
+}
+
 static int lowio_pollset_wait(struct lowio_pollset *ps, struct lowio_events *ev)
 {
-    int n, j, k = 0, err = 0, count, last = -1, misses = 0;
+    int n, j, k = 0, err = 0, count, last = -1, misses = 0, partial = 0;
     uint64_t drain;
     if (__atomic_exchange_n(&ps->busy, 1, __ATOMIC_ACQUIRE))
         return LOWIO_EBUSY_WAIT;
@@ -190,12 +240,12 @@ static int lowio_pollset_wait(struct lowio_pollset *ps, struct lowio_events *ev)
     }
     count = ps->nfds - 1;
     for (j = 0; n > 0 && j < count; j++) {
-        int i = 1 + (ps->cursor + j) % count;
+        int i = 1 + (ps->cursor + j) % count, fd, ask_again;
         struct pollfd *p = &ps->fds[i];
         uint32_t fire, re = (uint32_t)p->revents;
         if (!re)
             continue;
-        if (re & POLLNVAL) {
+        if ((re & POLLNVAL) || !lowio_pollset_same_file(ps, i)) {
             /* closed without deregister: forget it quietly, as epoll does */
             p->revents = 0;
             lowio_pollset_quiet(p);
@@ -205,6 +255,8 @@ static int lowio_pollset_wait(struct lowio_pollset *ps, struct lowio_events *ev)
         fire = ps->modes[i] == LOWIO_MODE_LEVEL ? re : (re & ps->armed[i]);
         if (fire && k == ev->capacity)
             break;  /* left armed: reported on a later call */
+        fd = p->fd;
+        ask_again = fire && (ps->armed[i] & ps->wanted[i]) != ps->wanted[i];
         p->revents = 0;
         if (ps->modes[i] == LOWIO_MODE_ONESHOT && fire)
             ps->armed[i] = 0;
@@ -215,12 +267,19 @@ static int lowio_pollset_wait(struct lowio_pollset *ps, struct lowio_events *ev)
             && (ps->armed[i] == 0 || (re & ~ps->armed[i] & (POLLERR | POLLHUP))))
             lowio_pollset_quiet(p);  /* would only repeat what was reported */
         if (fire) {
-            /* as epoll does, an event carries the full current readiness */
-            misses |= lowio_put(ev, k++, (ps->tokens[i] << LOWIO_FLAG_BITS)
-                                         | (re & LOWIO_FLAG_MASK));
+            ev->out[k] = (ps->tokens[i] << LOWIO_FLAG_BITS) | (re & LOWIO_FLAG_MASK);
+            ps->reported[k].fd = ask_again ? fd : -fd - 1;
+            ps->reported[k].events = (short)ps->wanted[i];
+            ps->reported[k].revents = 0;
+            partial |= ask_again;
+            k++;
             last = i;
         }
     }
+    if (partial)
+        lowio_pollset_recheck(ps, ev, k);
+    for (j = 0; j < k; j++)
+        misses |= lowio_put(ev, j, ev->out[j]);
     if (last > 0)
         ps->cursor = last % count;
     __atomic_store_n(&ps->busy, 0, __ATOMIC_RELEASE);

@@ -15,7 +15,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from ._errors import blocking_error, os_error
+from ._errors import blocking_error, os_error, range_error
 from ._lifecycle import FdOwner
 from ._native import ffi, lib
 from .eventfd import EventFd
@@ -53,8 +53,9 @@ class EpollSelector(FdOwner):
     @property
     def ep_address(self) -> int:
         """The address of this poller's ``struct lowio_epoll`` (valid while
-        this object lives; its ``epfd`` is -1 once closed), for the
-        Registry methods in C (``_registry_core.c``)."""
+        this object lives; its ``epfd`` is -1 once closed), for the poll
+        layer's Registry methods in C, which read it only from an object of
+        exactly this type."""
         return int(ffi.cast("uintptr_t", self._ep))
 
     def bind(self, events_c: Any) -> None:
@@ -83,28 +84,45 @@ class EpollSelector(FdOwner):
 
     def register(self, fd: int, token: int, mask: int, any_source: bool = False) -> None:
         """``any_source`` also accepts a socket in blocking mode."""
-        result = _ctl(self._fd, _ADD_ANY if any_source else _ADD, fd, mask, token)
+        try:
+            result = _ctl(self._fd, _ADD_ANY if any_source else _ADD, fd, mask, token)
+        except OverflowError:
+            raise range_error(fd, token, mask) from None
         if result:
             raise self._ctl_error(result, "ADD", fd)
 
     def reregister(self, fd: int, token: int, mask: int) -> None:
-        result = _ctl(self._fd, _MOD, fd, mask, token)
+        try:
+            result = _ctl(self._fd, _MOD, fd, mask, token)
+        except OverflowError:
+            raise range_error(fd, token, mask) from None
         if result:
             raise self._ctl_error(result, "MOD", fd)
 
     def deregister(self, fd: int) -> None:
-        result = _ctl(self._fd, _DEL, fd, 0, 0)
+        try:
+            result = _ctl(self._fd, _DEL, fd, 0, 0)
+        except OverflowError:
+            raise range_error(fd) from None
         if result:
             raise self._ctl_error(result, "DEL", fd)
 
     def rearm_fn(self, fd: int, token: int, mask: int) -> Callable[[], int]:
         """A prepared ``reregister(fd, token, mask)``: calling it costs one
         cffi call with one argument and returns 0 or -errno (it raises
-        nothing; use :meth:`reregister` to get the exception)."""
+        nothing; use :meth:`reregister` to get the exception).  It holds
+        this poller, not its fd number: after :meth:`close` it returns
+        -EBADF, whatever now has that number."""
         self.check_open()
         r = ffi.new("struct lowio_rearm *")
-        r.epfd, r.fd, r.events, r.token = self._fd, fd, mask, token
-        return functools.partial(lib.lowio_epoll_rearm, r)
+        try:
+            r.fd, r.events, r.token = fd, mask, token
+        except OverflowError:
+            raise range_error(fd, token, mask) from None
+        r.ep = self._ep
+        rearm = functools.partial(lib.lowio_epoll_rearm, r)
+        rearm.poller = self._ep  # type: ignore[attr-defined]  # r.ep points into it
+        return rearm
 
     def _ctl_error(self, result: int, op: str, fd: int) -> Exception:
         state = self.state_error()
@@ -124,6 +142,7 @@ class EpollSelector(FdOwner):
 
     def new_waker(self, token: int) -> EpollWaker:
         with self._waker_lock:
+            self.check_open()
             current = self._waker() if self._waker is not None else None
             if current is not None and not current.closed:
                 raise RuntimeError(

@@ -9,10 +9,18 @@ eventfd, so the poller wakes, picks the change up and keeps waiting for the
 rest of its timeout.
 
 Edge emulation (the C side, ``lowio_pollset_wait``): as in mio's poll
-selector, an EDGE registration stops reporting the directions it has just
-reported until the source is reregistered (do it after a read or write hit
-EAGAIN); a ONESHOT registration stops reporting anything.  A source whose
-error or hang-up was reported stays quiet until reregistered.
+selector, an EDGE registration stops reporting the readiness bits it has
+just reported until the source is reregistered (do it after a read or write
+hit EAGAIN), while the bits that did not fire stay armed (a peer's shutdown
+is reported after an undrained read event); a ONESHOT registration stops
+reporting anything.  A source whose error or hang-up was reported stays
+quiet until reregistered.  An event carries the source's full readiness,
+as with epoll, and a source closed without deregister is forgotten, as
+with epoll, even if its fd number names another file by the next wait.
+
+Deregistering (or reregistering) a source while another thread is blocked
+in a wait wakes that wait, which drops the source's events and waits on:
+once ``deregister`` has returned, no wait that ends later reports it.
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from ._errors import blocking_error, os_error
+from ._errors import FD_MAX, blocking_error, os_error, range_error
 from ._lifecycle import OPEN, FdOwner
 from ._native import ffi, lib
 from .eventfd import EventFd
@@ -32,6 +40,7 @@ from .eventfd import EventFd
 _WANTED = lib.EPOLLIN | lib.EPOLLOUT | lib.EPOLLPRI | lib.EPOLLRDHUP
 _ALWAYS = lib.EPOLLERR | lib.EPOLLHUP
 _pollset_wait = lib.lowio_pollset_wait
+_MISSES = int(lib.LOWIO_MISSES)
 
 
 def _mode_of(mask: int) -> int:
@@ -47,7 +56,6 @@ class PollSelector(FdOwner):
 
     KIND = "Poll"
     name = "poll"
-    ep_address = 0  # no struct lowio_epoll: the Registry takes its Python path
 
     def __init__(self) -> None:
         self._notify = EventFd()
@@ -65,6 +73,7 @@ class PollSelector(FdOwner):
         self._ident = ffi.new("uint64_t[2]")
         self._ps = ffi.new("struct lowio_pollset *")
         self._arrays: tuple[Any, ...] = ()
+        self._reported: Any = None
         self._grow(16)
         self._ps.nfds = 1
         self._ps.fds[0].fd = self._fd
@@ -82,19 +91,26 @@ class PollSelector(FdOwner):
     def _grow(self, capacity: int) -> None:
         fds = ffi.new("struct pollfd[]", capacity)
         tokens = ffi.new("uint64_t[]", capacity)
+        wanted = ffi.new("uint32_t[]", capacity)
         armed = ffi.new("uint32_t[]", capacity)
         modes = ffi.new("uint8_t[]", capacity)
+        dev = ffi.new("uint64_t[]", capacity)
+        ino = ffi.new("uint64_t[]", capacity)
+        arrays = (fds, tokens, wanted, armed, modes, dev, ino)
         if self._arrays:
             used = self._ps.nfds
-            for new, old in zip((fds, tokens, armed, modes), self._arrays, strict=True):
+            for new, old in zip(arrays, self._arrays, strict=True):
                 ffi.memmove(new, old, used * (ffi.sizeof(old) // len(old)))
-        self._arrays = (fds, tokens, armed, modes)
+        self._arrays = arrays
+        # one entry per event a wait reports (at most one per source)
+        self._reported = ffi.new("struct pollfd[]", capacity)
         ps = self._ps
-        ps.fds, ps.tokens, ps.armed, ps.modes = fds, tokens, armed, modes
+        ps.fds, ps.tokens, ps.wanted, ps.armed, ps.modes, ps.dev, ps.ino = arrays
+        ps.reported = self._reported
 
     def _sync(self) -> None:
         ps = self._ps
-        fds, tokens, armed, modes = self._arrays
+        fds, tokens, wanted_bits, armed, modes, dev, ino = self._arrays
         for fd in self._dirty:
             entry = self._table.get(fd)
             slot = self._index.get(fd)
@@ -105,16 +121,17 @@ class PollSelector(FdOwner):
             if slot is None:
                 if ps.nfds == len(fds):
                     self._grow(2 * len(fds))
-                    fds, tokens, armed, modes = self._arrays
+                    fds, tokens, wanted_bits, armed, modes, dev, ino = self._arrays
                 slot = ps.nfds
                 ps.nfds += 1
                 self._index[fd] = slot
-            token, mask, _ = entry
+            token, mask, (dev[slot], ino[slot]) = entry
             wanted = mask & _WANTED
             fds[slot].fd = fd
             fds[slot].events = wanted
             fds[slot].revents = 0
             tokens[slot] = token
+            wanted_bits[slot] = wanted
             armed[slot] = wanted | _ALWAYS
             modes[slot] = _mode_of(mask)
         self._dirty.clear()
@@ -170,11 +187,17 @@ class PollSelector(FdOwner):
                     timeout_ms = 0
                 self._in_poll = True
             events_c.timeout_ms = timeout_ms
+            n = -errno.EINTR
             try:
-                n: int = _pollset_wait(self._ps, events_c)
+                n = _pollset_wait(self._ps, events_c)
             finally:
                 with self._lock:
                     self._in_poll = False
+                    # registrations changed during the wait: their events
+                    # are stale (the next wait reports them anew)
+                    if self._dirty and n > 0:
+                        n = self._drop_changed(events_c, n)
+                    stale = bool(self._dirty)
             if n < 0:
                 return n
             misses: int = n & lib.LOWIO_MISSES
@@ -185,10 +208,11 @@ class PollSelector(FdOwner):
                     if self._wake_pending and token is not None:
                         self._wake_pending = False
                         events_c.out[n] = (token << lib.LOWIO_FLAG_BITS) | lib.EPOLLIN
-                        events_c.ids[n] = 0  # not interned: Events looks it up
-                        misses = lib.LOWIO_MISSES
+                        if events_c.table_mask:  # not interned: Events looks it up
+                            events_c.ids[n] = 0
+                            misses = lib.LOWIO_MISSES
                         n += 1
-            if n or not self._ps.notified or timeout_ms == 0:
+            if n or timeout_ms == 0 or not (self._ps.notified or stale):
                 return n | misses
             # Woken only to pick up registration changes: wait out the rest.
             if timeout_ms > 0:
@@ -196,6 +220,23 @@ class PollSelector(FdOwner):
                 if left <= 0:
                     return 0
                 timeout_ms = max(1, int(left * 1000 + 0.999))
+
+    def _drop_changed(self, events_c: Any, result: int) -> int:
+        """Removes from a wait's result the events of sources in ``_dirty``
+        (caller holds the lock); returns the new result."""
+        misses = result & _MISSES
+        n = result ^ misses
+        reported, out, ids = self._reported, events_c.out, events_c.ids
+        kept = 0
+        for k in range(n):
+            fd = reported[k].fd
+            if (fd if fd >= 0 else -fd - 1) in self._dirty:
+                continue
+            if kept != k:
+                out[kept] = out[k]
+                ids[kept] = ids[k]
+            kept += 1
+        return kept | misses
 
     def wait_error(self, result: int) -> Exception | None:
         if result == -errno.EINTR:
@@ -207,7 +248,10 @@ class PollSelector(FdOwner):
     # ---- registration (any thread) ----
 
     def _check_source(self, fd: int, op: str, check_blocking: bool = False) -> tuple[int, int]:
-        result = lib.lowio_check_source(fd, self._ident)
+        try:
+            result = lib.lowio_check_source(fd, self._ident)
+        except OverflowError:
+            raise range_error(fd) from None
         if result < 0:
             raise os_error(result, f"poll selector {op} on fd {fd}")
         if result == lib.LOWIO_SOURCE_REGULAR:
@@ -221,7 +265,11 @@ class PollSelector(FdOwner):
         if self._in_poll:
             self._notify.wake()
 
-    def _checked_mask(self, mask: int) -> int:
+    def _checked_mask(self, fd: int, token: int, mask: int) -> int:
+        """``mask``, if it fits this selector (and ``fd``, ``token`` and
+        ``mask`` fit the C arrays: the raw interface does not check them)."""
+        if not (0 <= fd <= FD_MAX and 0 <= token < 2**64 and 0 <= mask < 2**32):
+            raise range_error(fd, token, mask)
         if mask & (lib.EPOLLEXCLUSIVE | lib.EPOLLWAKEUP):
             raise ValueError(
                 "exclusive=True and wakeup=True need the epoll selector; this Poll uses poll(2)"
@@ -230,7 +278,7 @@ class PollSelector(FdOwner):
 
     def register(self, fd: int, token: int, mask: int, any_source: bool = False) -> None:
         """``any_source`` also accepts a socket in blocking mode."""
-        mask = self._checked_mask(mask)
+        mask = self._checked_mask(fd, token, mask)
         with self._lock:
             self.check_open()
             ident = self._check_source(fd, "register", check_blocking=not any_source)
@@ -243,7 +291,7 @@ class PollSelector(FdOwner):
             self._changed(fd)
 
     def reregister(self, fd: int, token: int, mask: int) -> None:
-        mask = self._checked_mask(mask)
+        mask = self._checked_mask(fd, token, mask)
         with self._lock:
             self.check_open()
             ident = self._check_source(fd, "reregister")
@@ -256,12 +304,17 @@ class PollSelector(FdOwner):
     def rearm_fn(self, fd: int, token: int, mask: int) -> Callable[[], int]:
         """A prepared ``reregister(fd, token, mask)`` returning 0 or -errno."""
         self.check_open()
+        self._checked_mask(fd, token, mask)
 
         def rearm() -> int:
+            if self._state != OPEN:
+                return -errno.EBADF
             try:
                 self.reregister(fd, token, mask)
             except OSError as exc:
                 return -(exc.errno or errno.EINVAL)
+            except ValueError:  # the fd, token or mask does not fit
+                return -errno.EINVAL
             return 0
 
         return rearm

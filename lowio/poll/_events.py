@@ -170,8 +170,7 @@ class Events(EventsCore):
         """Takes a wait's non-negative result: the count, plus ``LOWIO_MISSES``
         if some values were not interned yet (they are, now)."""
         n = result & (_MISSES - 1)
-        if result & _MISSES:  # (never with objects=False: the wait skips the table)
-            assert self._objs is not None
+        if result & _MISSES and self._objs is not None:  # (objects=False: no table)
             ids, out = self._ids_mv, self._mv
             if len(self._objs) + n > TABLE_SIZE:  # start afresh, before any id is handed out
                 self._keys_mv[:] = memoryview(bytes(8 * TABLE_SIZE)).cast("Q")

@@ -6,11 +6,14 @@ import operator
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .._sys import Selector
-from .._sys._registry_core import RegistryCore, configure
+from .._sys import SELECTORS, EpollSelector, Selector
+from .._sys._errors import FD_MAX, range_error
 from ._interest import EDGE, LEVEL, MASKS, ONESHOT, Interest, Mode, mask_for
+from ._registry_core import RegistryCore, configure
+from .flags import TOKEN_BITS
 
-TOKEN_LIMIT = 1 << 47
+TOKEN_LIMIT = 1 << TOKEN_BITS
+_SELECTOR_TYPES = tuple(SELECTORS.values())
 
 
 def source_fd(source: object) -> int:
@@ -30,6 +33,8 @@ def source_fd(source: object) -> int:
             raise TypeError(f"{type(source).__name__}.fileno() returned {fd!r}, not an int")
     if fd < 0:
         raise ValueError(f"source fd must be non-negative, not {fd} (is the source closed?)")
+    if fd > FD_MAX:
+        raise range_error(fd)
     return int(fd)
 
 
@@ -41,13 +46,19 @@ def check_token(token: object) -> int:
     except TypeError:
         raise TypeError(f"token must be an int, not {type(token).__name__}") from None
     if not 0 <= value < TOKEN_LIMIT:
-        raise ValueError(f"token must satisfy 0 <= token < 2**47, not {value}")
+        raise ValueError(f"token must satisfy 0 <= token < 2**{TOKEN_BITS}, not {value}")
     return value
 
 
 # The C methods handle well-formed calls on epoll (see _registry_core.c);
 # tell them what the arguments mean.
-configure(Interest, (EDGE, LEVEL, ONESHOT), (MASKS[EDGE], MASKS[LEVEL], MASKS[ONESHOT]))
+configure(
+    Interest,
+    (EDGE, LEVEL, ONESHOT),
+    (MASKS[EDGE], MASKS[LEVEL], MASKS[ONESHOT]),
+    TOKEN_LIMIT,
+    EpollSelector,
+)
 
 
 class Registry(RegistryCore):
@@ -56,7 +67,9 @@ class Registry(RegistryCore):
     registration takes effect for that wait).
 
     A source is an int fd or an object with ``fileno()``, non-blocking if it
-    is a socket.  None of these methods blocks or is a checkpoint.
+    is a socket; an fd outside 0..2**31-1 is a ``ValueError`` naming it (on
+    every path, the raw ``*_mask`` ones included).  None of these methods
+    blocks or is a checkpoint.
 
     ``register``, ``reregister`` and ``deregister`` are C methods (the
     base class) that handle well-formed calls on the epoll selector in one
@@ -94,7 +107,14 @@ class Registry(RegistryCore):
         def deregister(self, source: object) -> None: ...
 
     def __init__(self, selector: Selector) -> None:
-        super().__init__(selector, selector.ep_address)
+        """Not for users: ``Poll.registry`` and :meth:`try_clone` make them.
+        Raises ``TypeError`` unless ``selector`` is a lowio selector."""
+        if not isinstance(selector, _SELECTOR_TYPES):
+            raise TypeError(
+                "Registry is made by lowio.poll.Poll (use poll.registry), "
+                f"not from {type(selector).__name__}"
+            )
+        super().__init__(selector)
 
     # the Python halves of the C methods (defined below the class)
     _register_slow: Callable[..., None]
@@ -121,7 +141,10 @@ class Registry(RegistryCore):
         """A prepared ``reregister_mask(fd, token, mask)`` for event loops
         that re-arm the same fd before every wait: it returns 0, or -errno
         on failure (it raises nothing: call ``reregister_mask`` to get the
-        exception).  Valid while the ``Poll`` is open."""
+        exception).  After the ``Poll`` is closed it returns -EBADF (it
+        holds the poller, not its fd number, which another Poll may reuse).
+        Raises ``ValueError`` now if ``fd``, ``token`` or ``mask`` does not
+        fit its C type."""
         return self._selector.rearm_fn(fd, token, mask)
 
     def try_clone(self) -> Registry:

@@ -14,7 +14,8 @@ class Waker:
 
     On epoll it is an eventfd registered edge-triggered; on the poll(2)
     selector, the selector's own eventfd.  A ``Poll`` has one ``Waker`` at a
-    time (a second raises ``RuntimeError`` until the first is closed).
+    time (a second raises ``RuntimeError`` until the first is closed).  On a
+    closed ``Poll`` the constructor raises ``ValueError``, on both selectors.
     """
 
     __slots__ = ("__weakref__", "_impl", "_token")

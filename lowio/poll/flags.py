@@ -15,3 +15,4 @@ RDHUP: int = int(lib.EPOLLRDHUP)
 ET: int = int(lib.EPOLLET)
 FLAG_BITS: int = int(lib.LOWIO_FLAG_BITS)
 FLAG_MASK: int = (1 << FLAG_BITS) - 1
+TOKEN_BITS: int = int(lib.LOWIO_TOKEN_BITS)  # tokens are < 2**TOKEN_BITS

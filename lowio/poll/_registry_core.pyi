@@ -4,7 +4,7 @@ from typing import Any
 
 class RegistryCore:
     _selector: Any
-    def __init__(self, selector: object, ep_address: int) -> None: ...
+    def __init__(self, selector: object) -> None: ...
     def register(
         self,
         source: Any,
@@ -28,5 +28,9 @@ class RegistryCore:
     def deregister(self, source: Any) -> None: ...
 
 def configure(
-    interest_type: type, modes: tuple[object, object, object], masks: tuple[tuple[int, ...], ...]
+    interest_type: type,
+    modes: tuple[object, object, object],
+    masks: tuple[tuple[int, ...], ...],
+    token_limit: int,
+    epoll_type: type,
 ) -> None: ...

@@ -1,5 +1,7 @@
-/* lowio._sys._registry_core: Registry.register / reregister / deregister as
- * C methods, for the epoll selector.
+/* lowio.poll._registry_core: Registry.register / reregister / deregister as
+ * C methods, for the epoll selector.  It lives in the poll layer because it
+ * holds that layer's argument semantics; epoll_ctl itself, with its source
+ * checks, is the platform layer's (lowio/_sys/_epoll_ctl.h).
  *
  * Why these three are not cffi calls: a cffi call with several arguments
  * builds a tuple and runs a converter per argument, which costs about
@@ -9,7 +11,7 @@
  * the common, well-formed call itself:
  *
  *   source  an int >= 0, or an object whose fileno() returns one
- *   token   an int, 0 <= token < 2**47
+ *   token   an int, 0 <= token < TOKEN_LIMIT (lowio.poll)
  *   interest an exact lowio.poll.Interest with a non-empty value
  *   mode    given by keyword or left out; one of EDGE, LEVEL, ONESHOT
  *
@@ -24,8 +26,9 @@
  * the subclass (lowio.poll.Registry), which hold the full semantics and
  * every argument error; so do all calls on a poll(2) selector.  A failing
  * epoll_ctl becomes the exception the selector's _ctl_error(result, op, fd)
- * returns.  The poll layer fills in what Interest and the modes mean with
- * configure(), once, at import.
+ * returns.  The poll layer fills in what Interest, the modes and tokens mean,
+ * and which selector type has a struct lowio_epoll, with configure(), once,
+ * at import.
  *
  * Threads: like the selector, any thread may call these at any time.
  */
@@ -37,7 +40,6 @@
 
 #include "_epoll_ctl.h"
 
-#define TOKEN_LIMIT (UINT64_C(1) << 47)
 #define MODES 3                 /* EDGE, LEVEL, ONESHOT */
 #define INTEREST_VALUES 8       /* READABLE | WRITABLE | PRIORITY: 1..7 */
 
@@ -46,6 +48,8 @@
 static PyTypeObject *interest_type;
 static PyObject *modes[MODES];
 static uint32_t masks[MODES][INTEREST_VALUES];
+static uint64_t token_limit;            /* 0 until configured: all slow */
+static PyTypeObject *epoll_type;        /* the selector with a struct lowio_epoll */
 
 static PyObject *str_fileno;
 static PyObject *str_register_slow, *str_reregister_slow, *str_deregister_slow;
@@ -94,7 +98,7 @@ static int fast_token(PyObject *token, uint64_t *out)
         PyErr_Clear();          /* negative, or beyond 64 bits */
         return 0;
     }
-    if (value >= TOKEN_LIMIT)
+    if (value >= token_limit)
         return 0;
     *out = value;
     return 1;
@@ -174,8 +178,10 @@ PyDoc_STRVAR(register_doc,
 "Starts watching ``source``; its events will carry ``token``.\n\n"
 "Raises ``FileExistsError`` if it is registered already,\n"
 "``PermissionError`` for a regular file, ``OSError`` (EBADF) for a\n"
-"closed fd, ``ValueError`` for a blocking socket, a bad token or\n"
-"interest, or an ``exclusive`` combination the kernel refuses;\n"
+"closed fd, ``ValueError`` for a blocking socket, a negative fd or\n"
+"one beyond 2**31-1, a bad token or interest, or an ``exclusive``\n"
+"combination the kernel refuses; ``TypeError`` for a source that is\n"
+"neither an int nor has ``fileno()`` (whose own exceptions propagate);\n"
 "``ValueError`` after the ``Poll`` is closed, ``RuntimeError`` in a\n"
 "forked child.  Any thread may call it; not a checkpoint.");
 
@@ -219,8 +225,9 @@ PyDoc_STRVAR(deregister_doc,
 "deregister(source)\n"
 "--\n\n"
 "Stops watching ``source``; no event for it is returned by polls\n"
-"that start afterwards.  ``FileNotFoundError`` if it is not registered.\n"
-"Any thread may call it.");
+"that start afterwards, nor by a wait that ends after this returned.\n"
+"``FileNotFoundError`` if it is not registered; the source errors of\n"
+"``register``.  Any thread may call it.");
 
 static PyObject *core_deregister(RegistryCore *self, PyObject *const *args,
                                  Py_ssize_t nargs, PyObject *kwnames)
@@ -233,19 +240,27 @@ static PyObject *core_deregister(RegistryCore *self, PyObject *const *args,
 
 /* ---- the type ---- */
 
-/* RegistryCore(selector, ep_address): ep_address is the address of the
- * selector's struct lowio_epoll, or 0 for a selector without one. */
+/* RegistryCore(selector): the fast path is taken only for a selector of
+ * exactly the configured epoll type, whose ep_address property is the
+ * address of its struct lowio_epoll (valid while the selector lives, and
+ * this object holds it).  Any other object, crafted or not, gets the slow
+ * path: no address is ever taken from an arbitrary object. */
 static int core_init(RegistryCore *self, PyObject *args, PyObject *kwargs)
 {
-    PyObject *selector, *address;
-    void *ep;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO:RegistryCore",
-                                     (char *[]){"selector", "ep_address", NULL},
-                                     &selector, &address))
+    PyObject *selector;
+    void *ep = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O:RegistryCore",
+                                     (char *[]){"selector", NULL}, &selector))
         return -1;
-    ep = PyLong_AsVoidPtr(address);
-    if (ep == NULL && PyErr_Occurred())
-        return -1;
+    if (epoll_type != NULL && Py_TYPE(selector) == epoll_type) {
+        PyObject *address = PyObject_GetAttrString(selector, "ep_address");
+        if (address == NULL)
+            return -1;
+        ep = PyLong_AsVoidPtr(address);
+        Py_DECREF(address);
+        if (ep == NULL && PyErr_Occurred())
+            return -1;
+    }
     self->ep = ep;
     Py_INCREF(selector);
     Py_XSETREF(self->selector, selector);
@@ -290,7 +305,7 @@ static PyMemberDef core_members[] = {
 
 static PyTypeObject RegistryCoreType = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "lowio._sys._registry_core.RegistryCore",
+    .tp_name = "lowio.poll._registry_core.RegistryCore",
     .tp_doc = PyDoc_STR("Registry methods in C (subclassed by lowio.poll.Registry)."),
     .tp_basicsize = sizeof(RegistryCore),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
@@ -306,19 +321,23 @@ static PyTypeObject RegistryCoreType = {
 /* ---- configure() and the module ---- */
 
 PyDoc_STRVAR(configure_doc,
-"configure(interest_type, modes, masks)\n"
+"configure(interest_type, modes, masks, token_limit, epoll_type)\n"
 "--\n\n"
 "Tells the fast path what the poll layer's arguments mean: ``modes`` is\n"
-"(EDGE, LEVEL, ONESHOT) and ``masks[m][v]`` the epoll mask for mode m\n"
-"and interest value v (0: empty).  Called once, at import.");
+"(EDGE, LEVEL, ONESHOT), ``masks[m][v]`` the epoll mask for mode m\n"
+"and interest value v (0: empty), tokens are below ``token_limit``, and\n"
+"selectors of exactly ``epoll_type`` have an ``ep_address``.  Called\n"
+"once, at import.");
 
 static PyObject *configure(PyObject *module, PyObject *args)
 {
-    PyObject *type, *mode_objs, *mask_rows;
+    PyObject *type, *mode_objs, *mask_rows, *selector_type;
+    unsigned long long limit;
     uint32_t table[MODES][INTEREST_VALUES];
     int m, v;
-    if (!PyArg_ParseTuple(args, "O!O!O!:configure", &PyType_Type, &type,
-                          &PyTuple_Type, &mode_objs, &PyTuple_Type, &mask_rows))
+    if (!PyArg_ParseTuple(args, "O!O!O!KO!:configure", &PyType_Type, &type,
+                          &PyTuple_Type, &mode_objs, &PyTuple_Type, &mask_rows, &limit,
+                          &PyType_Type, &selector_type))
         return NULL;
     if (PyTuple_GET_SIZE(mode_objs) != MODES || PyTuple_GET_SIZE(mask_rows) != MODES) {
         PyErr_SetString(PyExc_ValueError, "configure() takes 3 modes and 3 mask rows");
@@ -344,6 +363,9 @@ static PyObject *configure(PyObject *module, PyObject *args)
         Py_XSETREF(modes[m], PyTuple_GET_ITEM(mode_objs, m));
     }
     memcpy(masks, table, sizeof masks);
+    token_limit = limit;
+    Py_INCREF(selector_type);
+    Py_XSETREF(epoll_type, (PyTypeObject *)selector_type);
     Py_RETURN_NONE;
 }
 
@@ -354,7 +376,7 @@ static PyMethodDef module_methods[] = {
 
 static struct PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT,
-    .m_name = "lowio._sys._registry_core",
+    .m_name = "lowio.poll._registry_core",
     .m_doc = PyDoc_STR("Registry.register / reregister / deregister in C (epoll)."),
     .m_size = -1,
     .m_methods = module_methods,
