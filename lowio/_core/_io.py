@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 
 SLOT_BITS = 22
 SLOT_MASK = (1 << SLOT_BITS) - 1
-GEN_LIMIT = 1 << (47 - SLOT_BITS)
+GEN_LIMIT = 1 << (flags.TOKEN_BITS - SLOT_BITS)  # tokens are slot + generation
 WAKER_TOKEN = 0  # slots 0 and 1 are never handed out
 SIGNAL_WAKEUP_TOKEN = 1  # the signal wakeup fd (see _ki)
 BASE_MASK = flags.IN | flags.RDHUP | flags.ET
