@@ -5,6 +5,8 @@
 * The runtime, with trio's names: ``lowio.run``, ``open_nursery``,
   ``CancelScope``, timeouts, ``sleep``; ``lowio.lowlevel`` and
   ``lowio.testing``.
+* Files: ``lowio.open_file``, ``wrap_file`` and ``lowio.Path`` (blocking
+  file-system calls in worker threads).
 """
 
 from . import abc, from_thread, lowlevel, socket, testing, to_thread
@@ -27,6 +29,8 @@ from ._core import (
     open_nursery,
     run,
 )
+from ._file_io import open_file, wrap_file
+from ._path import Path, PosixPath
 from ._signals import open_signal_receiver
 from ._subprocess import Process, open_process, run_process
 from ._sync import (
@@ -74,7 +78,9 @@ __all__ = [
     "LockStatistics",
     "LowioInternalError",
     "Nursery",
+    "Path",
     "Poll",
+    "PosixPath",
     "Process",
     "RunFinishedError",
     "Semaphore",
@@ -93,6 +99,7 @@ __all__ = [
     "lowlevel",
     "move_on_after",
     "move_on_at",
+    "open_file",
     "open_nursery",
     "open_process",
     "open_signal_receiver",
@@ -104,4 +111,5 @@ __all__ = [
     "socket",
     "testing",
     "to_thread",
+    "wrap_file",
 ]
