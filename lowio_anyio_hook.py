@@ -4,8 +4,11 @@ no import by the user.
 ``lowio_anyio.pth`` (and, for Python 3.15+, the PEP 829 ``lowio_anyio.start``)
 call :func:`install` at interpreter start-up.  It adds one ``sys.meta_path``
 finder that answers only for ``anyio._backends._lowio``; nothing else is
-imported until anyio asks for that module.  This module must stay tiny and
-never raise.
+imported until anyio asks for that module.  It also installs
+``lowio_compat`` (unless ``LOWIO_NO_COMPAT=1``): the adaptations that let
+anyio libraries which check the async library's name (httpcore, under
+httpx) run on lowio; they too wait until those libraries are imported.
+This module must stay tiny and never raise.
 """
 
 from __future__ import annotations
@@ -52,9 +55,13 @@ class LowioBackendFinder:
 
 
 def install() -> None:
-    """Adds the finder once (idempotent; never raises)."""
+    """Adds the finder once, and installs ``lowio_compat`` (idempotent;
+    never raises)."""
     try:
         if not any(isinstance(f, LowioBackendFinder) for f in sys.meta_path):
             sys.meta_path.append(LowioBackendFinder())
+        import lowio_compat
+
+        lowio_compat.install()
     except Exception:
         pass

@@ -8,6 +8,8 @@
 * trio's high-level networking: ``SocketStream``, ``SocketListener``,
   ``open_tcp_stream``, ``open_tcp_listeners``, ``serve_tcp``,
   ``serve_listeners``, ``open_unix_socket``.
+* Files: ``lowio.open_file``, ``wrap_file`` and ``lowio.Path`` (blocking
+  file-system calls in worker threads).
 """
 
 from . import abc, from_thread, lowlevel, socket, testing, to_thread
@@ -36,7 +38,9 @@ from ._core import (
     open_nursery,
     run,
 )
+from ._file_io import open_file, wrap_file
 from ._open_tcp_stream import open_tcp_stream
+from ._path import Path, PosixPath
 from ._safe_channel import as_safe_channel
 from ._serve import serve_listeners
 from ._signals import open_signal_receiver
@@ -100,7 +104,9 @@ __all__ = [
     "MemorySendChannel",
     "NeedHandshakeError",
     "Nursery",
+    "Path",
     "Poll",
+    "PosixPath",
     "Process",
     "RunFinishedError",
     "SSLListener",
@@ -126,6 +132,7 @@ __all__ = [
     "lowlevel",
     "move_on_after",
     "move_on_at",
+    "open_file",
     "open_memory_channel",
     "open_nursery",
     "open_process",
@@ -146,4 +153,5 @@ __all__ = [
     "socket",
     "testing",
     "to_thread",
+    "wrap_file",
 ]

@@ -16,6 +16,7 @@ NEEDED = [
     "lowio_anyio.pth",
     "lowio_anyio.start",
     "lowio_anyio_hook.py",
+    "lowio_compat.py",
     "lowio/_sys/_build.py",
     "lowio/_sys/_native.c",
     "lowio/_sys/_epoll_ctl.h",

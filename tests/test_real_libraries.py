@@ -19,31 +19,27 @@ plain HTTP/1.1 and TLS (a throwaway CA from ``trustme``).
   (``test_fds_back_to_baseline`` checks it inside one run too).
 
 httpcore (httpx's transport) accepts only the names "asyncio" and "trio"
-from sniffio; its "asyncio" branch is written entirely on anyio (anyio
-locks, events and cancel scopes, ``AnyIOBackend`` for the network), which
-dispatches to whichever backend runs.  ``httpcore_on_anyio`` below sends
-lowio down that branch.
+from sniffio; nothing here works around it: the installed start-up hook
+(``lowio_compat``) sends it down its anyio code under lowio, as for any
+user.  ``test_compat.py`` checks that adaptation itself, in fresh
+interpreters too; ``test_http_servers.py`` runs httpx on lowio against
+servers in other processes (uvicorn, nginx).
 """
 
 from __future__ import annotations
 
-import gc
 import logging
 import math
 import os
 import ssl
 import warnings
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
 
 import anyio
-import httpcore._backends.auto
-import httpcore._synchronization
 import httpx
 import pytest
-import sniffio
-import trustme
 from anycorn import Config, serve
 from starlette.applications import Starlette
 
@@ -54,72 +50,26 @@ with warnings.catch_warnings():
     from starlette.testclient import TestClient
 
 from _asgi_app import CHUNK, AppState, make_app
+from _http_helpers import (
+    BOUND,
+    HOST,
+    ca,
+    cert_files,
+    client_ssl_context,
+    open_fds,
+    wait_until,
+)
 
 import lowio
-import lowio.anyio
-
-lowio.anyio.register()
 
 pytestmark = pytest.mark.anyio
 
-HOST = "127.0.0.1"
-# Generous bounds: they only turn a hang into a failure (pytest-timeout is
-# 60 s for the whole test); the tests do not wait for them to pass.
-BOUND = 10.0
+__all__ = ["ca", "cert_files", "client_ssl_context"]  # fixtures, used by name
 
 
 @pytest.fixture
 def anyio_backend() -> str:
     return "lowio"
-
-
-@pytest.fixture(autouse=True)
-def httpcore_on_anyio(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Lets httpcore run on lowio through its anyio code paths (see the
-    module docstring): httpcore 1.0's ``current_async_library`` raises
-    "Running under an unsupported async environment" for any name but
-    "asyncio" and "trio"."""
-    original = httpcore._synchronization.current_async_library
-
-    def current_async_library() -> str:
-        try:
-            if sniffio.current_async_library() == "lowio":
-                return "asyncio"
-        except sniffio.AsyncLibraryNotFoundError:
-            pass
-        return original()
-
-    monkeypatch.setattr(httpcore._synchronization, "current_async_library", current_async_library)
-    monkeypatch.setattr(httpcore._backends.auto, "current_async_library", current_async_library)
-
-
-# ---------------------------------------------------------------- TLS
-
-
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture(scope="module")
-def cert_files(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
-    """The server's certificate chain and key, for 127.0.0.1, as files
-    (anycorn's ``Config`` loads them by name)."""
-    directory = tmp_path_factory.mktemp("tls")
-    cert = ca.issue_cert(HOST, "localhost")
-    certfile, keyfile = directory / "cert.pem", directory / "key.pem"
-    cert.private_key_pem.write_to_path(str(keyfile))
-    with certfile.open("wb") as f:
-        for blob in cert.cert_chain_pems:
-            f.write(blob.bytes())
-    return str(certfile), str(keyfile)
-
-
-@pytest.fixture(scope="module")
-def client_ssl_context(ca: trustme.CA) -> ssl.SSLContext:
-    context = ssl.create_default_context()
-    ca.configure_trust(context)
-    return context
 
 
 # ---------------------------------------------------------------- server and client
@@ -189,15 +139,6 @@ async def client(
         base_url=server, verify=client_ssl_context, timeout=BOUND
     ) as client:
         yield client
-
-
-async def wait_until(predicate: Callable[[], bool], what: str) -> None:
-    """Waits (polling, bounded) until ``predicate()`` is true."""
-    with anyio.move_on_after(BOUND):
-        while not predicate():
-            await anyio.sleep(0.005)
-        return
-    pytest.fail(f"timed out waiting for {what}")
 
 
 # ---------------------------------------------------------------- httpx against anycorn
@@ -457,11 +398,6 @@ async def test_server_shutdown_with_requests_in_flight(
 
 
 # ---------------------------------------------------------------- fds
-
-
-def open_fds() -> set[int]:
-    gc.collect()
-    return {int(name) for name in os.listdir("/proc/self/fd")}
 
 
 def test_fds_back_to_baseline(
