@@ -52,6 +52,8 @@ from ._timeouts import (
 )
 from .poll import Events, Interest, Poll, Waker
 
+TrioInternalError = LowioInternalError  # the name trio code uses
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -81,6 +83,7 @@ __all__ = [
     "StrictFIFOLock",
     "TaskStatus",
     "TooSlowError",
+    "TrioInternalError",
     "Waker",
     "WouldBlock",
     "__version__",

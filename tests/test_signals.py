@@ -129,8 +129,8 @@ def current_wakeup_fd() -> int:
 def run_wakeup_fd() -> int:
     """The wakeup fd a main-thread run installs for itself (for Ctrl-C)."""
     runner = lowio._core.GLOBAL_RUN_CONTEXT.runner
-    assert runner is not None and runner.ki._wakeup is not None
-    return runner.ki._wakeup[1].fileno()
+    assert runner is not None
+    return runner.signal_wakeup._wfd
 
 
 def test_handlers_and_wakeup_fd_are_restored(safety_handlers: list[int]) -> None:
