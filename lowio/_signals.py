@@ -26,6 +26,7 @@ callback runs after the exit is re-raised the same way.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import threading
 from collections import OrderedDict
@@ -105,6 +106,11 @@ def pending_signal_count(receiver: SignalReceiver) -> int:
     return len(receiver._pending)
 
 
+# The receivers' handlers installed now, oldest first: (signal, handler,
+# the handler it replaced).  A forked child puts the previous ones back.
+_installed: list[tuple[int, _Handler, _Handler]] = []
+
+
 @contextlib.contextmanager
 def _signal_handlers(signals: Iterable[int], handler: _Handler) -> Generator[None, None, None]:
     """Installs ``handler`` for ``signals`` and restores the previous handlers
@@ -112,11 +118,26 @@ def _signal_handlers(signals: Iterable[int], handler: _Handler) -> Generator[Non
     previous: dict[int, _Handler] = {}
     try:
         for signum in set(signals):
-            previous[signum] = signal.signal(signum, handler)
+            previous[signum] = old = signal.signal(signum, handler)
+            _installed.append((signum, handler, old))
         yield
     finally:
+        _installed[:] = [entry for entry in _installed if entry[1] is not handler]
         for signum, old in previous.items():
             signal.signal(signum, old)
+
+
+def _after_fork_in_child() -> None:
+    # The receivers belong to the parent's run (their handlers would wake
+    # its unusable Waker): the child gets the handlers from before them,
+    # e.g. so that multiprocessing's terminate() still ends it.
+    for signum, handler, previous in reversed(_installed):
+        if signal.getsignal(signum) is handler:
+            signal.signal(signum, previous)
+    _installed.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @contextlib.contextmanager

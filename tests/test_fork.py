@@ -10,6 +10,7 @@ import signal
 import sys
 import traceback
 from collections.abc import Callable
+from types import FrameType
 
 import pytest
 
@@ -80,6 +81,34 @@ def test_a_child_forked_from_a_worker_thread_has_the_wakeup_fd_from_before_the_r
         return await lowio.to_thread.run_sync(in_child, wakeup_fd_as_before_the_parents_run)
 
     assert lowio.run(main) == OK
+
+
+def test_a_child_forked_from_a_worker_thread_has_the_handlers_from_before_the_receivers() -> None:
+    def mine(signum: int, frame: FrameType | None) -> None:
+        pass  # pragma: no cover
+
+    def child() -> int:
+        ok = signal.getsignal(signal.SIGUSR1) is mine and (
+            signal.getsignal(signal.SIGUSR2) is signal.SIG_DFL
+        )
+        return OK if ok else FAILED
+
+    async def main() -> int:
+        # nested: the handler from before the outer one wins
+        with (
+            lowio.open_signal_receiver(signal.SIGUSR1, signal.SIGUSR2),
+            lowio.open_signal_receiver(signal.SIGUSR1),
+        ):
+            return await lowio.to_thread.run_sync(in_child, child)
+
+    old = signal.signal(signal.SIGUSR1, mine)
+    old_usr2 = signal.signal(signal.SIGUSR2, signal.SIG_DFL)
+    try:
+        assert lowio.run(main) == OK
+        assert signal.getsignal(signal.SIGUSR1) is mine
+    finally:
+        signal.signal(signal.SIGUSR1, old)
+        signal.signal(signal.SIGUSR2, old_usr2)
 
 
 def _multiprocessing_target() -> None:  # pragma: no cover - the child
