@@ -137,7 +137,7 @@ def test_handlers_and_wakeup_fd_are_restored(safety_handlers: list[int]) -> None
     before = {sig: signal.getsignal(sig) for sig in (SIGUSR1, SIGUSR2)}
 
     async def main() -> None:
-        run_fd = signal.set_wakeup_fd(-1)  # a main-thread run has its own (for Ctrl-C)
+        run_fd = signal.set_wakeup_fd(-1)  # a main-thread run has its own (one for all)
         signal.set_wakeup_fd(run_fd)
         assert run_fd != -1
         with lowio.open_signal_receiver(SIGUSR1, SIGUSR2, SIGUSR1):  # duplicates are fine
