@@ -155,6 +155,23 @@ def test_a_forked_child_going_on_with_the_parents_run_gets_runtime_error() -> No
     assert code == OK
 
 
+def test_a_child_forked_by_a_task_may_start_a_run_of_its_own() -> None:
+    # e.g. multiprocessing's fork start method used from a task
+    async def child_main() -> str:
+        await lowio.sleep(0.001)
+        return "child"
+
+    def child() -> int:
+        return OK if lowio.run(child_main) == "child" else FAILED
+
+    async def main() -> int:
+        code = in_child(child)
+        assert lowio.lowlevel.current_task() is not None  # the parent's run is intact
+        return code
+
+    assert lowio.run(main) == OK
+
+
 def test_a_stepped_run_made_in_the_parent_refuses_to_run_in_a_child() -> None:
     async def main() -> str:
         return "done"

@@ -20,6 +20,7 @@ from ._run import Runner, coroutine_or_error
 
 T = TypeVar("T")
 
+_NESTED = "Attempted to call run() from inside a run()"
 _FORKED = (
     "this lowio run belongs to the parent process: a forked child cannot use it "
     "(start a new lowio.run() in the child)"
@@ -44,6 +45,27 @@ def close_for_good(coro: Any) -> None:
             coro.close()
 
 
+def _in_a_live_run() -> bool:
+    # A run of the parent process does not count: a child forked by one
+    # of its tasks (e.g. multiprocessing's fork start method) may start
+    # its own run.
+    runner = GLOBAL_RUN_CONTEXT.runner
+    return runner is not None and runner.pid == os.getpid()
+
+
+def _enter(runner: Runner) -> tuple[Any, Any]:
+    """Makes ``runner`` this thread's run; returns what was there (a
+    forked child's stale run, else nothing) for ``_leave``."""
+    glob = GLOBAL_RUN_CONTEXT
+    outer = (glob.runner, glob.task)
+    glob.runner, glob.task = runner, None
+    return outer
+
+
+def _leave(outer: tuple[Any, Any]) -> None:
+    GLOBAL_RUN_CONTEXT.runner, GLOBAL_RUN_CONTEXT.task = outer
+
+
 class SteppedRun:
     """A lowio run that a synchronous host advances in pieces.
 
@@ -63,8 +85,8 @@ class SteppedRun:
         clock: Clock | None = None,
         instruments: Iterable[object] = (),
     ) -> None:
-        if GLOBAL_RUN_CONTEXT.runner is not None:
-            raise RuntimeError("Attempted to call run() from inside a run()")
+        if _in_a_live_run():
+            raise RuntimeError(_NESTED)
         if isinstance(async_fn, types.CoroutineType):
             coroutine_or_error(async_fn, ())  # raises the hint
         if clock is None:
@@ -72,8 +94,7 @@ class SteppedRun:
         self._runner = runner = Runner(clock, instruments)
         self._finished = False
         self._result: tuple[Any, BaseException | None] | None = None
-        self._pid = os.getpid()
-        GLOBAL_RUN_CONTEXT.runner = runner
+        outer = _enter(runner)
         try:
             clock.start_clock()
             if runner.instruments.active:
@@ -85,7 +106,7 @@ class SteppedRun:
             self._close()
             raise
         finally:
-            GLOBAL_RUN_CONTEXT.runner = None
+            _leave(outer)
 
     @property
     def finished(self) -> bool:
@@ -96,12 +117,12 @@ class SteppedRun:
         run; returns True if the run has ended."""
         if self._finished:
             raise RuntimeError("this run has already finished")
-        if GLOBAL_RUN_CONTEXT.runner is not None:
-            raise RuntimeError("Attempted to call run() from inside a run()")
-        if os.getpid() != self._pid:
-            raise RuntimeError(_FORKED)
+        if _in_a_live_run():
+            raise RuntimeError(_NESTED)
         runner = self._runner
-        GLOBAL_RUN_CONTEXT.runner = runner
+        if os.getpid() != runner.pid:
+            raise RuntimeError(_FORKED)
+        outer = _enter(runner)
         # As trio: sniffio says "lowio" for all code the run executes, whatever
         # the context a task or callback runs in (e.g. a callback queued with
         # run_sync_soon from another library's thread, in that thread's
@@ -117,7 +138,7 @@ class SteppedRun:
             except BaseException as exc:
                 self._close()
                 self._close_abandoned_tasks()
-                if os.getpid() != self._pid:
+                if os.getpid() != runner.pid:
                     # a task forked and the child went on with this run: its
                     # poller is the parent's and refuses (README: RuntimeError)
                     raise RuntimeError(_FORKED) from exc
@@ -128,8 +149,7 @@ class SteppedRun:
             runner.asyncgens.uninstall()
             runner.ki.close()
             runner.signal_wakeup.uninstall()
-            GLOBAL_RUN_CONTEXT.runner = None
-            GLOBAL_RUN_CONTEXT.task = None
+            _leave(outer)
             sniffio.thread_local.name = previous_library
         if runner.init_task in runner.tasks:
             return False

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextvars
 import heapq
+import os
 import types
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from inspect import CO_ITERABLE_COROUTINE
@@ -128,6 +129,7 @@ class Runner:
 
     def __init__(self, clock: Clock, instruments: Iterable[object]) -> None:
         self.clock = clock
+        self.pid = os.getpid()  # a forked child cannot use this run
         self.instruments = Instruments(instruments)
         self.runq: list[Task] = []
         self.tasks: set[Task] = set()
