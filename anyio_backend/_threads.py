@@ -9,7 +9,6 @@ lowio's ``RunFinishedError`` becomes anyio's.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable, Coroutine
 from contextvars import copy_context
 from typing import Any, TypeVar
@@ -22,26 +21,24 @@ import lowio
 import lowio.from_thread
 import lowio.lowlevel
 import lowio.to_thread
-from lowio.lowlevel import RunToken
+from lowio.lowlevel import RunToken, RunVar
 
 from ._sync import CapacityLimiter
 
 T = TypeVar("T")
 
-# per run (keyed by its token): the anyio wrapper of lowio's default limiter
-_default_limiters: weakref.WeakKeyDictionary[RunToken, CapacityLimiter] = (
-    weakref.WeakKeyDictionary()
-)
+# the anyio wrapper of lowio's default limiter, one per run
+_DEFAULT_LIMITER: RunVar[CapacityLimiter | None] = RunVar("anyio_default_limiter", default=None)
 
 
 def current_default_thread_limiter() -> CapacityLimiter:
     """The run's default thread limiter (lowio's, 40 tokens), as one anyio
     ``CapacityLimiter`` per run."""
-    token = lowio.lowlevel.current_token()
-    limiter = _default_limiters.get(token)
+    native = lowio.to_thread.current_default_thread_limiter()  # RuntimeError outside a run
+    limiter = _DEFAULT_LIMITER.get()
     if limiter is None:
-        native = lowio.to_thread.current_default_thread_limiter()
-        limiter = _default_limiters[token] = CapacityLimiter(native=native)
+        limiter = CapacityLimiter(native=native)
+        _DEFAULT_LIMITER.set(limiter)
     return limiter
 
 

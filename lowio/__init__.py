@@ -78,6 +78,8 @@ from ._timeouts import (
 from ._unix_stream import open_unix_socket
 from .poll import Events, Interest, Poll, Waker
 
+TrioInternalError = LowioInternalError  # the name trio code uses
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -118,6 +120,7 @@ __all__ = [
     "StrictFIFOLock",
     "TaskStatus",
     "TooSlowError",
+    "TrioInternalError",
     "Waker",
     "WouldBlock",
     "__version__",

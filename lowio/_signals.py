@@ -4,12 +4,11 @@ and semantics).
 How a signal reaches a task:
 
 1. Python's C-level handler records the signal and writes one byte to the
-   *wakeup fd* (``signal.set_wakeup_fd``).  lowio's ``Waker`` is an eventfd,
-   which refuses 1-byte writes, so while receivers are open lowio installs a
-   non-blocking socketpair as the wakeup fd; a system task drains its read
-   end.  The byte breaks an ``epoll_wait`` that was entered just after the
-   signal arrived (without it, such a signal would wait for the next
-   unrelated wake-up).
+   run's *wakeup fd* (``lowio._core._wakeup_fd``, installed by every run in
+   the main thread and drained by its loop).  The byte breaks an
+   ``epoll_wait`` that was entered just after the signal arrived, or that
+   a signal delivered to another thread does not interrupt (without it,
+   such a signal would wait for the next unrelated wake-up).
 2. The Python-level handler installed here runs in the main thread between
    two bytecodes and calls ``token.run_sync_soon(receiver._add, signum,
    idempotent=True)``, as trio does: the callback runs in the loop, and a
@@ -27,22 +26,18 @@ callback runs after the exit is re-raised the same way.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
-import socket
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Generator, Iterable
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ._core._cancel import CancelScope
 from ._core._exceptions import BusyResourceError
 from ._core._local import GLOBAL_RUN_CONTEXT, no_run_error
 from ._core._parking_lot import ParkingLot
 from ._core._traps import checkpoint
-
-if TYPE_CHECKING:
-    from ._core._run import Runner
 
 _Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 
@@ -111,79 +106,9 @@ def pending_signal_count(receiver: SignalReceiver) -> int:
     return len(receiver._pending)
 
 
-class _WakeupFd:
-    """The wakeup fd of a run's receivers: a socketpair whose read end a
-    system task drains.  Shared by the receivers of one run (counted); the
-    previous wakeup fd is put back when the last one exits (or when the run
-    ends first, e.g. a receiver open in a system task)."""
-
-    def __init__(self, runner: Runner) -> None:
-        self.runner = runner
-        self.users = 0
-        self.installed = False
-        self.rsock, self.wsock = socket.socketpair()
-        try:
-            self.rsock.setblocking(False)
-            self.wsock.setblocking(False)
-            self.wfd = self.wsock.fileno()
-            self.previous = signal.set_wakeup_fd(self.wfd, warn_on_full_buffer=False)
-            self.installed = True
-            self.scope = CancelScope()
-            runner.spawn_system_task_impl(self._drain, (), "<lowio signal wakeup fd>")
-        except BaseException:
-            self._uninstall()
-            self._close()
-            raise
-
-    async def _drain(self) -> None:
-        rsock = self.rsock
-        io = self.runner.io
-        try:
-            with self.scope:
-                while True:
-                    try:
-                        while rsock.recv(4096):
-                            pass
-                    except BlockingIOError:
-                        pass
-                    await io.wait_owned_readable(rsock.fileno())
-        finally:
-            self._uninstall()  # first: the fd number must not be written once closed
-            self._close()
-
-    def _uninstall(self) -> None:
-        global _wakeup
-        if _wakeup is self:
-            _wakeup = None
-        if self.installed:
-            self.installed = False
-            current = signal.set_wakeup_fd(self.previous)
-            if current != self.wfd:  # someone replaced ours meanwhile: keep theirs
-                signal.set_wakeup_fd(current)
-
-    def _close(self) -> None:
-        if self.rsock.fileno() >= 0 and GLOBAL_RUN_CONTEXT.runner is self.runner:
-            self.runner.io.notify_closing(self.rsock.fileno())
-        self.rsock.close()
-        self.wsock.close()
-
-    def release(self) -> None:
-        self.users -= 1
-        if self.users == 0:
-            self._uninstall()
-            self.scope.cancel()  # the drain task closes the sockets
-
-
-_wakeup: _WakeupFd | None = None
-
-
-def _acquire_wakeup(runner: Runner) -> _WakeupFd:
-    global _wakeup
-    wakeup = _wakeup
-    if wakeup is None or wakeup.runner is not runner:
-        wakeup = _wakeup = _WakeupFd(runner)
-    wakeup.users += 1
-    return wakeup
+# The receivers' handlers installed now, oldest first: (signal, handler,
+# the handler it replaced).  A forked child puts the previous ones back.
+_installed: list[tuple[int, _Handler, _Handler]] = []
 
 
 @contextlib.contextmanager
@@ -193,11 +118,26 @@ def _signal_handlers(signals: Iterable[int], handler: _Handler) -> Generator[Non
     previous: dict[int, _Handler] = {}
     try:
         for signum in set(signals):
-            previous[signum] = signal.signal(signum, handler)
+            previous[signum] = old = signal.signal(signum, handler)
+            _installed.append((signum, handler, old))
         yield
     finally:
+        _installed[:] = [entry for entry in _installed if entry[1] is not handler]
         for signum, old in previous.items():
             signal.signal(signum, old)
+
+
+def _after_fork_in_child() -> None:
+    # The receivers belong to the parent's run (their handlers would wake
+    # its unusable Waker): the child gets the handlers from before them,
+    # e.g. so that multiprocessing's terminate() still ends it.
+    for signum, handler, previous in reversed(_installed):
+        if signal.getsignal(signum) is handler:
+            signal.signal(signum, previous)
+    _installed.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @contextlib.contextmanager
@@ -208,9 +148,9 @@ def open_signal_receiver(*signals: signal.Signals | int) -> Generator[SignalRece
     ``async for signum in receiver`` waits for the next signal; each
     ``__anext__`` is a checkpoint.  A signal that arrives several times
     before it is read is yielded once.  Only one task may iterate at a time
-    (``BusyResourceError``).  On exit the previous handlers (and the previous
-    ``signal.set_wakeup_fd``) are restored, and signals received but not yet
-    read are re-raised so that those handlers see them.
+    (``BusyResourceError``).  On exit the previous handlers are restored,
+    and signals received but not yet read are re-raised so that those
+    handlers see them.
 
     Raises ``TypeError`` if no signals are given, ``RuntimeError`` outside
     Python's main thread or outside a lowio run, and ``ValueError`` /
@@ -233,15 +173,11 @@ def open_signal_receiver(*signals: signal.Signals | int) -> Generator[SignalRece
     def handler(signum: int, frame: FrameType | None) -> None:
         token.run_sync_soon(receiver._add, signum, idempotent=True)
 
-    wakeup = _acquire_wakeup(runner)
     try:
-        try:
-            with _signal_handlers(signals, handler):
-                yield receiver
-        finally:
-            receiver._redeliver_remaining()
+        with _signal_handlers(signals, handler):
+            yield receiver
     finally:
-        wakeup.release()
+        receiver._redeliver_remaining()
 
 
 __all__ = ["SignalReceiver", "open_signal_receiver", "pending_signal_count"]

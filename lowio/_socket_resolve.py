@@ -8,38 +8,33 @@ from __future__ import annotations
 
 import os
 import socket as _stdlib_socket
-import weakref
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ._core._ki import await_unprotected
 from ._core._local import GLOBAL_RUN_CONTEXT, no_run_error
+from ._core._runvar import RunVar
 from ._core._traps import cancel_shielded_checkpoint, checkpoint_if_cancelled
-
-if TYPE_CHECKING:
-    from ._core._run import Runner
 
 _NUMERIC_ONLY = _stdlib_socket.AI_NUMERICHOST | _stdlib_socket.AI_NUMERICSERV
 
-# ---- per-run overrides (trio keeps them in RunVars) ----
+# ---- per-run overrides (RunVars, as trio's) ----
 
-# runner -> [hostname resolver, socket factory]
-_OVERRIDES: weakref.WeakKeyDictionary[Runner, list[Any]] = weakref.WeakKeyDictionary()
+_RESOLVER: RunVar[Any] = RunVar("hostname_resolver", default=None)
+_SOCKET_FACTORY: RunVar[Any] = RunVar("socket_factory", default=None)
 
 
-def _override(index: int) -> Any:
-    runner = GLOBAL_RUN_CONTEXT.runner
-    if runner is None:
+def _override(var: RunVar[Any]) -> Any:
+    """The run's override, None outside a run."""
+    if GLOBAL_RUN_CONTEXT.runner is None:
         return None
-    slots = _OVERRIDES.get(runner)
-    return None if slots is None else slots[index]
+    return var.get()
 
 
-def _set_override(index: int, value: Any, what: str) -> Any:
-    runner = GLOBAL_RUN_CONTEXT.runner
-    if runner is None:
+def _set_override(var: RunVar[Any], value: Any, what: str) -> Any:
+    if GLOBAL_RUN_CONTEXT.runner is None:
         raise no_run_error(what)
-    slots = _OVERRIDES.setdefault(runner, [None, None])
-    old = slots[index]
-    slots[index] = value
+    old = var.get()
+    var.set(value)
     return old
 
 
@@ -49,7 +44,7 @@ def set_custom_hostname_resolver(hostname_resolver: Any) -> Any:
     ``getnameinfo`` methods for the rest of this run (``None``: the system
     resolver again).  Numeric addresses still never reach it.  Returns the
     previous resolver.  As trio's; ``RuntimeError`` outside a run."""
-    return _set_override(0, hostname_resolver, "set_custom_hostname_resolver()")
+    return _set_override(_RESOLVER, hostname_resolver, "set_custom_hostname_resolver()")
 
 
 def set_custom_socket_factory(socket_factory: Any) -> Any:
@@ -57,11 +52,11 @@ def set_custom_socket_factory(socket_factory: Any) -> Any:
     ``socket_factory.socket(family, type, proto)`` for the rest of this run
     (``None``: the default again).  Returns the previous factory.  As
     trio's; ``RuntimeError`` outside a run."""
-    return _set_override(1, socket_factory, "set_custom_socket_factory()")
+    return _set_override(_SOCKET_FACTORY, socket_factory, "set_custom_socket_factory()")
 
 
 def current_socket_factory() -> Any:
-    return _override(1)
+    return _override(_SOCKET_FACTORY)
 
 
 def encode_hostname(hostname: str) -> bytes:
@@ -108,18 +103,19 @@ async def getaddrinfo(
         await cancel_shielded_checkpoint()
         return result
     name = encode_hostname(host) if isinstance(host, str) else host
-    resolver = _override(0)
+    resolver = _override(_RESOLVER)
     if resolver is not None:
-        return await resolver.getaddrinfo(name, port, family, type, proto, flags)  # type: ignore[no-any-return]
+        # user code: not protected from Ctrl-C by lowio's frames (as in trio)
+        return await await_unprotected(resolver.getaddrinfo, name, port, family, type, proto, flags)
     result = await _in_thread(_stdlib_socket.getaddrinfo, name, port, family, type, proto, flags)
     return result  # type: ignore[no-any-return]
 
 
 async def getnameinfo(sockaddr: tuple[Any, ...], flags: int) -> tuple[str, str]:
     """Like ``socket.getnameinfo``, but async (in a worker thread)."""
-    resolver = _override(0)
+    resolver = _override(_RESOLVER)
     if resolver is not None:
-        return await resolver.getnameinfo(sockaddr, flags)  # type: ignore[no-any-return]
+        return await await_unprotected(resolver.getnameinfo, sockaddr, flags)
     result = await _in_thread(_stdlib_socket.getnameinfo, sockaddr, flags)
     return result  # type: ignore[no-any-return]
 

@@ -26,7 +26,6 @@ import inspect
 import itertools
 import queue
 import threading
-import weakref
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -38,7 +37,6 @@ from ._core import (
     ParkingLot,
     RaiseCancelT,
     RunFinishedError,
-    Runner,
     RunToken,
     Task,
     cancel_shielded_checkpoint,
@@ -48,9 +46,11 @@ from ._core import (
     spawn_system_task,
     wait_task_rescheduled,
 )
+from ._core._ki import await_unprotected, call_unprotected
 from ._core._local import no_run_error
 from ._core._outcome import Error, Outcome, Value, acapture, capture
 from ._core._run import coroutine_or_error
+from ._core._runvar import RunVar
 from ._core._thread_cache import start_thread_soon
 from ._core._traps import RaiseCancel
 from ._sync import CapacityLimiter
@@ -70,7 +70,7 @@ _LIBRARY = "lowio"  # what sniffio says in the run's thread
 
 
 class _RunThreads:
-    """One run's thread bookkeeping (kept with the run, as a trio RunVar)."""
+    """One run's thread bookkeeping (in the run: ``_RUN_THREADS``)."""
 
     __slots__ = ("active", "idle_lot", "limiter")
 
@@ -80,16 +80,16 @@ class _RunThreads:
         self.idle_lot = ParkingLot()  # wait_all_threads_completed waiters
 
 
-_PER_RUN: weakref.WeakKeyDictionary[Runner, _RunThreads] = weakref.WeakKeyDictionary()
+_RUN_THREADS: RunVar[_RunThreads | None] = RunVar("lowio._threads", default=None)
 
 
 def _run_threads(what: str) -> _RunThreads:
-    runner = GLOBAL_RUN_CONTEXT.runner
-    if runner is None:
+    if GLOBAL_RUN_CONTEXT.runner is None:
         raise no_run_error(what)
-    state = _PER_RUN.get(runner)
+    state = _RUN_THREADS.get()
     if state is None:
-        state = _PER_RUN[runner] = _RunThreads()
+        state = _RunThreads()
+        _RUN_THREADS.set(state)
     return state
 
 
@@ -214,7 +214,8 @@ class _RunSync(Generic[RetT]):
         self.queue: queue.SimpleQueue[Outcome[RetT]] = queue.SimpleQueue()
 
     def _call(self) -> RetT:
-        ret = self.context.run(self.fn, *self.args)
+        # as trio: user code, so not protected from Ctrl-C by lowio's frames
+        ret: RetT = call_unprotected(self.context.run, self.fn, *self.args)
         return _not_a_coroutine(ret, self.fn, "synchronous function")
 
     def run_sync(self) -> None:
@@ -241,8 +242,8 @@ class _Run(Generic[RetT]):
         self.queue: queue.SimpleQueue[Outcome[RetT]] = queue.SimpleQueue()
 
     async def _call(self) -> RetT:
-        coro = coroutine_or_error(self.afn, self.args)
-        return await coro  # type: ignore[no-any-return]
+        # as trio: user code, so not protected from Ctrl-C by lowio's frames
+        return await await_unprotected(coroutine_or_error, self.afn, self.args)
 
     async def run_in_task(self) -> None:
         # In the host task: switch it to the message's context for the call.

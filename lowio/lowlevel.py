@@ -26,12 +26,19 @@ from ._core import (
     spawn_system_task,
     wait_task_rescheduled,
 )
+from ._core._ki import currently_ki_protected, disable_ki_protection, enable_ki_protection
+from ._core._local import in_run, in_task
+from ._core._runvar import RunVar, RunVarToken
 from ._core._thread_cache import start_thread_soon
 from ._fd_stream import FdStream
 from ._io_waits import notify_closing, wait_readable, wait_writable
 from ._subprocess import open_process
 
-TrioToken = RunToken  # the name trio code uses
+# the names trio code uses
+TrioToken = RunToken
+current_trio_token = current_token
+in_trio_run = in_run
+in_trio_task = in_task
 
 __all__ = [
     "Abort",
@@ -42,6 +49,8 @@ __all__ = [
     "RaiseCancelT",
     "RunStatistics",
     "RunToken",
+    "RunVar",
+    "RunVarToken",
     "Task",
     "TrioToken",
     "add_instrument",
@@ -54,6 +63,14 @@ __all__ = [
     "current_statistics",
     "current_task",
     "current_token",
+    "current_trio_token",
+    "currently_ki_protected",
+    "disable_ki_protection",
+    "enable_ki_protection",
+    "in_run",
+    "in_task",
+    "in_trio_run",
+    "in_trio_task",
     "notify_closing",
     "open_process",
     "remove_instrument",

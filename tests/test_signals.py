@@ -129,15 +129,15 @@ def current_wakeup_fd() -> int:
 def run_wakeup_fd() -> int:
     """The wakeup fd a main-thread run installs for itself (for Ctrl-C)."""
     runner = lowio._core.GLOBAL_RUN_CONTEXT.runner
-    assert runner is not None and runner.ki._wakeup is not None
-    return runner.ki._wakeup[1].fileno()
+    assert runner is not None
+    return runner.signal_wakeup._wfd
 
 
 def test_handlers_and_wakeup_fd_are_restored(safety_handlers: list[int]) -> None:
     before = {sig: signal.getsignal(sig) for sig in (SIGUSR1, SIGUSR2)}
 
     async def main() -> None:
-        run_fd = signal.set_wakeup_fd(-1)  # a main-thread run has its own (for Ctrl-C)
+        run_fd = signal.set_wakeup_fd(-1)  # a main-thread run has its own (one for all)
         signal.set_wakeup_fd(run_fd)
         assert run_fd != -1
         with lowio.open_signal_receiver(SIGUSR1, SIGUSR2, SIGUSR1):  # duplicates are fine

@@ -5,6 +5,7 @@ runner, which keeps one run alive across fixture and test calls)."""
 from __future__ import annotations
 
 import contextlib
+import os
 import types
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
@@ -13,10 +14,56 @@ import sniffio
 
 from ._clock import Clock, SystemClock
 from ._exceptions import LowioInternalError
+from ._ki import coroutine_frame
 from ._local import GLOBAL_RUN_CONTEXT
 from ._run import Runner, coroutine_or_error
 
 T = TypeVar("T")
+
+_NESTED = "Attempted to call run() from inside a run()"
+_FORKED = (
+    "this lowio run belongs to the parent process: a forked child cannot use it "
+    "(start a new lowio.run() in the child)"
+)
+
+# How many times a crashed run's coroutine is closed before it is left to
+# the garbage collector: each close() unwinds it only up to the next await
+# in a ``finally`` block (a nursery's exit awaits its children), so one
+# that keeps awaiting while it unwinds would never end.
+MAX_CLOSE_ATTEMPTS = 100
+
+
+def close_for_good(coro: Any) -> None:
+    """Closes a suspended coroutine of a crashed run, repeating while it
+    awaits again in its cleanup (at most ``MAX_CLOSE_ATTEMPTS`` times).
+    What its cleanup raises is dropped: the run has already failed, and
+    there is nobody left to report it to."""
+    for _attempt in range(MAX_CLOSE_ATTEMPTS):
+        if coroutine_frame(coro) is None:
+            return  # it has ended
+        with contextlib.suppress(BaseException):  # see the docstring
+            coro.close()
+
+
+def _in_a_live_run() -> bool:
+    # A run of the parent process does not count: a child forked by one
+    # of its tasks (e.g. multiprocessing's fork start method) may start
+    # its own run.
+    runner = GLOBAL_RUN_CONTEXT.runner
+    return runner is not None and runner.pid == os.getpid()
+
+
+def _enter(runner: Runner) -> tuple[Any, Any]:
+    """Makes ``runner`` this thread's run; returns what was there (a
+    forked child's stale run, else nothing) for ``_leave``."""
+    glob = GLOBAL_RUN_CONTEXT
+    outer = (glob.runner, glob.task)
+    glob.runner, glob.task = runner, None
+    return outer
+
+
+def _leave(outer: tuple[Any, Any]) -> None:
+    GLOBAL_RUN_CONTEXT.runner, GLOBAL_RUN_CONTEXT.task = outer
 
 
 class SteppedRun:
@@ -38,8 +85,8 @@ class SteppedRun:
         clock: Clock | None = None,
         instruments: Iterable[object] = (),
     ) -> None:
-        if GLOBAL_RUN_CONTEXT.runner is not None:
-            raise RuntimeError("Attempted to call run() from inside a run()")
+        if _in_a_live_run():
+            raise RuntimeError(_NESTED)
         if isinstance(async_fn, types.CoroutineType):
             coroutine_or_error(async_fn, ())  # raises the hint
         if clock is None:
@@ -47,7 +94,7 @@ class SteppedRun:
         self._runner = runner = Runner(clock, instruments)
         self._finished = False
         self._result: tuple[Any, BaseException | None] | None = None
-        GLOBAL_RUN_CONTEXT.runner = runner
+        outer = _enter(runner)
         try:
             clock.start_clock()
             if runner.instruments.active:
@@ -59,7 +106,7 @@ class SteppedRun:
             self._close()
             raise
         finally:
-            GLOBAL_RUN_CONTEXT.runner = None
+            _leave(outer)
 
     @property
     def finished(self) -> bool:
@@ -70,10 +117,12 @@ class SteppedRun:
         run; returns True if the run has ended."""
         if self._finished:
             raise RuntimeError("this run has already finished")
-        if GLOBAL_RUN_CONTEXT.runner is not None:
-            raise RuntimeError("Attempted to call run() from inside a run()")
+        if _in_a_live_run():
+            raise RuntimeError(_NESTED)
         runner = self._runner
-        GLOBAL_RUN_CONTEXT.runner = runner
+        if os.getpid() != runner.pid:
+            raise RuntimeError(_FORKED)
+        outer = _enter(runner)
         # As trio: sniffio says "lowio" for all code the run executes, whatever
         # the context a task or callback runs in (e.g. a callback queued with
         # run_sync_soon from another library's thread, in that thread's
@@ -81,23 +130,26 @@ class SteppedRun:
         previous_library = sniffio.thread_local.name
         sniffio.thread_local.name = "lowio"
         try:
+            runner.signal_wakeup.install(runner.io)
             runner.ki.install(runner)
             runner.asyncgens.install()
             try:
                 runner.run_loop(done)
-            except LowioInternalError:
-                self._close()
-                self._close_abandoned_tasks()
-                raise
             except BaseException as exc:
                 self._close()
                 self._close_abandoned_tasks()
+                if os.getpid() != runner.pid:
+                    # a task forked and the child went on with this run: its
+                    # poller is the parent's and refuses (README: RuntimeError)
+                    raise RuntimeError(_FORKED) from exc
+                if isinstance(exc, LowioInternalError):
+                    raise
                 raise LowioInternalError("internal error in the lowio run loop") from exc
         finally:
             runner.asyncgens.uninstall()
             runner.ki.close()
-            GLOBAL_RUN_CONTEXT.runner = None
-            GLOBAL_RUN_CONTEXT.task = None
+            runner.signal_wakeup.uninstall()
+            _leave(outer)
             sniffio.thread_local.name = previous_library
         if runner.init_task in runner.tasks:
             return False
@@ -114,6 +166,7 @@ class SteppedRun:
         runner.entry_queue.close()
         runner.io.close()
         runner.runq.clear()
+        runner.run_vars.clear()  # per-run state ends with the run
 
     def _close_abandoned_tasks(self) -> None:
         # After a crash (e.g. an exception raised by a signal handler in the
@@ -125,14 +178,7 @@ class SteppedRun:
         tasks = list(self._runner.tasks)
         self._runner.tasks.clear()
         for task in tasks:
-            coro: Any = task.coro
-            # a coroutine that awaits in a ``finally`` (a nursery's exit) is
-            # still suspended after one close(): repeat until it has ended
-            for _ in range(100):
-                if getattr(coro, "cr_frame", getattr(coro, "gi_frame", None)) is None:
-                    break
-                with contextlib.suppress(BaseException):
-                    coro.close()
+            close_for_good(task.coro)
 
     def finish(self) -> Any:
         """Runs to the end; returns the result or raises the exception of

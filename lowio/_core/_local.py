@@ -22,3 +22,17 @@ GLOBAL_RUN_CONTEXT = RunContext()
 
 def no_run_error(what: str) -> RuntimeError:
     return RuntimeError(f"{what} must be called from inside lowio.run() (no run is active here)")
+
+
+def in_run() -> bool:
+    """Whether this thread is inside a ``lowio.run`` (in a task, a
+    run_sync_soon callback or an instrument): exactly when
+    ``current_time()`` would succeed.  trio's ``in_trio_run``."""
+    return GLOBAL_RUN_CONTEXT.runner is not None
+
+
+def in_task() -> bool:
+    """Whether this code runs in a lowio task: exactly when
+    ``lowio.lowlevel.current_task()`` would succeed.  trio's
+    ``in_trio_task``."""
+    return GLOBAL_RUN_CONTEXT.task is not None

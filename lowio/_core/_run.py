@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextvars
 import heapq
+import os
 import types
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from inspect import CO_ITERABLE_COROUTINE
@@ -37,6 +38,7 @@ from ._parking_lot import ParkingLot
 from ._task import Task
 from ._timers import Timers
 from ._traps import CHECKPOINT, Abort, Park, wait_task_rescheduled
+from ._wakeup_fd import SignalWakeup
 
 T = TypeVar("T")
 
@@ -128,6 +130,7 @@ class Runner:
 
     def __init__(self, clock: Clock, instruments: Iterable[object]) -> None:
         self.clock = clock
+        self.pid = os.getpid()  # a forked child cannot use this run
         self.instruments = Instruments(instruments)
         self.runq: list[Task] = []
         self.tasks: set[Task] = set()
@@ -147,11 +150,13 @@ class Runner:
         self.token: RunToken = new_token(self)
         self.asyncgens = AsyncGenerators(self)
         self.ki = KIManager()
+        self.signal_wakeup = SignalWakeup()
         self.system_context = contextvars.copy_context()
         self.system_context.run(sniffio.current_async_library_cvar.set, "lowio")
         self._done = False
         # lots each task breaks when it exits (``add_parking_lot_breaker``)
         self.lot_breakers: dict[Task, list[ParkingLot]] = {}
+        self.run_vars: dict[Any, Any] = {}  # RunVar -> this run's value (``_runvar``)
 
     # ---- scheduling ----
 
@@ -395,6 +400,9 @@ class Runner:
         n = self._poll(events, timeout)  # IOManager.wait, inlined: the hot path
         if n:
             self._process_events(events.packed())
+            wakeup = self.signal_wakeup.state
+            if wakeup is not None and wakeup.read_ready:
+                self.signal_wakeup.drain()  # a signal woke the loop
         if self.instruments.active:
             self.instruments.call("after_io_wait", MAX_SLEEP if timeout is None else timeout)
         if entry_queue._queue or entry_queue._idempotent:
