@@ -58,6 +58,8 @@ from ._sync import CapacityLimiter
 if TYPE_CHECKING:
     from typing_extensions import TypeVarTuple, Unpack
 
+    from ._core._run import Runner
+
     Ts = TypeVarTuple("Ts")
 
 RetT = TypeVar("RetT")
@@ -364,12 +366,6 @@ def _start_worker(
         finally:
             _PARENT.call = None
 
-    def send_back(result: Outcome[RetT]) -> None:  # in the worker
-        # If the run is over, the task abandoned the thread long ago:
-        # nobody wants the result.
-        with contextlib.suppress(RunFinishedError):
-            token.run_sync_soon(report, result)
-
     def report(result: Outcome[RetT]) -> None:  # in the run's thread
         try:
             limiter.release_on_behalf_of(placeholder)
@@ -379,6 +375,12 @@ def _start_worker(
             result = Error(exc)
         if call.task is not None:
             runner.reschedule(call.task, result)
+
+    def send_back(result: Outcome[RetT]) -> None:  # in the worker
+        # If the run is over, the task abandoned the thread long ago:
+        # nobody wants the result.
+        with contextlib.suppress(RunFinishedError):
+            token.run_sync_soon(report, result)
 
     try:
         start_thread_soon(work, send_back, thread_name)
