@@ -50,6 +50,8 @@ from ._timeouts import (
     sleep_forever,
     sleep_until,
 )
+from ._trio_alias import install_as_trio
+from ._warnings import LowioDeprecationWarning, TrioDeprecationWarning
 from .poll import Events, Interest, Poll, Waker
 
 __version__ = "0.1.0"
@@ -72,6 +74,7 @@ __all__ = [
     "Interest",
     "Lock",
     "LockStatistics",
+    "LowioDeprecationWarning",
     "LowioInternalError",
     "Nursery",
     "Poll",
@@ -81,6 +84,7 @@ __all__ = [
     "StrictFIFOLock",
     "TaskStatus",
     "TooSlowError",
+    "TrioDeprecationWarning",
     "Waker",
     "WouldBlock",
     "__version__",
@@ -90,6 +94,7 @@ __all__ = [
     "fail_after",
     "fail_at",
     "from_thread",
+    "install_as_trio",
     "lowlevel",
     "move_on_after",
     "move_on_at",

@@ -13,6 +13,7 @@ import sniffio
 
 from ._clock import Clock, SystemClock
 from ._exceptions import LowioInternalError
+from ._library_name import library_name
 from ._local import GLOBAL_RUN_CONTEXT
 from ._run import Runner, coroutine_or_error
 
@@ -74,12 +75,12 @@ class SteppedRun:
             raise RuntimeError("Attempted to call run() from inside a run()")
         runner = self._runner
         GLOBAL_RUN_CONTEXT.runner = runner
-        # As trio: sniffio says "lowio" for all code the run executes, whatever
+        # sniffio names lowio (``library_name()``) for all code the run executes, whatever
         # the context a task or callback runs in (e.g. a callback queued with
         # run_sync_soon from another library's thread, in that thread's
         # context); sniffio checks this thread-local before its context var.
         previous_library = sniffio.thread_local.name
-        sniffio.thread_local.name = "lowio"
+        sniffio.thread_local.name = library_name()
         try:
             runner.ki.install(runner)
             runner.asyncgens.install()
