@@ -35,6 +35,8 @@ import xml.etree.ElementTree as ET
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from lowio._trio_alias import PRIVATE_MARK
+
 TRIO_VERSION = "0.35.0"
 HERE = Path(__file__).resolve().parent
 PACKAGES = ["trio._tests", "trio._core._tests"]
@@ -48,8 +50,6 @@ TEST_DEPS = [
     "jedi>=0.19",
     "pylint>=3",
 ]
-from lowio._trio_alias import PRIVATE_MARK
-
 _MARKED = re.compile(re.escape(PRIVATE_MARK) + r" ([\w.]+)")
 _CANNOT_IMPORT = re.compile(r"cannot import name '(\w+)' from '([\w.]+)'")
 
