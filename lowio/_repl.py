@@ -38,7 +38,7 @@ class LowioConsole(InteractiveConsole):
         self._prompt_interrupted = False
 
     def runcode(self, code: types.CodeType) -> None:
-        function = types.FunctionType(code, self.locals)  # type: ignore[arg-type]
+        function = types.FunctionType(code, self.locals)
         if inspect.iscoroutinefunction(function):  # the statement awaits something
             result = from_thread.run(acapture, function)
         else:
