@@ -75,7 +75,9 @@ from ._timeouts import (
     sleep_forever,
     sleep_until,
 )
+from ._trio_alias import install_as_trio
 from ._unix_stream import open_unix_socket
+from ._warnings import LowioDeprecationWarning, TrioDeprecationWarning
 from .poll import Events, Interest, Poll, Waker
 
 TrioInternalError = LowioInternalError  # the name trio code uses
@@ -100,6 +102,7 @@ __all__ = [
     "Interest",
     "Lock",
     "LockStatistics",
+    "LowioDeprecationWarning",
     "LowioInternalError",
     "MemoryChannelStatistics",
     "MemoryReceiveChannel",
@@ -120,6 +123,7 @@ __all__ = [
     "StrictFIFOLock",
     "TaskStatus",
     "TooSlowError",
+    "TrioDeprecationWarning",
     "TrioInternalError",
     "Waker",
     "WouldBlock",
@@ -132,6 +136,7 @@ __all__ = [
     "fail_after",
     "fail_at",
     "from_thread",
+    "install_as_trio",
     "lowlevel",
     "move_on_after",
     "move_on_at",

@@ -47,6 +47,7 @@ from ._core import (
     wait_task_rescheduled,
 )
 from ._core._ki import await_unprotected, call_unprotected
+from ._core._library_name import library_name
 from ._core._local import no_run_error
 from ._core._outcome import Error, Outcome, Value, acapture, capture
 from ._core._run import coroutine_or_error
@@ -65,7 +66,6 @@ if TYPE_CHECKING:
 RetT = TypeVar("RetT")
 
 DEFAULT_LIMIT = 40  # trio's default number of threads per run
-_LIBRARY = "lowio"  # what sniffio says in the run's thread
 
 
 # ---- per-run state ----
@@ -212,7 +212,7 @@ class _RunSync(Generic[RetT]):
         self.fn = fn
         self.args = args
         self.context = contextvars.copy_context()
-        self.context.run(sniffio.current_async_library_cvar.set, _LIBRARY)
+        self.context.run(sniffio.current_async_library_cvar.set, library_name())
         self.queue: queue.SimpleQueue[Outcome[RetT]] = queue.SimpleQueue()
 
     def _call(self) -> RetT:
@@ -240,7 +240,7 @@ class _Run(Generic[RetT]):
         self.afn = afn
         self.args = args
         self.context = contextvars.copy_context()
-        self.context.run(sniffio.current_async_library_cvar.set, _LIBRARY)
+        self.context.run(sniffio.current_async_library_cvar.set, library_name())
         self.queue: queue.SimpleQueue[Outcome[RetT]] = queue.SimpleQueue()
 
     async def _call(self) -> RetT:

@@ -15,6 +15,7 @@ import sniffio
 from ._clock import Clock, SystemClock
 from ._exceptions import LowioInternalError
 from ._ki import coroutine_frame
+from ._library_name import library_name
 from ._local import GLOBAL_RUN_CONTEXT
 from ._run import Runner, coroutine_or_error
 
@@ -123,12 +124,12 @@ class SteppedRun:
         if os.getpid() != runner.pid:
             raise RuntimeError(_FORKED)
         outer = _enter(runner)
-        # As trio: sniffio says "lowio" for all code the run executes, whatever
+        # sniffio names lowio (``library_name()``) for all code the run executes, whatever
         # the context a task or callback runs in (e.g. a callback queued with
         # run_sync_soon from another library's thread, in that thread's
         # context); sniffio checks this thread-local before its context var.
         previous_library = sniffio.thread_local.name
-        sniffio.thread_local.name = "lowio"
+        sniffio.thread_local.name = library_name()
         try:
             runner.signal_wakeup.install(runner.io)
             runner.ki.install(runner)

@@ -14,6 +14,7 @@ from ._memory_streams import (
 )
 from ._network import open_stream_to_socket_listener
 from ._sequencer import Sequencer
+from ._trio_test import trio_test
 
 __all__ = [
     "MemoryReceiveStream",
@@ -32,6 +33,7 @@ __all__ = [
     "memory_stream_pair",
     "memory_stream_pump",
     "open_stream_to_socket_listener",
+    "trio_test",
     "wait_all_tasks_blocked",
     "wait_all_threads_completed",
 ]

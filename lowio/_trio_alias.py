@@ -1,0 +1,205 @@
+"""``lowio.install_as_trio()``: make ``import trio`` give lowio.
+
+Called before anything imports trio, it puts lowio under trio's module
+names, so a trio library or program runs on lowio unmodified (the idiom of
+``pymysql.install_as_MySQLdb()``):
+
+* ``trio`` is a module whose attributes are lowio's (``trio.run`` is
+  ``lowio.run``, ``trio.open_nursery`` is ``lowio.open_nursery``, ...);
+* trio's public submodules are lowio's: ``trio.abc``, ``trio.lowlevel``,
+  ``trio.socket``, ``trio.testing``, ``trio.to_thread``, ``trio.from_thread``
+  are ``lowio.abc``, ``lowio.lowlevel``, ... themselves;
+* trio's private module paths (``trio._timeouts``, ``trio._core._run``, ...),
+  which some libraries and trio's own tests import public names from,
+  become stand-ins that hand out lowio's public object of the same name
+  (``from trio._timeouts import fail_after`` gives ``lowio.fail_after``;
+  ``from trio._threads import to_thread_run_sync`` gives
+  ``lowio.to_thread.run_sync``).  A name that is private in trio too has no
+  stand-in: reading it raises ``AttributeError`` (``ImportError`` from a
+  ``from`` import) whose message starts with ``PRIVATE_MARK``.
+
+What sniffio reports: ``"trio"`` in this mode (for every run, from the
+moment ``install_as_trio()`` is called), ``"lowio"`` otherwise.  Code that
+asks sniffio which library it runs under then takes its trio path, which is
+lowio's API under trio's names; anyio therefore runs its own trio backend
+on lowio in this mode, and lowio's anyio backend otherwise.
+
+Not thread-safe against a concurrent first ``import trio``: call it at
+start-up, from the main thread.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.machinery
+import os
+import sys
+import types
+from collections.abc import Sequence
+from typing import Any
+
+from ._core._library_name import set_library_name
+
+PRIVATE_MARK = "lowio has no public equivalent of trio's private name"
+
+# The version of trio whose public API lowio provides under trio's names.
+TRIO_API_VERSION = "0.35.0"
+
+# trio's public submodules, each the lowio module of the same name.
+PUBLIC_SUBMODULES = ("abc", "from_thread", "lowlevel", "socket", "testing", "to_thread")
+
+# Where a stand-in for a private module looks names up, most specific first:
+# a path containing the key searches that namespace before the general ones.
+_GENERAL = ("lowio", "lowio.lowlevel", "lowio.testing", "lowio.abc", "lowio.socket")
+_SPECIFIC = {
+    "socket": "lowio.socket",
+    "testing": "lowio.testing",
+    "abc": "lowio.abc",
+}
+# trio spells some public functions with their namespace as a prefix inside
+# its private modules (``trio._threads.to_thread_run_sync``).
+_PREFIXES = {"to_thread_": "lowio.to_thread", "from_thread_": "lowio.from_thread"}
+
+
+def _hypothesis_plugin_setup() -> None:
+    """trio registers this as a Hypothesis plugin (the entry point
+    ``trio._core._run:_hypothesis_plugin_setup``), so importing Hypothesis
+    calls it: trio then makes its randomised scheduling deterministic.
+    lowio's scheduling is deterministic already, so there is nothing to do;
+    it exists so that importing Hypothesis works in this mode."""
+
+
+# trio's packages (the rest of its modules are plain modules): only these
+# stand-ins have a ``__path__``, so that ``from trio._signals import x`` for a
+# missing ``x`` fails instead of looking for a submodule ``x``.
+_PACKAGES = frozenset({"trio._core", "trio.testing", "trio._subprocess_platform", "trio._tools"})
+
+# Private trio names that other packages' metadata point at.
+_ENTRY_POINTS = {("trio._core._run", "_hypothesis_plugin_setup"): _hypothesis_plugin_setup}
+
+
+class _PublicNames(types.ModuleType):
+    """A stand-in for one of trio's modules: attribute reads resolve to
+    lowio's public objects of the same name (see the module docstring)."""
+
+    def __init__(self, name: str, namespaces: Sequence[str], path: list[str] | None) -> None:
+        super().__init__(name)
+        if path is not None:  # a package: deeper imports reach the finder
+            self.__path__ = path
+        self._lowio_namespaces = tuple(namespaces)
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("__") and attr.endswith("__"):
+            raise AttributeError(attr)
+        hook = _ENTRY_POINTS.get((self.__name__, attr))
+        if hook is not None:
+            return hook
+        for prefix, namespace in _PREFIXES.items():
+            if attr.startswith(prefix):
+                found = getattr(importlib.import_module(namespace), attr[len(prefix) :], None)
+                if found is not None:
+                    return found
+        if not attr.startswith("_"):
+            for namespace in self._lowio_namespaces:
+                found = getattr(importlib.import_module(namespace), attr, _MISSING)
+                if found is not _MISSING:
+                    return found
+        if self.__name__ == "trio":
+            raise AttributeError(
+                f"module 'trio' (lowio under trio's name) has no attribute {attr!r}"
+            )
+        raise AttributeError(f"{PRIVATE_MARK} {self.__name__}.{attr}")
+
+    def __dir__(self) -> list[str]:
+        names: set[str] = set(super().__dir__())
+        for namespace in self._lowio_namespaces:
+            names.update(getattr(importlib.import_module(namespace), "__all__", ()))
+        return sorted(names)
+
+
+_MISSING = object()
+
+
+def _namespaces_for(fullname: str) -> list[str]:
+    parts = fullname.split(".")[1:]
+    first = [ns for key, ns in _SPECIFIC.items() if any(key in part for part in parts)]
+    return first + [ns for ns in _GENERAL if ns not in first]
+
+
+class _TrioFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Answers every ``trio.*`` import with a stand-in, except modules under a
+    ``_tests`` package when ``tests_dir`` is given (trio's own test suite
+    run on lowio: those are trio's real test files)."""
+
+    def __init__(self, tests_dir: str | None) -> None:
+        self.tests_dir = tests_dir
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: types.ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname == "trio":  # imported again after a test dropped it from sys.modules
+            return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
+        if not fullname.startswith("trio."):
+            return None
+        if self.tests_dir is not None and "_tests" in fullname.split("."):
+            return None  # the path finders find it through the parent's __path__
+        return importlib.machinery.ModuleSpec(fullname, self, is_package=fullname in _PACKAGES)
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
+        if spec.name == "trio":
+            return _root_module(self.tests_dir)
+        path: list[str] | None = None
+        if spec.name in _PACKAGES:
+            path = []
+            if self.tests_dir is not None:
+                path = [os.path.join(self.tests_dir, *spec.name.split(".")[1:])]
+        return _PublicNames(spec.name, _namespaces_for(spec.name), path)
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        pass
+
+
+def _root_module(tests_dir: str | None) -> types.ModuleType:
+    """The ``trio`` stand-in, with trio's public submodules (lowio's)."""
+    root = _PublicNames("trio", ["lowio"], [tests_dir] if tests_dir else [])
+    root.__version__ = TRIO_API_VERSION  # type: ignore[attr-defined]
+    for name in PUBLIC_SUBMODULES:
+        module = importlib.import_module(f"lowio.{name}")
+        sys.modules[f"trio.{name}"] = module
+        setattr(root, name, module)
+    return root
+
+
+def installed() -> bool:
+    """Whether ``install_as_trio()`` has run in this process."""
+    return any(isinstance(finder, _TrioFinder) for finder in sys.meta_path)
+
+
+def install_as_trio(*, _tests_dir: str | None = None) -> None:
+    """Make ``import trio`` (and its submodules) give lowio, for the rest of
+    this process (see the module docstring).  Call it before anything
+    imports trio; calling it again is harmless.  Not a checkpoint; call it
+    outside any run.
+
+    Raises ``RuntimeError`` if the real trio is already imported (its
+    objects could not be swapped for lowio's under the code that holds
+    them).
+    """
+    if installed():
+        return
+    existing = sys.modules.get("trio")
+    if existing is not None:
+        raise RuntimeError(
+            "lowio.install_as_trio() must be called before anything imports trio: "
+            f"trio is already imported (from {getattr(existing, '__file__', existing)!r})"
+        )
+    import lowio  # the package itself, fully initialised before trio names point at it
+
+    sys.meta_path.insert(0, _TrioFinder(_tests_dir))
+    sys.modules["trio"] = _root_module(_tests_dir)
+    set_library_name("trio")
+    del lowio
+
+
+__all__ = ["PRIVATE_MARK", "TRIO_API_VERSION", "install_as_trio", "installed"]

@@ -1,0 +1,173 @@
+"""lowio.install_as_trio(): ``import trio`` gives lowio.  Each test runs in a
+fresh interpreter, since installing changes ``sys.modules`` for good."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+
+def run_fresh(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def check(code: str) -> str:
+    done = run_fresh(code)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_trio_and_its_public_submodules_are_lowio() -> None:
+    out = check(
+        """
+        import lowio
+        lowio.install_as_trio()
+        import trio, trio.lowlevel, trio.socket, trio.testing, trio.abc
+        import trio.to_thread, trio.from_thread
+        assert trio.run is lowio.run and trio.open_nursery is lowio.open_nursery
+        for name in ("lowlevel", "socket", "testing", "abc", "to_thread", "from_thread"):
+            assert getattr(trio, name) is getattr(lowio, name), name
+        assert trio.__version__ == "0.35.0"
+
+        async def main():
+            await trio.sleep(0)
+            return trio.lowlevel.current_task().name
+
+        print(trio.run(main))
+        """
+    )
+    assert "main" in out
+
+
+def test_private_paths_give_the_public_object_of_the_same_name() -> None:
+    check(
+        """
+        import lowio
+        lowio.install_as_trio()
+        from trio._timeouts import fail_after
+        from trio._threads import to_thread_run_sync
+        from trio._core._run import current_task
+        from trio._core import checkpoint
+        from trio._socket import SocketType
+        assert fail_after is lowio.fail_after
+        assert to_thread_run_sync is lowio.to_thread.run_sync
+        assert current_task is lowio.lowlevel.current_task
+        assert checkpoint is lowio.lowlevel.checkpoint
+        assert SocketType is lowio.socket.SocketType
+        """
+    )
+
+
+def test_trio_private_names_fail_clearly() -> None:
+    check(
+        """
+        import lowio
+        lowio.install_as_trio()
+        from lowio._trio_alias import PRIVATE_MARK
+        import trio._core._run as run_module
+        try:
+            run_module.GLOBAL_RUN_CONTEXT
+        except AttributeError as exc:
+            assert str(exc).startswith(PRIVATE_MARK), exc
+            assert "trio._core._run.GLOBAL_RUN_CONTEXT" in str(exc)
+        else:
+            raise AssertionError("a private trio name resolved")
+        try:
+            from trio._signals import _signal_handler
+        except ImportError as exc:
+            assert "_signal_handler" in str(exc)
+        else:
+            raise AssertionError("an underscored name resolved")
+        try:
+            trio_missing = __import__("trio").no_such_name
+        except AttributeError as exc:
+            assert "no attribute 'no_such_name'" in str(exc)
+        else:
+            raise AssertionError(trio_missing)
+        """
+    )
+
+
+def test_refused_after_the_real_trio_is_imported() -> None:
+    out = check(
+        """
+        import trio
+        import lowio
+        try:
+            lowio.install_as_trio()
+        except RuntimeError as exc:
+            print(exc)
+        """
+    )
+    assert "before anything imports trio" in out
+
+
+def test_installing_twice_is_harmless_and_reported() -> None:
+    check(
+        """
+        import lowio
+        from lowio._trio_alias import installed
+        assert not installed()
+        lowio.install_as_trio()
+        lowio.install_as_trio()
+        assert installed()
+        import sys
+        assert sum(type(f).__name__ == "_TrioFinder" for f in sys.meta_path) == 1
+        """
+    )
+
+
+def test_sniffio_says_trio_in_this_mode_and_lowio_otherwise() -> None:
+    plain = check(
+        """
+        import lowio, sniffio
+        async def main():
+            return sniffio.current_async_library()
+        print(lowio.run(main))
+        """
+    )
+    assert plain.strip() == "lowio"
+    aliased = check(
+        """
+        import lowio, sniffio
+        lowio.install_as_trio()
+        import trio
+        async def main():
+            in_thread = await trio.to_thread.run_sync(
+                lambda: trio.from_thread.run_sync(sniffio.current_async_library)
+            )
+            return sniffio.current_async_library(), in_thread
+        print(*trio.run(main))
+        """
+    )
+    assert aliased.split() == ["trio", "trio"]
+
+
+def test_dropping_trio_from_sys_modules_imports_the_alias_again() -> None:
+    check(
+        """
+        import sys, lowio
+        lowio.install_as_trio()
+        import trio
+        del sys.modules["trio"]
+        import trio as again
+        assert again.run is lowio.run and again is not trio
+        assert sys.modules["trio.lowlevel"] is lowio.lowlevel
+        """
+    )
+
+
+def test_importing_hypothesis_works_in_this_mode() -> None:
+    check(
+        """
+        import lowio
+        lowio.install_as_trio()
+        import hypothesis  # runs trio's entry point, trio._core._run:_hypothesis_plugin_setup
+        """
+    )

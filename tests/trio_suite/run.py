@@ -1,0 +1,213 @@
+"""Runs trio's own test suite on trio and on lowio, and fails if a test that
+passes on trio and uses only trio's public API fails, errors or is skipped
+on lowio.
+
+Used by ``.ci/run``; by hand::
+
+    python tests/trio_suite/run.py                    # both runs, compare
+    python tests/trio_suite/run.py -- trio._tests.test_channel   # some modules
+
+trio's wheel ships its tests (``trio/_tests``, ``trio/_core/_tests``), so
+the installed trio (pinned below) is the source of the tests.  The trio run
+is plain ``pytest --pyargs``.  The lowio run adds ``-p lowio_trio_plugin``
+(this folder), which calls ``lowio.install_as_trio()`` before anything
+imports trio: ``import trio`` then gives lowio, trio's private module paths
+give lowio's public object of the same name, and only the test packages are
+trio's real files.
+
+A test that fails on lowio because it reads a name that is private in trio
+too (an ``AttributeError`` / ``ImportError`` carrying
+``lowio._trio_alias.PRIVATE_MARK`` for a name trio does not export, e.g.
+``trio._core._run.Runner``) cannot pass on any other implementation: it is
+counted and listed as "private internals", with the name it reached for.
+Everything else that passes on trio must pass on lowio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from lowio._trio_alias import PRIVATE_MARK
+
+TRIO_VERSION = "0.35.0"
+HERE = Path(__file__).resolve().parent
+PACKAGES = ["trio._tests", "trio._core._tests"]
+# what trio's tests import beyond pytest (its test requirements that apply here)
+TEST_DEPS = [
+    f"trio=={TRIO_VERSION}",
+    "pytest-timeout>=2.2",
+    "trustme>=1.1",
+    "pyOpenSSL>=24",
+    "async_generator>=1.9",
+    "jedi>=0.19",
+    "pylint>=3",
+]
+_MARKED = re.compile(re.escape(PRIVATE_MARK) + r" ([\w.]+)")
+_CANNOT_IMPORT = re.compile(r"cannot import name '(\w+)' from '([\w.]+)'")
+
+
+def run_suite(report: Path, timeout: int, on_lowio: bool, targets: list[str]) -> int:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), env.get("PYTHONPATH")]))
+    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:anyio"]
+    if on_lowio:
+        cmd += ["-p", "lowio_trio_plugin"]
+    cmd += [
+        "-p", "trio._tests.pytest_plugin", "--pyargs", *targets,
+        f"--timeout={timeout}", "--continue-on-collection-errors", "-q", "-rN",
+        f"--junitxml={report}", "-o", "junit_family=xunit1",
+    ]  # fmt: skip
+    print("+", " ".join(cmd), flush=True)
+    with tempfile.TemporaryDirectory() as cwd:  # no conftest or ini file of ours
+        return subprocess.run(cmd, cwd=cwd, env=env).returncode
+
+
+def outcomes(report: Path) -> dict[str, tuple[str, str]]:
+    """test id (``FILE::NAME``, FILE relative to trio's package) -> (status,
+    failure text).  A module that could not be imported appears once, as
+    ``FILE::`` with status "error"."""
+    results: dict[str, tuple[str, str]] = {}
+    for case in ET.parse(report).getroot().iter("testcase"):
+        file = case.get("file") or ""
+        file = file[file.rfind("trio/") :] if "trio/" in file else file
+        name = case.get("name") or ""
+        status, text = "passed", ""
+        for child in case:
+            if child.tag in ("failure", "error", "skipped"):
+                status = {"failure": "failed", "error": "error", "skipped": "skipped"}[child.tag]
+                text = f"{child.get('message', '')}\n{child.text or ''}"
+                break
+        if not case.get("classname") and status == "error":  # the module did not import
+            test_id = f"{name.replace('.', '/')}.py::"  # relative to a test package
+        else:
+            test_id = f"{file}::{name}"
+        if results.get(test_id, ("passed", ""))[0] != "passed":
+            continue  # keep the first bad entry (a teardown error is a second one)
+        results[test_id] = (status, text)
+    return results
+
+
+def trio_public_names() -> set[str]:
+    """Every public name of trio's public namespaces (this process imports
+    the real trio; the lowio run is another process)."""
+    import trio
+    import trio.abc
+    import trio.from_thread
+    import trio.lowlevel
+    import trio.socket
+    import trio.testing
+    import trio.to_thread
+
+    names: set[str] = set()
+    for module in (trio, trio.lowlevel, trio.testing, trio.abc, trio.socket):
+        names.update(n for n in dir(module) if not n.startswith("_"))
+    names.update(f"to_thread_{n}" for n in dir(trio.to_thread) if not n.startswith("_"))
+    names.update(f"from_thread_{n}" for n in dir(trio.from_thread) if not n.startswith("_"))
+    return names
+
+
+def private_name(text: str, public: set[str]) -> str | None:
+    """The trio-private name a failure reached for, or None if it is a real
+    failure (including a public trio name that lowio lacks)."""
+    for match in _MARKED.finditer(text):
+        name = match.group(1)
+        if name.rsplit(".", 1)[-1] not in public:
+            return name
+    match = _CANNOT_IMPORT.search(text)
+    if match and match.group(2).startswith("trio") and match.group(1) not in public:
+        return f"{match.group(2)}.{match.group(1)}"
+    return None
+
+
+def module_of(test_id: str) -> str:
+    return test_id.split("::", 1)[0]
+
+
+def compare(trio: dict[str, tuple[str, str]], lowio: dict[str, tuple[str, str]]) -> int:
+    public = trio_public_names()
+    # a module that lowio could not import has one entry (its collection error)
+    uncollected = {
+        test_id[:-2]: text for test_id, (status, text) in lowio.items() if test_id.endswith("::")
+    }
+    collection_errors = {
+        module_of(test_id): uncollected[tail]
+        for test_id in trio
+        for tail in uncollected
+        if module_of(test_id).endswith("/" + tail)
+    }
+    print(f"\ntrio {TRIO_VERSION} test suite")
+    for name, group in (("trio", trio), ("lowio", lowio)):
+        counts = Counter(status for status, _ in group.values())
+        print(
+            f"  {name:5}: {len(group)} entries: {counts['passed']} passed, "
+            f"{counts['failed']} failed, {counts['error']} errors, {counts['skipped']} skipped"
+        )
+    private: dict[str, list[str]] = defaultdict(list)
+    regressions: list[tuple[str, str, str]] = []
+    passed_both = 0
+    for test_id, (status, _) in sorted(trio.items()):
+        if status != "passed":
+            continue
+        if module_of(test_id) in collection_errors:
+            text = collection_errors[module_of(test_id)]
+            outcome = "not collected"
+        else:
+            outcome, text = lowio.get(test_id, ("missing", ""))
+        if outcome == "passed":
+            passed_both += 1
+            continue
+        reached = private_name(text, public)
+        if reached is not None:
+            private[reached].append(test_id)
+        else:
+            first = next((ln for ln in text.splitlines() if ln.strip()), "")[:160]
+            regressions.append((outcome, test_id, first))
+    n_private = sum(len(ids) for ids in private.values())
+    print(f"  passing on trio and on lowio: {passed_both}")
+    print(f"  reading trio's private internals (cannot pass elsewhere): {n_private}")
+    for name, ids in sorted(private.items(), key=lambda kv: -len(kv[1])):
+        print(f"    {len(ids):4}  {name}")
+    if regressions:
+        print(f"\n{len(regressions)} tests pass on trio but not on lowio, by module:")
+        for module, count in Counter(module_of(t) for _, t, _ in regressions).most_common():
+            print(f"  {count:4}  {module}")
+        print()
+        for outcome, test_id, first in regressions:
+            print(f"  {outcome:13} {test_id}\n                {first}")
+        return 1
+    print("  no regressions: every public-API test that passes on trio passes on lowio")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--no-install", action="store_true", help="do not pip install deps")
+    parser.add_argument("--timeout", type=int, default=30, help="seconds per test")
+    parser.add_argument("--keep", type=Path, help="write the two JUnit reports into this folder")
+    parser.add_argument("targets", nargs="*", help=f"after --: test modules (default {PACKAGES})")
+    args = parser.parse_args()
+    if not args.no_install:
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", *TEST_DEPS], check=True)
+    with tempfile.TemporaryDirectory(prefix="trio-suite-") as tmp:
+        folder = (args.keep or Path(tmp)).resolve()
+        folder.mkdir(parents=True, exist_ok=True)
+        reports = {}
+        for name in ("trio", "lowio"):
+            reports[name] = folder / f"trio-suite-on-{name}.xml"
+            run_suite(reports[name], args.timeout, name == "lowio", args.targets or PACKAGES)
+            if not reports[name].exists():
+                print(f"pytest wrote no report for the {name} run", file=sys.stderr)
+                return 1
+        return compare(outcomes(reports["trio"]), outcomes(reports["lowio"]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
