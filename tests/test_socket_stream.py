@@ -177,6 +177,17 @@ async def test_send_all_takes_any_buffer_and_keeps_no_view() -> None:
         ints = array.array("i", [1, 2, 3])  # itemsize 4: 12 bytes, not 3
         await a.send_all(memoryview(ints))
         assert await receive_exactly(b, 12) == ints.tobytes()
+        # partial sends of a multi-byte format resume at the right byte
+        many = array.array("i", range(200_000))
+        async with lowio.open_nursery() as nursery:
+            got: list[bytes] = []
+
+            async def collect() -> None:
+                got.append(await receive_exactly(b, len(many) * many.itemsize))
+
+            nursery.start_soon(collect)
+            await a.send_all(memoryview(many))
+        assert got == [many.tobytes()]
         await a.send_all(memoryview(b"abcdef")[2:4])
         assert await b.receive_some() == b"cd"
 
