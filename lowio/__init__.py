@@ -34,6 +34,7 @@ from ._open_tcp_stream import open_tcp_stream
 from ._serve import serve_listeners
 from ._signals import open_signal_receiver
 from ._socket_stream import SocketListener, SocketStream
+from ._stapled_stream import StapledStream, aclose_forcefully
 from ._subprocess import Process, open_process, run_process
 from ._sync import (
     CapacityLimiter,
@@ -88,6 +89,7 @@ __all__ = [
     "Semaphore",
     "SocketListener",
     "SocketStream",
+    "StapledStream",
     "StrictFIFOLock",
     "TaskStatus",
     "TooSlowError",
@@ -95,6 +97,7 @@ __all__ = [
     "WouldBlock",
     "__version__",
     "abc",
+    "aclose_forcefully",
     "current_effective_deadline",
     "current_time",
     "fail_after",
