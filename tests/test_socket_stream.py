@@ -21,7 +21,12 @@ from _socket_helpers import lowio_test
 import lowio
 import lowio.socket as lsocket
 from lowio._socket_stream import DEFAULT_RECEIVE_SIZE
-from lowio.testing import assert_checkpoints, open_stream_to_socket_listener, wait_all_tasks_blocked
+from lowio.testing import (
+    assert_checkpoints,
+    check_half_closeable_stream,
+    open_stream_to_socket_listener,
+    wait_all_tasks_blocked,
+)
 
 FAMILIES = ["tcp", "unix"]
 
@@ -552,3 +557,43 @@ async def test_listener_real_emfile_propagates() -> None:
             assert info.value.errno == errno.EMFILE
             async with await listener.accept():  # the connection is still there
                 pass
+
+
+# ---- the generic stream checks of lowio.testing ----
+
+
+async def make_pair(kind: str) -> StreamPair:
+    if kind == "unix":
+        a, b = lsocket.socketpair()
+        return lowio.SocketStream(a), lowio.SocketStream(b)
+    (listener,) = await lowio.open_tcp_listeners(0, host="127.0.0.1")
+    async with listener:
+        client = await open_stream_to_socket_listener(listener)
+        return client, await listener.accept()
+
+
+async def clog(stream: lowio.SocketStream) -> None:
+    """send_all until it blocks (the peer's receive buffer and ours full)."""
+    async with lowio.open_nursery() as nursery:
+
+        async def sender() -> None:
+            while True:
+                await stream.send_all(b"x" * 10_000)
+
+        nursery.start_soon(sender)
+        await wait_all_tasks_blocked()
+        nursery.cancel_scope.cancel()
+
+
+@pytest.mark.parametrize("kind", FAMILIES)
+def test_check_half_closeable_stream(kind: str) -> None:
+    async def maker() -> StreamPair:
+        return await make_pair(kind)
+
+    async def clogged_maker() -> StreamPair:
+        a, b = await make_pair(kind)
+        await clog(a)
+        await clog(b)
+        return a, b
+
+    lowio.run(check_half_closeable_stream, maker, clogged_maker)
