@@ -53,10 +53,6 @@ async def stream_pair(kind: str) -> AsyncIterator[StreamPair]:
             await stream.aclose()
 
 
-def run(fn: Callable[[], Awaitable[None]]) -> None:
-    lowio.run(fn)
-
-
 async def receive_exactly(stream: lowio.SocketStream, count: int) -> bytes:
     got = bytearray()
     while len(got) < count:
@@ -128,47 +124,42 @@ async def test_unix_streams_need_no_tcp_options() -> None:
 
 
 @pytest.mark.parametrize("kind", FAMILIES)
-def test_round_trip_and_receive_sizes(kind: str) -> None:
-    async def main() -> None:
-        async with stream_pair(kind) as (a, b):
-            await a.send_all(b"hello")
-            assert await b.receive_some() == b"hello"
-            await a.send_all(b"0123456789")
-            assert await b.receive_some(4) == b"0123"
-            assert await b.receive_some(100) == b"456789"
-            with pytest.raises(ValueError, match="max_bytes must be >= 1"):
-                await b.receive_some(0)
-            big = b"y" * (3 * DEFAULT_RECEIVE_SIZE)
-            async with lowio.open_nursery() as nursery:
-                nursery.start_soon(a.send_all, big)
-                await lowio.sleep(0.05)  # let it all arrive
-                first = await b.receive_some()
-                assert 0 < len(first) <= DEFAULT_RECEIVE_SIZE == 65536
-                assert first + await receive_exactly(b, len(big) - len(first)) == big
-
-    run(main)
+@lowio_test
+async def test_round_trip_and_receive_sizes(kind: str) -> None:
+    async with stream_pair(kind) as (a, b):
+        await a.send_all(b"hello")
+        assert await b.receive_some() == b"hello"
+        await a.send_all(b"0123456789")
+        assert await b.receive_some(4) == b"0123"
+        assert await b.receive_some(100) == b"456789"
+        with pytest.raises(ValueError, match="max_bytes must be >= 1"):
+            await b.receive_some(0)
+        big = b"y" * (3 * DEFAULT_RECEIVE_SIZE)
+        async with lowio.open_nursery() as nursery:
+            nursery.start_soon(a.send_all, big)
+            await lowio.sleep(0.05)  # let it all arrive
+            first = await b.receive_some()
+            assert 0 < len(first) <= DEFAULT_RECEIVE_SIZE == 65536
+            assert first + await receive_exactly(b, len(big) - len(first)) == big
 
 
 @pytest.mark.parametrize("kind", FAMILIES)
-def test_big_send_all_against_a_slow_reader(kind: str) -> None:
+@lowio_test
+async def test_big_send_all_against_a_slow_reader(kind: str) -> None:
     # many partial sends: every byte arrives once, in order
     payload = bytes(range(256)) * (16 * 1024)  # 4 MiB
+    async with stream_pair(kind) as (a, b):
+        got = bytearray()
 
-    async def main() -> None:
-        async with stream_pair(kind) as (a, b):
-            got = bytearray()
+        async def slow_reader() -> None:
+            while len(got) < len(payload):
+                got.extend(await b.receive_some(50_000))
+                await lowio.sleep(0)
 
-            async def slow_reader() -> None:
-                while len(got) < len(payload):
-                    got.extend(await b.receive_some(50_000))
-                    await lowio.sleep(0)
-
-            async with lowio.open_nursery() as nursery:
-                nursery.start_soon(slow_reader)
-                await a.send_all(payload)
-            assert got == payload
-
-    run(main)
+        async with lowio.open_nursery() as nursery:
+            nursery.start_soon(slow_reader)
+            await a.send_all(payload)
+        assert got == payload
 
 
 @lowio_test
@@ -198,25 +189,23 @@ async def test_send_all_takes_any_buffer_and_keeps_no_view() -> None:
 
 
 @pytest.mark.parametrize("kind", FAMILIES)
-def test_send_eof_half_closes(kind: str) -> None:
-    async def main() -> None:
-        async with stream_pair(kind) as (a, b):
-            await a.send_all(b"last words")
-            with assert_checkpoints():
-                await a.send_eof()
-            assert await receive_exactly(b, 10) == b"last words"
-            assert await b.receive_some() == b""
-            assert await b.receive_some() == b""  # EOF stays EOF
-            await a.send_eof()  # idempotent
-            with pytest.raises(lowio.ClosedResourceError, match="after sending EOF"):
-                await a.send_all(b"more")
-            # the other direction still works
-            await b.send_all(b"reply")
-            assert await a.receive_some() == b"reply"
-            await b.send_eof()
-            assert await a.receive_some() == b""
-
-    run(main)
+@lowio_test
+async def test_send_eof_half_closes(kind: str) -> None:
+    async with stream_pair(kind) as (a, b):
+        await a.send_all(b"last words")
+        with assert_checkpoints():
+            await a.send_eof()
+        assert await receive_exactly(b, 10) == b"last words"
+        assert await b.receive_some() == b""
+        assert await b.receive_some() == b""  # EOF stays EOF
+        await a.send_eof()  # idempotent
+        with pytest.raises(lowio.ClosedResourceError, match="after sending EOF"):
+            await a.send_all(b"more")
+        # the other direction still works
+        await b.send_all(b"reply")
+        assert await a.receive_some() == b"reply"
+        await b.send_eof()
+        assert await a.receive_some() == b""
 
 
 @lowio_test
@@ -241,200 +230,182 @@ async def test_empty_send_all_is_a_checkpoint_and_sees_close() -> None:
 
 
 @pytest.mark.parametrize("kind", FAMILIES)
-def test_two_senders_or_receivers_conflict(kind: str) -> None:
-    async def main() -> None:
-        async with stream_pair(kind) as (a, b):
-            # receivers: the first waits, the second is refused at once
-            async with lowio.open_nursery() as nursery:
-                nursery.start_soon(b.receive_some)
-                await wait_all_tasks_blocked()
-                with pytest.raises(lowio.BusyResourceError, match="receiving"):
-                    await b.receive_some()
-                await a.send_all(b"x")  # lets the first one finish
-            # senders: fill the pipe so that the first send_all waits
-            await fill_send_buffer(a)
-            async with lowio.open_nursery() as nursery:
-                nursery.start_soon(a.send_all, b"y" * 1000)
-                await wait_all_tasks_blocked()
-                for busy in (
-                    a.send_all(b"z"),
-                    a.wait_send_all_might_not_block(),
-                    a.send_eof(),
-                ):
-                    with pytest.raises(lowio.BusyResourceError, match="sending"):
-                        await busy
-                nursery.cancel_scope.cancel()
-            # a sender and a receiver at once are fine
-            async with lowio.open_nursery() as nursery:
-                nursery.start_soon(a.receive_some)
-                nursery.start_soon(b.send_all, b"both ways")
-                await wait_all_tasks_blocked()
-
-    run(main)
+@lowio_test
+async def test_two_senders_or_receivers_conflict(kind: str) -> None:
+    async with stream_pair(kind) as (a, b):
+        # receivers: the first waits, the second is refused at once
+        async with lowio.open_nursery() as nursery:
+            nursery.start_soon(b.receive_some)
+            await wait_all_tasks_blocked()
+            with pytest.raises(lowio.BusyResourceError, match="receiving"):
+                await b.receive_some()
+            await a.send_all(b"x")  # lets the first one finish
+        # senders: fill the pipe so that the first send_all waits
+        await fill_send_buffer(a)
+        async with lowio.open_nursery() as nursery:
+            nursery.start_soon(a.send_all, b"y" * 1000)
+            await wait_all_tasks_blocked()
+            for busy in (
+                a.send_all(b"z"),
+                a.wait_send_all_might_not_block(),
+                a.send_eof(),
+            ):
+                with pytest.raises(lowio.BusyResourceError, match="sending"):
+                    await busy
+            nursery.cancel_scope.cancel()
+        # a sender and a receiver at once are fine
+        async with lowio.open_nursery() as nursery:
+            nursery.start_soon(a.receive_some)
+            nursery.start_soon(b.send_all, b"both ways")
+            await wait_all_tasks_blocked()
 
 
 # ---- closing ----
 
 
 @pytest.mark.parametrize("kind", FAMILIES)
-def test_everything_raises_closed_after_aclose(kind: str) -> None:
-    async def main() -> None:
-        async with stream_pair(kind) as (a, _b):
-            with assert_checkpoints():
-                await a.aclose()
-            await a.aclose()  # idempotent
-            with pytest.raises(lowio.ClosedResourceError):
-                await a.send_all(b"x")
-            with pytest.raises(lowio.ClosedResourceError):
-                await a.receive_some()
-            with pytest.raises(lowio.ClosedResourceError):
-                await a.send_eof()
-            with pytest.raises(lowio.ClosedResourceError):
-                await a.wait_send_all_might_not_block()
-
-    run(main)
+@lowio_test
+async def test_everything_raises_closed_after_aclose(kind: str) -> None:
+    async with stream_pair(kind) as (a, _b):
+        with assert_checkpoints():
+            await a.aclose()
+        await a.aclose()  # idempotent
+        with pytest.raises(lowio.ClosedResourceError):
+            await a.send_all(b"x")
+        with pytest.raises(lowio.ClosedResourceError):
+            await a.receive_some()
+        with pytest.raises(lowio.ClosedResourceError):
+            await a.send_eof()
+        with pytest.raises(lowio.ClosedResourceError):
+            await a.wait_send_all_might_not_block()
 
 
 @pytest.mark.parametrize("kind", FAMILIES)
-def test_close_by_another_task_wakes_waiters(kind: str) -> None:
-    async def main() -> None:
-        async with stream_pair(kind) as (a, _b):
-            await fill_send_buffer(a)
-            errors: list[BaseException] = []
+@lowio_test
+async def test_close_by_another_task_wakes_waiters(kind: str) -> None:
+    async with stream_pair(kind) as (a, _b):
+        await fill_send_buffer(a)
+        errors: list[BaseException] = []
 
-            async def expect_closed(fn: Callable[[], Awaitable[Any]]) -> None:
-                with pytest.raises(lowio.ClosedResourceError) as info:
-                    await fn()
-                errors.append(info.value)
+        async def expect_closed(fn: Callable[[], Awaitable[Any]]) -> None:
+            with pytest.raises(lowio.ClosedResourceError) as info:
+                await fn()
+            errors.append(info.value)
 
-            async with lowio.open_nursery() as nursery:
-                nursery.start_soon(expect_closed, a.receive_some)
-                nursery.start_soon(expect_closed, lambda: a.send_all(b"w" * 1000))
-                await wait_all_tasks_blocked()
-                await a.aclose()
-            assert len(errors) == 2
-
-    run(main)
+        async with lowio.open_nursery() as nursery:
+            nursery.start_soon(expect_closed, a.receive_some)
+            nursery.start_soon(expect_closed, lambda: a.send_all(b"w" * 1000))
+            await wait_all_tasks_blocked()
+            await a.aclose()
+        assert len(errors) == 2
 
 
-def test_aclose_closes_even_when_cancelled() -> None:
-    async def main() -> None:
-        async with stream_pair("unix") as (a, _b):
-            with lowio.CancelScope() as scope:
-                scope.cancel()
-                await a.aclose()
-            assert a.socket.fileno() == -1
-
-    run(main)
+@lowio_test
+async def test_aclose_closes_even_when_cancelled() -> None:
+    async with stream_pair("unix") as (a, _b):
+        with lowio.CancelScope() as scope:
+            scope.cancel()
+            await a.aclose()
+        assert a.socket.fileno() == -1
 
 
 # ---- a peer that reset the connection ----
 
 
-def test_peer_reset_is_broken_resource_with_the_oserror_as_cause() -> None:
-    async def main() -> None:
-        async with stream_pair("tcp") as (a, b):
-            await a.send_all(b"unread")  # unread data: close() sends an RST
-            await lowio.sleep(0.01)
-            reset_by_peer(b)
-            await lowio.sleep(0.01)
-            with pytest.raises(lowio.BrokenResourceError, match="socket connection broken") as info:
-                await a.receive_some()
-            assert isinstance(info.value.__cause__, ConnectionResetError)
-            with pytest.raises(lowio.BrokenResourceError) as info:
-                for _ in range(10):  # the first send may still be accepted
-                    await a.send_all(b"x" * 65536)
-            cause = info.value.__cause__
-            assert isinstance(cause, OSError)
-            assert cause.errno in (errno.EPIPE, errno.ECONNRESET)
-
-    run(main)
+@lowio_test
+async def test_peer_reset_is_broken_resource_with_the_oserror_as_cause() -> None:
+    async with stream_pair("tcp") as (a, b):
+        await a.send_all(b"unread")  # unread data: close() sends an RST
+        await lowio.sleep(0.01)
+        reset_by_peer(b)
+        await lowio.sleep(0.01)
+        with pytest.raises(lowio.BrokenResourceError, match="socket connection broken") as info:
+            await a.receive_some()
+        assert isinstance(info.value.__cause__, ConnectionResetError)
+        with pytest.raises(lowio.BrokenResourceError) as info:
+            for _ in range(10):  # the first send may still be accepted
+                await a.send_all(b"x" * 65536)
+        cause = info.value.__cause__
+        assert isinstance(cause, OSError)
+        assert cause.errno in (errno.EPIPE, errno.ECONNRESET)
 
 
-def test_send_to_a_closed_unix_peer_is_broken() -> None:
-    async def main() -> None:
-        async with stream_pair("unix") as (a, b):
-            await b.aclose()
-            with pytest.raises(lowio.BrokenResourceError) as info:
-                await a.send_all(b"x")
-            assert isinstance(info.value.__cause__, BrokenPipeError)
-
-    run(main)
+@lowio_test
+async def test_send_to_a_closed_unix_peer_is_broken() -> None:
+    async with stream_pair("unix") as (a, b):
+        await b.aclose()
+        with pytest.raises(lowio.BrokenResourceError) as info:
+            await a.send_all(b"x")
+        assert isinstance(info.value.__cause__, BrokenPipeError)
 
 
 # ---- cancellation ----
 
 
 @pytest.mark.parametrize("kind", FAMILIES)
-def test_every_operation_is_a_checkpoint(kind: str) -> None:
-    async def main() -> None:
-        async with stream_pair(kind) as (a, b):
-            with assert_checkpoints():
-                await a.send_all(b"x")
-            with assert_checkpoints():
-                await b.receive_some()  # data ready: no wait, still a checkpoint
-            with assert_checkpoints():
-                await a.wait_send_all_might_not_block()
-
-    run(main)
+@lowio_test
+async def test_every_operation_is_a_checkpoint(kind: str) -> None:
+    async with stream_pair(kind) as (a, b):
+        with assert_checkpoints():
+            await a.send_all(b"x")
+        with assert_checkpoints():
+            await b.receive_some()  # data ready: no wait, still a checkpoint
+        with assert_checkpoints():
+            await a.wait_send_all_might_not_block()
 
 
 @pytest.mark.parametrize("kind", FAMILIES)
-def test_cancelled_operations_lose_nothing(kind: str) -> None:
-    async def main() -> None:
-        async with stream_pair(kind) as (a, b):
-            await a.send_all(b"kept")
-            with lowio.CancelScope() as scope:
-                scope.cancel()
-                await b.receive_some()  # cancelled before the recv: data stays
-                pytest.fail("not cancelled")
-            with lowio.CancelScope() as scope:
-                scope.cancel()
-                await a.send_all(b"never sent")
-                pytest.fail("not cancelled")
-            with lowio.CancelScope() as scope:
-                scope.cancel()
-                await a.send_eof()
-                pytest.fail("not cancelled")
-            assert not a.socket.did_shutdown_SHUT_WR
-            with lowio.CancelScope() as scope:
-                scope.cancel()
-                await a.wait_send_all_might_not_block()
-                pytest.fail("not cancelled")
-            # a receive cancelled while waiting
-            with lowio.move_on_after(0.01):
-                await a.receive_some()
-                pytest.fail("not cancelled")
+@lowio_test
+async def test_cancelled_operations_lose_nothing(kind: str) -> None:
+    async with stream_pair(kind) as (a, b):
+        await a.send_all(b"kept")
+        with lowio.CancelScope() as scope:
+            scope.cancel()
+            await b.receive_some()  # cancelled before the recv: data stays
+            pytest.fail("not cancelled")
+        with lowio.CancelScope() as scope:
+            scope.cancel()
+            await a.send_all(b"never sent")
+            pytest.fail("not cancelled")
+        with lowio.CancelScope() as scope:
+            scope.cancel()
             await a.send_eof()
-            assert await b.receive_some() == b"kept"
-            assert await b.receive_some() == b""
-            # the flags are cleared after a cancellation: no false conflicts
-            await b.send_all(b"ok")
-            assert await a.receive_some() == b"ok"
+            pytest.fail("not cancelled")
+        assert not a.socket.did_shutdown_SHUT_WR
+        with lowio.CancelScope() as scope:
+            scope.cancel()
+            await a.wait_send_all_might_not_block()
+            pytest.fail("not cancelled")
+        # a receive cancelled while waiting
+        with lowio.move_on_after(0.01):
+            await a.receive_some()
+            pytest.fail("not cancelled")
+        await a.send_eof()
+        assert await b.receive_some() == b"kept"
+        assert await b.receive_some() == b""
+        # the flags are cleared after a cancellation: no false conflicts
+        await b.send_all(b"ok")
+        assert await a.receive_some() == b"ok"
 
-    run(main)
 
+@lowio_test
+async def test_send_all_cancelled_part_way_then_closable() -> None:
+    async with stream_pair("unix") as (a, b):
+        data = bytearray(1 << 22)
+        with lowio.move_on_after(0.02):
+            await a.send_all(data)  # nobody reads: it waits part-way
+            pytest.fail("not cancelled")
+        data.extend(b"x")  # the view of the cancelled send was released
+        # the stream can still send once the peer drains
+        async with lowio.open_nursery() as nursery:
 
-def test_send_all_cancelled_part_way_then_closable() -> None:
-    async def main() -> None:
-        async with stream_pair("unix") as (a, b):
-            data = bytearray(1 << 22)
-            with lowio.move_on_after(0.02):
-                await a.send_all(data)  # nobody reads: it waits part-way
-                pytest.fail("not cancelled")
-            data.extend(b"x")  # the view of the cancelled send was released
-            # the stream can still send once the peer drains
-            async with lowio.open_nursery() as nursery:
+            async def drain() -> None:
+                while await b.receive_some():
+                    pass
 
-                async def drain() -> None:
-                    while await b.receive_some():
-                        pass
-
-                nursery.start_soon(drain)
-                await a.send_all(b"after")
-                await a.send_eof()
-
-    run(main)
+            nursery.start_soon(drain)
+            await a.send_all(b"after")
+            await a.send_eof()
 
 
 @lowio_test
