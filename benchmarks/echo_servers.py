@@ -11,6 +11,9 @@ port on a line of its own, and serves until it is killed.
   ``trio.socket`` -- an accept loop that starts one task per connection,
   which loops on ``recv(65536)`` and ``send`` (looping on partial sends:
   sendall semantics) until the peer closes.
+* ``lowio-stream`` and ``trio-stream``: the same program on the high-level
+  API -- ``serve_tcp`` with a handler looping on ``receive_some()`` and
+  ``send_all`` (``SocketStream``) until end of file.
 * ``asyncio``: ``asyncio.start_server``, one handler per connection looping
   on ``reader.read(65536)``, ``writer.write`` and ``await writer.drain()``.
 * ``asyncio-proto``: an ``asyncio.Protocol`` whose ``data_received`` calls
@@ -36,6 +39,7 @@ cProfile and writes the stats to FILE when it gets SIGTERM.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import os
 import resource
@@ -63,6 +67,8 @@ KINDS: dict[str, str | None] = {
     "asyncio-proto": None,
     "uvloop": "uvloop",
     "c-reference": None,  # needs a C compiler: see available()
+    "lowio-stream": "lowio",
+    "trio-stream": "trio",
 }
 C_REFERENCE = "c-reference"
 # the anyio servers: anyio backend name -> the modules it needs
@@ -124,6 +130,30 @@ def serve_trio_shaped(lib: ModuleType, announce: Callable[[int], None]) -> None:
                 conn, _ = await listener.accept()
                 conn.setsockopt(lsock.IPPROTO_TCP, lsock.TCP_NODELAY, 1)
                 start_soon(handle, conn)
+
+    lib.run(main)
+
+
+def serve_stream_shaped(lib: ModuleType, announce: Callable[[int], None]) -> None:
+    """The echo server on ``lib.SocketStream`` (``serve_tcp``): lowio's or trio's."""
+
+    async def handle(stream: Any) -> None:
+        receive_some, send_all = stream.receive_some, stream.send_all
+        try:
+            while True:
+                data = await receive_some()
+                if not data:
+                    break
+                await send_all(data)
+        except lib.BrokenResourceError:  # reset by the peer
+            pass
+
+    async def main() -> None:
+        async with lib.open_nursery() as nursery:
+            listeners = await nursery.start(
+                functools.partial(lib.serve_tcp, handle, 0, host=HOST, backlog=BACKLOG)
+            )
+            announce(listeners[0].socket.getsockname()[1])
 
     lib.run(main)
 
@@ -209,6 +239,8 @@ def serve(kind: str, announce: Callable[[int], None]) -> None:
         serve_anyio(kind.removeprefix("anyio-"), announce)
     elif kind in ("lowio", "trio"):
         serve_trio_shaped(importlib.import_module(kind), announce)
+    elif kind in ("lowio-stream", "trio-stream"):
+        serve_stream_shaped(importlib.import_module(kind.removesuffix("-stream")), announce)
     elif kind == "asyncio":
         serve_asyncio_streams(announce)
     elif kind == "uvloop":

@@ -19,6 +19,8 @@ FRAMEWORKS = (
     "anyio-trio",
     "anyio-asyncio",
     "c-reference",
+    "lowio-stream",
+    "trio-stream",
 )
 BASELINES = ("lowio", "anyio-lowio")
 

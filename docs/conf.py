@@ -103,7 +103,10 @@ napoleon_preprocess_types = False
 # imports only for type checkers (``if TYPE_CHECKING:``).
 nitpick_ignore = [
     ("py:class", name)
-    for name in ("T", "Ts", "RetT", "Buffer", "WriteableBuffer", "ReadableBuffer", "Address")
+    for name in (
+        "T", "Ts", "RetT", "P", "Buffer", "WriteableBuffer", "ReadableBuffer", "Address",
+        "SendType", "ReceiveType", "T_resource", "T_Stream", "StreamT", "ListenerT",
+    )
 ]
 
 # the doctest build runs the pages' testcode/testoutput blocks, and any

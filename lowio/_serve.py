@@ -19,7 +19,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn, TypeVar
 
 from ._abc import AsyncResource, Listener
-from ._core import TASK_STATUS_IGNORED, CancelScope, Nursery, TaskStatus, open_nursery
+from ._core import TASK_STATUS_IGNORED, Nursery, TaskStatus, open_nursery
+from ._stapled_stream import aclose_forcefully
 from ._timeouts import sleep
 
 # accept() errors that say "out of a resource now", not "this listener is broken"
@@ -33,19 +34,11 @@ ListenerT = TypeVar("ListenerT", bound=Listener[Any])
 Handler = Callable[[StreamT], Awaitable[object]]
 
 
-async def _close_forcefully(resource: AsyncResource) -> None:
-    """``aclose()`` in a cancelled scope: releases the resource at once,
-    skipping any graceful goodbye (the ``aclose`` contract allows that)."""
-    with CancelScope() as scope:
-        scope.cancel()
-        await resource.aclose()
-
-
 async def _run_handler(stream: StreamT, handler: Handler[StreamT]) -> None:
     try:
         await handler(stream)
     finally:
-        await _close_forcefully(stream)
+        await aclose_forcefully(stream)
 
 
 async def _accept_forever(

@@ -27,6 +27,7 @@ import errno
 import socket as _stdlib_socket
 from typing import TYPE_CHECKING, NoReturn, overload
 
+from . import socket as lsocket
 from ._abc import HalfCloseableStream, Listener
 from ._core._exceptions import BrokenResourceError, BusyResourceError, ClosedResourceError
 from ._core._traps import checkpoint
@@ -246,6 +247,19 @@ class SocketStream(HalfCloseableStream):
 
     def __repr__(self) -> str:
         return f"<lowio.SocketStream {self.socket!r}>"
+
+
+async def connect_stream(family: int, address: object) -> SocketStream:
+    """A new ``SOCK_STREAM`` socket of ``family`` connected to ``address``,
+    as a ``SocketStream``; the socket is closed if connecting fails or is
+    cancelled.  A checkpoint."""
+    sock = lsocket.socket(family, _stdlib_socket.SOCK_STREAM)
+    try:
+        await sock.connect(address)
+    except BaseException:
+        sock.close()
+        raise
+    return SocketStream(sock)
 
 
 # accept() errors about one connection that died before it was accepted

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 from . import socket as lsocket
-from ._socket_stream import SocketStream
+from ._socket_stream import SocketStream, connect_stream
 
 
 async def open_unix_socket(
@@ -21,14 +21,7 @@ async def open_unix_socket(
     ``ConnectionRefusedError`` if nobody listens on it, other ``OSError``
     as ``connect`` gives them.
     """
-    path = os.fspath(filename)
-    sock = lsocket.socket(lsocket.AF_UNIX, lsocket.SOCK_STREAM)
-    try:
-        await sock.connect(path)
-    except BaseException:
-        sock.close()
-        raise
-    return SocketStream(sock)
+    return await connect_stream(lsocket.AF_UNIX, os.fspath(filename))
 
 
 __all__ = ["open_unix_socket"]

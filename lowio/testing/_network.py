@@ -4,7 +4,7 @@ to a ``SocketListener`` in the same test (trio's helper)."""
 from __future__ import annotations
 
 from .. import socket as lsocket
-from .._socket_stream import SocketListener, SocketStream
+from .._socket_stream import SocketListener, SocketStream, connect_stream
 
 # a listener bound to a wildcard address is reached over loopback
 _LOOPBACK = {"0.0.0.0": "127.0.0.1", "::": "::1"}
@@ -21,13 +21,7 @@ async def open_stream_to_socket_listener(socket_listener: SocketListener) -> Soc
     if family in (lsocket.AF_INET, lsocket.AF_INET6):
         host, *rest = sockaddr
         sockaddr = (_LOOPBACK.get(host, host), *rest)
-    sock = lsocket.socket(family, lsocket.SOCK_STREAM)
-    try:
-        await sock.connect(sockaddr)
-    except BaseException:
-        sock.close()
-        raise
-    return SocketStream(sock)
+    return await connect_stream(family, sockaddr)
 
 
 __all__ = ["open_stream_to_socket_listener"]
