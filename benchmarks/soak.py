@@ -32,9 +32,11 @@ import argparse
 import gc
 import json
 import os
+import resource
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import lowio
 from lowio import socket as lsocket
@@ -42,6 +44,7 @@ from lowio import socket as lsocket
 from .echo_servers import raise_nofile_limit
 
 MESSAGE = b"m" * 64
+ROOT = str(Path(__file__).resolve().parent.parent)
 
 
 def open_fd_count() -> int:
@@ -276,12 +279,22 @@ class ConnectionsResult:
 
 def many_connections(n: int = 10_000, timeout: float = 120.0) -> ConnectionsResult:
     """Serves ``n`` connections held open at once by a client process (see
-    the module docstring).  ``RuntimeError`` if the client fails."""
+    the module docstring), with ``RLIMIT_NOFILE`` raised meanwhile.
+    ``RuntimeError`` if the client fails or the limit is too low,
+    ``TooSlowError`` after ``timeout`` seconds."""
     if n < 1:
         raise ValueError(f"n must be >= 1, not {n}")
-    limit = raise_nofile_limit()
-    if limit < n + 64:
-        raise RuntimeError(f"RLIMIT_NOFILE is {limit}: too low for {n:,} connections")
+    saved = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        limit = raise_nofile_limit()
+        if limit < n + 64:
+            raise RuntimeError(f"RLIMIT_NOFILE is {limit}: too low for {n:,} connections")
+        return _serve_connections(n, timeout)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, saved)
+
+
+def _serve_connections(n: int, timeout: float) -> ConnectionsResult:
     gc.collect()
     fds_before = open_fd_count()
     peak_open = open_now = echoed = fds_peak = 0
@@ -331,6 +344,7 @@ def many_connections(n: int = 10_000, timeout: float = 120.0) -> ConnectionsResu
                         capture_stdout=True,
                         capture_stderr=True,
                         check=False,
+                        cwd=ROOT,  # where ``benchmarks`` imports from
                     )
                 if proc.returncode != 0:
                     raise RuntimeError(

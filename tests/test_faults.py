@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import resource
 import struct
 import threading
 import tracemalloc
@@ -193,6 +194,26 @@ def test_five_hundred_connections_open_at_once() -> None:
     assert result.echoed == 500, result.summary()
     assert result.fds_peak >= result.fds_before + 500, result.summary()
     assert result.fds_after == result.fds_before, result.summary()
+
+
+def test_the_workloads_refuse_bad_sizes() -> None:
+    with pytest.raises(ValueError, match="pairs and per_conn"):
+        soak.soak(pairs=0)
+    with pytest.raises(ValueError, match="n must be >= 1, not 0"):
+        soak.many_connections(0)
+
+
+def test_the_runner_reports_and_refuses_unknown_workloads(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    before = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert soak.main(["--only", "connections", "--connections", "20"]) == 0
+    assert resource.getrlimit(resource.RLIMIT_NOFILE) == before  # restored
+    out = capsys.readouterr().out
+    assert "connections: 20 asked, peak 20 open at once" in out and "FAILED" not in out
+    with pytest.raises(SystemExit):
+        soak.main(["--only", "soak,nope"])
+    assert "unknown workload(s) nope" in capsys.readouterr().err
 
 
 def test_soak_leaves_no_fd_or_memory_drift() -> None:
