@@ -14,6 +14,7 @@ import contextlib
 import errno
 import os
 import resource
+import socket
 import struct
 import threading
 import tracemalloc
@@ -251,9 +252,7 @@ class StormFds:
         self.pairs = [lsocket.socketpair() for _ in range(STORM)]
         self.listeners: list[lsocket.SocketType] = []
         for _ in range(STORM):
-            listener = lsocket.socket()
-            listener._sock.bind(("127.0.0.1", 0))  # bind without a checkpoint
-            listener.listen(1)
+            listener = lsocket.from_stdlib_socket(socket.create_server(("127.0.0.1", 0)))
             self.listeners.append(listener)
         self.pipes = [os.pipe() for _ in range(STORM)]
 
@@ -271,9 +270,11 @@ class StormFds:
 
 async def storm_round(fds: StormFds, data_races_cancel: bool) -> None:
     """One storm: 4 x STORM tasks blocked, then all cancelled at once.  With
-    ``data_races_cancel`` a byte is written to every recv task's socket in
-    the same tick as the cancel: each byte is then either received by its
-    task or still in the socket, never lost."""
+    ``data_races_cancel`` a byte is written to every recv task's socket:
+    for half of them a poll has woken the task before the cancel (its
+    ``recv`` returns the byte), for the other half the byte arrives in the
+    same tick as the cancel (``Cancelled``, the byte stays in the socket):
+    no byte is lost either way."""
     cancelled = 0
     got: dict[int, bytes] = {}
 
@@ -301,17 +302,29 @@ async def storm_round(fds: StormFds, data_races_cancel: bool) -> None:
         await wait_all_tasks_blocked()
         assert io_waiting() == (3 * STORM, 0)
         if data_races_cancel:
-            for _, b in fds.pairs:
-                b._sock.send(b"x")
+            # the first half's bytes are seen by a poll before the cancel
+            # (their tasks are woken and scheduled: the cancel comes too
+            # late for them), the second half's arrive in the same tick as
+            # the cancel (they stay in the sockets)
+            half = STORM // 2
+            for _, b in fds.pairs[:half]:
+                os.write(b.fileno(), b"x")
+            with lowio.fail_after(5):
+                while io_waiting()[0] > 3 * STORM - half:  # until a poll sees them
+                    await lowio.lowlevel.cancel_shielded_checkpoint()
+            for _, b in fds.pairs[half:]:
+                os.write(b.fileno(), b"x")
         nursery.cancel_scope.cancel()
     assert io_waiting() == (0, 0)
     assert cancelled + len(got) == 4 * STORM
     assert set(got.values()) <= {b"x"}
     if data_races_cancel:
+        # woken before the cancel: their recv completes; still parked: Cancelled
+        assert sorted(got) == list(range(STORM // 2)), sorted(got)[:10]
         for i, (a, _) in enumerate(fds.pairs):
             left = b""
             with contextlib.suppress(BlockingIOError):
-                left = a._sock.recv(10)
+                left = os.read(a.fileno(), 10)  # non-blocking: lowio sockets are
             assert (got.get(i, b""), left) in ((b"x", b""), (b"", b"x")), (i, got.get(i), left)
     else:
         assert not got
@@ -371,9 +384,9 @@ async def test_threads_hammering_from_thread_get_every_result_right() -> None:
         try:
             for i in range(calls):
                 if i % 2:
-                    out.append(lowio.from_thread.run(triple, i, **extra))  # type: ignore[arg-type]
+                    out.append(lowio.from_thread.run(triple, i, **extra))
                 else:
-                    out.append(lowio.from_thread.run_sync(double, i, **extra))  # type: ignore[arg-type]
+                    out.append(lowio.from_thread.run_sync(double, i, **extra))
         except BaseException as exc:
             errors.append(exc)
 
