@@ -142,6 +142,46 @@ async def test_a_peer_reset_ends_the_server_task_with_econnreset(when: str) -> N
         assert type(exc) is ConnectionResetError and exc.errno == errno.ECONNRESET, repr(exc)
 
 
+@lowio_test
+async def test_many_peers_resetting_at_once_each_end_their_server_task() -> None:
+    """200 server tasks parked in ``send`` on full buffers, all peers reset
+    in one go: every one of them raises ``ConnectionResetError``, no task is
+    left waiting, and the run then serves a new connection."""
+    n = 200
+    outcomes: list[BaseException] = []
+    payload = memoryview(bytes(1 << 20))
+
+    async def victim(sock: lsocket.SocketType) -> None:
+        try:
+            with sock:
+                while True:
+                    await sock.send(payload)
+        except OSError as exc:
+            outcomes.append(exc)
+
+    with await open_listener(backlog=n) as listener:
+        async with lowio.open_nursery() as nursery:
+            clients = []
+            for _ in range(n):
+                client, server = await tcp_pair(listener, rcvbuf=16384)
+                server.setsockopt(lsocket.SOL_SOCKET, lsocket.SO_SNDBUF, 16384)
+                clients.append(client)
+                nursery.start_soon(victim, server)
+            await until(lambda: io_waiting() == (0, n))
+            for client in clients:
+                client.setsockopt(lsocket.SOL_SOCKET, lsocket.SO_LINGER, LINGER_RST)
+                client.close()
+            await until(lambda: len(outcomes) == n)
+        assert io_waiting() == (0, 0)
+        async with lowio.open_nursery() as nursery:
+            client, server = await tcp_pair(listener)
+            nursery.start_soon(soak.echo_handler, server)
+            with client:
+                await send_all(client, soak.MESSAGE)
+                assert await recv_exactly(client, len(soak.MESSAGE)) == soak.MESSAGE
+    assert all(type(exc) is ConnectionResetError for exc in outcomes), outcomes[:3]
+
+
 # ---- 2. slow readers ----
 
 
