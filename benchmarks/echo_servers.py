@@ -17,6 +17,7 @@ port on a line of its own, and serves until it is killed.
   ``transport.write``.
 * ``uvloop``: the ``asyncio`` streams program on uvloop (only when uvloop is
   installed).
+* ``uvloop-proto``: the ``asyncio-proto`` program on uvloop (likewise).
 * ``c-reference``: ``echo_ref.c``, a C server on edge-triggered epoll, the
   ceiling (only when a C compiler builds it; the parent runs the binary,
   which takes the same CPU argument and announces its port the same way).
@@ -62,6 +63,7 @@ KINDS: dict[str, str | None] = {
     "asyncio": None,
     "asyncio-proto": None,
     "uvloop": "uvloop",
+    "uvloop-proto": "uvloop",
     "c-reference": None,  # needs a C compiler: see available()
 }
 C_REFERENCE = "c-reference"
@@ -158,12 +160,12 @@ def serve_asyncio_streams(announce: Callable[[int], None], *, uvloop: bool = Fal
         asyncio.run(main())
 
 
-def serve_asyncio_protocol(announce: Callable[[int], None]) -> None:
+def serve_asyncio_protocol(announce: Callable[[int], None], *, uvloop: bool = False) -> None:
     import asyncio
 
     class Echo(asyncio.Protocol):
-        def connection_made(self, transport: asyncio.BaseTransport) -> None:
-            assert isinstance(transport, asyncio.Transport)
+        def connection_made(self, transport: Any) -> None:
+            # an asyncio.Transport; uvloop's transports do not derive from it
             self.transport = transport
 
         def data_received(self, data: bytes) -> None:
@@ -175,7 +177,12 @@ def serve_asyncio_protocol(announce: Callable[[int], None]) -> None:
         announce(server.sockets[0].getsockname()[1])
         await server.serve_forever()
 
-    asyncio.run(main())
+    if uvloop:
+        import uvloop as _uvloop
+
+        _uvloop.run(main())
+    else:
+        asyncio.run(main())
 
 
 def serve_anyio(backend: str, announce: Callable[[int], None]) -> None:
@@ -215,6 +222,8 @@ def serve(kind: str, announce: Callable[[int], None]) -> None:
         serve_asyncio_streams(announce, uvloop=True)
     elif kind == "asyncio-proto":
         serve_asyncio_protocol(announce)
+    elif kind == "uvloop-proto":
+        serve_asyncio_protocol(announce, uvloop=True)
     else:
         known = ", ".join([*KINDS, *ANYIO_KINDS])
         raise SystemExit(f"unknown echo server {kind!r}; known: {known}")

@@ -15,6 +15,7 @@ FRAMEWORKS = (
     "asyncio",
     "asyncio-proto",
     "uvloop",
+    "uvloop-proto",
     "anyio-lowio",
     "anyio-trio",
     "anyio-asyncio",
