@@ -19,6 +19,9 @@ core.  The report: ``report.md`` with a PNG chart per table of the ratios vs
 trio and asyncio (matplotlib), ``results.jsonl`` and ``other_cpu.jsonl``.
 
 Ratios are other/lowio, paired rep by rep: above 1 means lowio is faster.
+``--compare OLD.jsonl`` then prints each row's change against an earlier
+run's results.jsonl, flagging the changes outside both runs' spreads
+(``compare.py``).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from . import echo, frameworks, othercpu, poller, runtime, syscalls
+from . import compare, echo, frameworks, othercpu, poller, runtime, syscalls
 from .measure import Sample, paired_ratio
 from .report import Row, Table, print_table, write
 
@@ -135,7 +138,20 @@ def main(argv: list[str] | None = None) -> int:
         help="multiply the runtime workloads' sizes and the echo workloads' durations and "
         "counts (e.g. 0.01 for a smoke test)",
     )
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        metavar="OLD.jsonl",
+        help="after the run, print each row's change against an earlier run's results.jsonl",
+    )
     args = parser.parse_args(argv)
+    if args.compare is not None:
+        if not args.compare.is_file():
+            parser.error(f"--compare: no such results file: {args.compare}")
+        try:
+            compare.load(args.compare)  # a bad file fails now, not after the run
+        except ValueError as exc:
+            parser.error(f"--compare: {exc}")
     only = [w for w in args.only.split(",") if w] or list(WORKLOADS)
     unknown = [w for w in only if w not in WORKLOADS]
     if unknown:
@@ -255,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     with (args.output / "other_cpu.jsonl").open("w", encoding="utf-8") as f:
         f.writelines(json.dumps(r) + "\n" for r in othercpu.as_json(other_cpu))
     print(f"report: {report} (whole run: {elapsed:.1f} s)")
+    if args.compare is not None:
+        compare.print_comparison(args.compare, args.output / "results.jsonl")
     return 0
 
 
