@@ -9,7 +9,10 @@
   lowio.socket vs trio.socket vs asyncio (workloads ``echo``, ``syscalls``,
   ``idle``);
 * anyio programs on anyio's backends lowio vs trio vs asyncio (workloads
-  ``anyio_sleep0``, ``anyio_spawn``, ``anyio_echo``).
+  ``anyio_sleep0``, ``anyio_spawn``, ``anyio_echo``);
+* HTTP serving of one ASGI app under ``wrk``: anycorn on anyio's lowio,
+  trio and asyncio backends, hypercorn and uvicorn (workload ``http``,
+  ``http_bench.py``; skipped with a note without wrk).
 
 The echo tables add a C server on edge-triggered epoll (``echo_ref.c``) as
 the ceiling, "c-reference", when a C compiler is present.  ``--frameworks``
@@ -79,7 +82,10 @@ def _poll_target(ready: int) -> tuple[str, Callable[[dict[str, float]], bool] | 
 POLLER_WORKLOADS = ("poll", "ctl")
 ECHO_WORKLOADS = ("echo", "syscalls", "idle")
 ANYIO_WORKLOADS = ("anyio_sleep0", "anyio_spawn", "anyio_echo")
-WORKLOADS = POLLER_WORKLOADS + tuple(runtime.WORKLOADS) + ECHO_WORKLOADS + ANYIO_WORKLOADS
+HTTP_WORKLOADS = ("http",)
+WORKLOADS = (
+    POLLER_WORKLOADS + tuple(runtime.WORKLOADS) + ECHO_WORKLOADS + ANYIO_WORKLOADS + HTTP_WORKLOADS
+)
 
 
 def _runtime_rows(only: list[str], quick: bool, scale: float, reps: int) -> list[Row]:
@@ -248,6 +254,12 @@ def main(argv: list[str] | None = None) -> int:
             skipped += [note for note in notes if note not in skipped]
     if any(name in only for name in ANYIO_WORKLOADS):
         table, notes = _anyio_table(only, args.quick, args.scale, reps, args.reps)
+        add(table)
+        skipped += [note for note in notes if note not in skipped]
+    if "http" in only:
+        from . import http_bench
+
+        table, notes = http_bench.bench_http(args.quick, args.scale, args.reps)
         add(table)
         skipped += [note for note in notes if note not in skipped]
     for table in tables:

@@ -306,12 +306,17 @@ def rss_bytes(pid: int) -> int:
 
 
 class EchoServer:
-    """One echo server child process; ``port``, ``pid``; ``close()``."""
+    """One echo server child process; ``port``, ``pid``; ``close()``.
+    A subclass runs another child script (``SCRIPT``, same arguments and
+    announcement), named ``WHAT`` in errors."""
+
+    SCRIPT = Path(__file__).resolve()
+    WHAT = "echo server"
 
     def __init__(self, kind: str, cpu: int, profile: str | None = None) -> None:
         self.kind = kind
         self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 (closed in close())
-        cmd = [sys.executable, str(Path(__file__).resolve()), kind, str(cpu)]
+        cmd = [sys.executable, str(self.SCRIPT), kind, str(cpu)]
         if kind == C_REFERENCE:
             from . import loadgen
 
@@ -338,12 +343,12 @@ class EchoServer:
             left = deadline - time.monotonic()
             if left <= 0 or not readable(self._proc.stdout.fileno(), left):
                 self.close()
-                raise RuntimeError(f"the {self.kind} echo server did not start in {timeout} s")
+                raise RuntimeError(f"the {self.kind} {self.WHAT} did not start in {timeout} s")
             chunk = os.read(self._proc.stdout.fileno(), 64)
             if not chunk:
                 self._proc.wait()
                 raise RuntimeError(
-                    f"the {self.kind} echo server exited ({self._proc.returncode}): "
+                    f"the {self.kind} {self.WHAT} exited ({self._proc.returncode}): "
                     + self.stderr()
                 )
             line += chunk
@@ -353,7 +358,7 @@ class EchoServer:
     def check_alive(self) -> None:
         if self._proc.poll() is not None:
             raise RuntimeError(
-                f"the {self.kind} echo server died ({self._proc.returncode}): {self.stderr()}"
+                f"the {self.kind} {self.WHAT} died ({self._proc.returncode}): {self.stderr()}"
             )
 
     def stderr(self) -> str:
@@ -386,9 +391,12 @@ class EchoServer:
         self.close()
 
 
-def start_servers(kinds: list[str], cpu: int) -> dict[str, EchoServer]:
-    """Starts them all at once, then waits for each to listen."""
-    servers = {kind: EchoServer(kind, cpu) for kind in kinds}
+def start_servers(
+    kinds: list[str], cpu: int, server: type[EchoServer] = EchoServer
+) -> dict[str, EchoServer]:
+    """Starts them all at once (``server`` processes), then waits for each
+    to listen."""
+    servers = {kind: server(kind, cpu) for kind in kinds}
     try:
         for server in servers.values():
             server.wait_ready()

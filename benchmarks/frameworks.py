@@ -1,6 +1,6 @@
 """``--frameworks``: which contenders run.
 
-lowio (and anyio on lowio) is every table's baseline, so it always runs;
+lowio (and anyio and anycorn on lowio) is every table's baseline, so it always runs;
 the selection restricts the others.  The raw poller's contenders
 (``select.epoll``, ``selectors``) are not frameworks and always run.
 """
@@ -20,8 +20,15 @@ FRAMEWORKS = (
     "anyio-trio",
     "anyio-asyncio",
     "c-reference",
+    "anycorn-lowio",
+    "anycorn-trio",
+    "anycorn-asyncio",
+    "hypercorn-trio",
+    "hypercorn-trio-lowio",
+    "hypercorn-uvloop",
+    "uvicorn",
 )
-BASELINES = ("lowio", "anyio-lowio")
+BASELINES = ("lowio", "anyio-lowio", "anycorn-lowio")
 
 _selected: set[str] | None = None
 

@@ -1,0 +1,291 @@
+"""HTTP serving side by side (workload ``http``): one tiny ASGI app
+(``http_servers.py``) served over HTTP/1.1 keep-alive by anycorn on anyio's
+lowio, trio and asyncio backends, hypercorn's trio worker on trio (and on
+lowio through ``lowio.install_as_trio()``, when lowio has it), hypercorn's
+asyncio worker on uvloop and uvicorn with uvloop + httptools.
+
+Every server runs in a child process of its own pinned to the first CPU of
+this process's affinity mask; the load comes from ``wrk`` (one thread, 100
+connections, ``--latency``) pinned to the second.  All servers start at
+once, get a warm-up of keep-alive requests whose responses are checked
+(:func:`check_responses`), then are measured in turn, rep by rep: requests/s
+and p99 latency as wrk reports them, and the server's CPU time per request
+from /proc/PID over the wrk run.  Without wrk the workload is skipped with
+a note saying how to install it.
+
+Two groups of rows: anycorn on lowio is the baseline of the first (anycorn
+on trio and asyncio, hypercorn and uvicorn are its other columns), and
+hypercorn's trio worker on lowio the baseline of the second (against the
+same worker on trio).
+"""
+
+from __future__ import annotations
+
+import http.client
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import frameworks
+from .echo import make_row
+from .echo_servers import HOST, EchoServer, start_servers
+from .http_servers import BODY, SERVERS
+from .measure import Sample, interleave_metrics
+from .report import Row, Table
+
+HTTP_TITLE = "HTTP: anycorn on lowio vs trio vs asyncio backends (ASGI app + wrk)"
+INSTALL_WRK = "apt-get install wrk"
+CONNECTIONS = 100
+BASELINE = "anycorn-lowio"
+HYPERCORN_LOWIO = "hypercorn-trio-lowio"
+
+# contender -> the modules it needs
+NEEDS: dict[str, tuple[str, ...]] = {
+    "anycorn-lowio": ("anycorn", "lowio"),
+    "anycorn-trio": ("anycorn", "trio"),
+    "anycorn-asyncio": ("anycorn",),
+    "hypercorn-trio": ("hypercorn", "trio"),
+    HYPERCORN_LOWIO: ("hypercorn", "trio", "lowio"),
+    "hypercorn-uvloop": ("hypercorn", "uvloop"),
+    "uvicorn": ("uvicorn", "uvloop", "httptools"),
+}
+assert set(NEEDS) == set(SERVERS)
+# each group's row label -> {column: contender}; "lowio" is the baseline
+GROUPS: dict[str, dict[str, str]] = {
+    "anycorn on anyio": {
+        "lowio": BASELINE,
+        "trio": "anycorn-trio",
+        "asyncio": "anycorn-asyncio",
+        "hypercorn-trio": "hypercorn-trio",
+        "hypercorn-uvloop": "hypercorn-uvloop",
+        "uvicorn": "uvicorn",
+    },
+    "hypercorn trio worker": {"lowio": HYPERCORN_LOWIO, "trio": "hypercorn-trio"},
+}
+TARGETS: dict[str, tuple[str, Callable[[dict[str, float]], bool]]] = {
+    "anycorn on anyio": (
+        "≥ 1.60x trio, ≥ 1.60x asyncio",
+        lambda r: r["trio"] >= 1.6 and r["asyncio"] >= 1.6,
+    ),
+    "hypercorn trio worker": ("≥ 1.40x trio", lambda r: r["trio"] >= 1.4),
+}
+
+
+class HttpServer(EchoServer):
+    """One HTTP server child process (``http_servers.py``)."""
+
+    SCRIPT = Path(__file__).with_name("http_servers.py").resolve()
+    WHAT = "HTTP server"
+
+
+def available(kind: str) -> bool:
+    if not all(importlib.util.find_spec(m) is not None for m in NEEDS[kind]):
+        return False
+    if kind == HYPERCORN_LOWIO:
+        import lowio
+
+        return hasattr(lowio, "install_as_trio")
+    return True
+
+
+def skip_note(kind: str) -> str:
+    if kind == HYPERCORN_LOWIO and all(importlib.util.find_spec(m) for m in NEEDS[kind]):
+        return f"{kind}: skipped (this lowio has no install_as_trio)"
+    return f"{kind}: skipped (needs {', '.join(NEEDS[kind])})"
+
+
+def wrk_missing_note() -> str:
+    return f"http skipped: wrk is not installed (Debian/Ubuntu: {INSTALL_WRK})."
+
+
+def check_responses(port: int, count: int = 1, timeout: float = 10.0) -> None:
+    """``count`` GET requests on one keep-alive connection; each response
+    must be a 200 with the app's body (used as the warm-up and by tests)."""
+    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    try:
+        for i in range(count):
+            conn.request("GET", f"/?n={i}")
+            response = conn.getresponse()
+            body = response.read()
+            if response.status != 200 or body != BODY:
+                raise AssertionError(f"request {i}: {response.status} {body[:100]!r}")
+            if response.will_close:
+                raise AssertionError(f"request {i}: the server closed the keep-alive connection")
+    finally:
+        conn.close()
+
+
+# ---- wrk ----
+
+
+@dataclass
+class WrkResult:
+    requests: int
+    seconds: float
+    p99_ns: float
+    server_ns: float  # the server's CPU time over the wrk run
+    socket_errors: str  # wrk's "Socket errors" line, "" when there were none
+
+    @property
+    def ns_per_request(self) -> float:
+        return self.seconds * 1e9 / self.requests
+
+    @property
+    def server_ns_per_request(self) -> float:
+        return self.server_ns / self.requests
+
+
+class WrkFailed(RuntimeError):
+    """wrk failed, saw responses that are not 2xx/3xx, or completed none."""
+
+
+_UNITS = {"us": 1e3, "ms": 1e6, "s": 1e9}
+
+
+def parse_wrk(out: str, server_ns: float = 0.0) -> WrkResult:
+    """wrk's report (run with ``--latency``)."""
+    done = re.search(r"^\s*(\d+) requests in ([\d.]+)(us|ms|s|m)\b", out, re.M)
+    p99 = re.search(r"^\s*99(?:\.000)?%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+    if done is None or p99 is None:
+        raise WrkFailed(f"unexpected wrk output: {out.strip()[-500:]!r}")
+    bad = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", out)
+    if bad:
+        raise WrkFailed(f"{bad.group(1)} responses were not 2xx or 3xx")
+    requests = int(done.group(1))
+    if requests <= 0:
+        raise WrkFailed("wrk completed no request")
+    scale = 60.0 if done.group(3) == "m" else _UNITS[done.group(3)] / 1e9
+    errors = re.search(r"^\s*Socket errors: (.*)$", out, re.M)
+    return WrkResult(
+        requests,
+        float(done.group(2)) * scale,
+        float(p99.group(1)) * _UNITS[p99.group(2)],
+        server_ns,
+        errors.group(1).strip() if errors else "",
+    )
+
+
+def run_wrk(
+    wrk: str, server: EchoServer, seconds: int, cpu: int, conns: int = CONNECTIONS
+) -> WrkResult:
+    """One wrk run of ``seconds`` (whole seconds: wrk's resolution) against
+    ``server``, pinned to ``cpu`` (unless -1)."""
+    argv = [wrk, "-t1", f"-c{conns}", f"-d{seconds}s", "--latency"]
+    argv.append(f"http://{HOST}:{server.port}/")
+    pin = None if cpu < 0 else (lambda: os.sched_setaffinity(0, {cpu}))
+    before = server.cpu_ns()
+    proc = subprocess.run(
+        argv, capture_output=True, text=True, timeout=seconds + 30, preexec_fn=pin
+    )
+    used = server.cpu_ns() - before
+    if proc.returncode != 0:
+        raise WrkFailed(f"wrk exited with {proc.returncode}: {proc.stderr.strip()[-500:]}")
+    server.check_alive()
+    return parse_wrk(proc.stdout, used)
+
+
+# ---- the workload ----
+
+
+def default_reps(quick: bool, reps: int) -> int:
+    return reps if reps > 0 else (3 if quick else 7)
+
+
+def rep_seconds(quick: bool, scale: float) -> int:
+    return max(1, round((1 if quick else 3) * scale))
+
+
+def contenders() -> tuple[list[str], list[str]]:
+    """(the contenders that run, skip notes for those ``--frameworks``
+    selects that cannot)."""
+    wanted = [k for k in SERVERS if frameworks.wanted(k)]
+    return [k for k in wanted if available(k)], [skip_note(k) for k in wanted if not available(k)]
+
+
+def rows(by_metric: dict[str, dict[str, Sample]]) -> list[Row]:
+    out: list[Row] = []
+    for group, columns in GROUPS.items():
+        if columns["lowio"] not in by_metric["rps"]:
+            continue
+        target, check = TARGETS[group]
+        pick = {
+            metric: {col: samples[k] for col, k in columns.items() if k in samples}
+            for metric, samples in by_metric.items()
+        }
+        out += [
+            make_row(f"{group}: requests/s", pick["rps"], "rt/s", target=target, check=check),
+            make_row(f"{group}: p99 latency", pick["p99"], "ns"),
+            make_row(f"{group}: server CPU per request", pick["cpu"], "ns"),
+        ]
+    return out
+
+
+def bench_http(quick: bool, scale: float, reps: int) -> tuple[Table, list[str]]:
+    """The ``http`` table, and notes for what was skipped."""
+    table = Table(HTTP_TITLE, [])
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        return table, [wrk_missing_note()]
+    kinds, skipped = contenders()
+    if BASELINE not in kinds:
+        return table, [f"http skipped: {skip_note(BASELINE)}"]
+    reps = default_reps(quick, reps)
+    seconds = rep_seconds(quick, scale)
+    cpus = sorted(os.sched_getaffinity(0))
+    server_cpu, client_cpu = (cpus[0], cpus[1]) if len(cpus) >= 2 else (-1, -1)
+    print(f"http ({len(kinds)} servers, {reps} reps of {seconds} s) ...", file=sys.stderr)
+    errors: list[str] = []
+    servers = start_servers(kinds, server_cpu, HttpServer)
+    try:
+        for server in servers.values():
+            check_responses(server.port, 200)  # warm-up, and every response checked
+
+        def one_rep(server: EchoServer) -> Callable[[int], dict[str, float]]:
+            def run(rep: int) -> dict[str, float]:
+                result = run_wrk(wrk, server, seconds, client_cpu)
+                if result.socket_errors:
+                    errors.append(f"{server.kind} rep {rep + 1}: {result.socket_errors}")
+                return {
+                    "rps": result.ns_per_request,
+                    "p99": result.p99_ns,
+                    "cpu": result.server_ns_per_request,
+                }
+
+            return run
+
+        by_metric = interleave_metrics(
+            {k: one_rep(s) for k, s in servers.items()}, reps, label="http"
+        )
+    finally:
+        for server in servers.values():
+            server.close()
+    table.rows += rows(by_metric)
+    placement = (
+        f"Servers run pinned to CPU {server_cpu}, wrk to CPU {client_cpu}."
+        if server_cpu >= 0
+        else "Only one CPU is available: servers and wrk share it, unpinned."
+    )
+    table.notes += [
+        f"One ASGI app (a 200 with the {len(BODY)}-byte body {BODY.decode()!r}), served over "
+        "HTTP/1.1 keep-alive by each contender in a child process of its own: anycorn.serve "
+        "run by anyio.run on the lowio, trio and asyncio backends (the same code); hypercorn's "
+        "trio worker on trio and, as the second group's baseline, on lowio "
+        "(lowio.install_as_trio()); hypercorn's asyncio worker on uvloop; uvicorn with uvloop "
+        "and httptools (the usual deployment; a reference, no target).",
+        f"Load: wrk -t1 -c{CONNECTIONS} -d{seconds}s --latency; {reps} reps per server, "
+        "interleaved, after a warm-up of 200 keep-alive requests whose responses are checked.  "
+        + placement,
+        "Requests/s and p99 latency as wrk reports them (ratios: other / lowio of the time per "
+        "request and of the p99, > 1 means lowio is faster); server CPU per request is read "
+        "from /proc/PID over the wrk run.  The 'lowio' column is anycorn on lowio in the first "
+        "group's rows and hypercorn's trio worker on lowio in the second's.",
+    ]
+    if errors:
+        table.notes.append("wrk socket errors: " + "; ".join(errors) + ".")
+    return table, skipped
