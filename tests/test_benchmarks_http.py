@@ -4,6 +4,7 @@ that cannot run)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import threading
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import frameworks, http_bench
+from benchmarks import frameworks, http_bench, http_profile
 from benchmarks.__main__ import main
 from benchmarks.echo_servers import HOST, EchoServer
 from benchmarks.http_servers import BODY
@@ -170,9 +171,61 @@ def test_without_wrk_the_workload_is_skipped_with_a_note(
 @needs_wrk
 def test_a_short_run_measures_every_metric(tmp_path: Path) -> None:
     argv = ["--only", "http", "--frameworks", "anycorn-trio", "--reps", "1"]
+    fds = len(os.listdir("/proc/self/fd"))
     assert main([*argv, "--scale", "0.01", "--output", str(tmp_path)]) == 0
+    assert len(os.listdir("/proc/self/fd")) == fds  # the servers and their pipes are closed
     report = (tmp_path / "report.md").read_text(encoding="utf-8")
     table = [line for line in report.splitlines() if line.startswith("| anycorn on anyio")]
     assert len(table) == 3
     assert "/s |" in table[0] and "≥ 1.60x trio" in table[0]
     assert "* Load: wrk -t1 -c100 -d1s --latency; 1 reps per server" in report
+
+
+# ---- the per-request CPU split (benchmarks/http_profile.py) ----
+
+
+def test_the_profile_split_attributes_c_calls_to_their_callers() -> None:
+    lowio_dir = "/x/src/lowio"
+    dirs = {lowio_dir: http_profile.LOWIO_BUCKETS[0], "/x/src/anyio_backend": "lowio anyio backend"}
+    run = (f"{lowio_dir}/_run.py", 10, "step")
+    h11 = ("/v/lib/python3.11/site-packages/h11/_connection.py", 5, "next_event")
+    stats = {
+        run: (1, 1, 3.0, 9.0, {}),
+        h11: (1, 1, 2.0, 2.0, {}),
+        ("/v/lib/python3.11/asyncio/events.py", 1, "f"): (1, 1, 1.0, 1.0, {}),
+        # a system call, 1.5 s of it made by lowio's step and 0.5 s by h11
+        ("~", 0, "<method 'recv' of '_socket.socket' objects>"): (
+            2,
+            2,
+            2.0,
+            2.0,
+            {run: (1, 1, 1.5, 1.5), h11: (1, 1, 0.5, 0.5)},
+        ),
+    }
+    buckets = http_profile.split(stats, dirs)
+    assert buckets == {
+        "lowio runtime": 3.0,
+        "h11": 2.0,
+        "stdlib": 1.0,
+        "lowio's C calls": 1.5,
+        "C calls from elsewhere": 0.5,
+    }
+    assert http_profile.lowio_share(buckets) == 4.5 / 8.0
+    lines = list(http_profile.report_lines(buckets, 2000.0, "k"))
+    assert lines[0] == (
+        "k: server CPU per request 2.0 µs (plain run); lowio share of server CPU per request: "
+        "56% (1.1 µs), the rest 44% (0.9 µs)"
+    )
+    assert lines[1].split() == ["lowio", "runtime", "37.5%", "0.8", "µs", "(lowio)"]
+    assert http_profile.heaviest_lowio(stats, dirs, 5) == [(3.0 / 8.0, "_run.py:10(step)")]
+
+
+@needs_wrk
+def test_the_profile_script_prints_lowio_s_share(capsys: pytest.CaptureFixture[str]) -> None:
+    assert http_profile.main(["--seconds", "1", "--top", "3"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("anycorn-lowio: server CPU per request ")
+    assert "lowio share of server CPU per request: " in out[0]
+    buckets = {line.split("  ")[1].strip() for line in out[1:] if line.startswith("  ")}
+    assert {"lowio runtime", "lowio anyio backend", "anycorn", "h11"} <= buckets
+    assert out[-4] == "lowio's heaviest functions (own time, share of the profiled CPU):"
