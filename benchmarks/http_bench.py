@@ -201,6 +201,13 @@ def rep_seconds(quick: bool, scale: float) -> int:
     return max(1, round((1 if quick else 3) * scale))
 
 
+def placement() -> tuple[int, int]:
+    """(the servers' CPU, wrk's CPU): the first two of this process's
+    affinity mask, or -1 and -1 (unpinned) with a single CPU."""
+    cpus = sorted(os.sched_getaffinity(0))
+    return (cpus[0], cpus[1]) if len(cpus) >= 2 else (-1, -1)
+
+
 def contenders() -> tuple[list[str], list[str]]:
     """(the contenders that run, skip notes for those ``--frameworks``
     selects that cannot)."""
@@ -237,8 +244,7 @@ def bench_http(quick: bool, scale: float, reps: int) -> tuple[Table, list[str]]:
         return table, [f"http skipped: {skip_note(BASELINE)}"]
     reps = default_reps(quick, reps)
     seconds = rep_seconds(quick, scale)
-    cpus = sorted(os.sched_getaffinity(0))
-    server_cpu, client_cpu = (cpus[0], cpus[1]) if len(cpus) >= 2 else (-1, -1)
+    server_cpu, client_cpu = placement()
     print(f"http ({len(kinds)} servers, {reps} reps of {seconds} s) ...", file=sys.stderr)
     errors: list[str] = []
     servers = start_servers(kinds, server_cpu, HttpServer)
@@ -266,7 +272,7 @@ def bench_http(quick: bool, scale: float, reps: int) -> tuple[Table, list[str]]:
         for server in servers.values():
             server.close()
     table.rows += rows(by_metric)
-    placement = (
+    pinned = (
         f"Servers run pinned to CPU {server_cpu}, wrk to CPU {client_cpu}."
         if server_cpu >= 0
         else "Only one CPU is available: servers and wrk share it, unpinned."
@@ -280,7 +286,7 @@ def bench_http(quick: bool, scale: float, reps: int) -> tuple[Table, list[str]]:
         "and httptools (the usual deployment; a reference, no target).",
         f"Load: wrk -t1 -c{CONNECTIONS} -d{seconds}s --latency; {reps} reps per server, "
         "interleaved, after a warm-up of 200 keep-alive requests whose responses are checked.  "
-        + placement,
+        + pinned,
         "Requests/s and p99 latency as wrk reports them (ratios: other / lowio of the time per "
         "request and of the p99, > 1 means lowio is faster); server CPU per request is read "
         "from /proc/PID over the wrk run.  The 'lowio' column is anycorn on lowio in the first "

@@ -32,7 +32,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from .http_bench import BASELINE, HttpServer, available, check_responses, run_wrk
+from .http_bench import BASELINE, HttpServer, available, check_responses, placement, run_wrk
 from .http_servers import SERVERS
 
 LOWIO_BUCKETS = ("lowio runtime", "lowio anyio backend", "lowio's C calls")
@@ -132,8 +132,7 @@ def measure(kind: str, seconds: int, profile: str | None) -> float:
     """The server's CPU ns per request over one wrk run (profiled or not)."""
     wrk = shutil.which("wrk")
     assert wrk is not None
-    cpus = sorted(os.sched_getaffinity(0))
-    server_cpu, client_cpu = (cpus[0], cpus[1]) if len(cpus) >= 2 else (-1, -1)
+    server_cpu, client_cpu = placement()
     server = HttpServer(kind, server_cpu, profile).wait_ready()
     try:
         check_responses(server.port, 200)
