@@ -6,12 +6,13 @@ asyncio worker on uvloop and uvicorn with uvloop + httptools.
 
 Every server runs in a child process of its own pinned to the first CPU of
 this process's affinity mask; the load comes from ``wrk`` (one thread, 100
-connections, ``--latency``) pinned to the second.  All servers start at
+connections, ``--latency``), or without wrk from the C client
+``httpload.c`` (``http_clients.py``), pinned to the second.  All servers start at
 once, get a warm-up of keep-alive requests whose responses are checked
 (:func:`check_responses`), then are measured in turn, rep by rep: requests/s
-and p99 latency as wrk reports them, and the server's CPU time per request
-from /proc/PID over the wrk run.  Without wrk the workload is skipped with
-a note saying how to install it.
+and p99 latency as the client reports them, and the server's CPU time per
+request from /proc/PID over the client's run.  Without wrk and without a C
+compiler the workload is skipped with a note saying how to install wrk.
 
 Two groups of rows: anycorn on lowio is the baseline of the first (anycorn
 on trio and asyncio, hypercorn and uvicorn are its other columns), and
@@ -24,24 +25,19 @@ from __future__ import annotations
 import http.client
 import importlib.util
 import os
-import re
-import shutil
-import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from . import frameworks
 from .echo import make_row
 from .echo_servers import HOST, EchoServer, start_servers
+from .http_clients import find_client, missing_note, run_load
 from .http_servers import BODY, SERVERS
 from .measure import Sample, interleave_metrics
 from .report import Row, Table
 
-HTTP_TITLE = "HTTP: anycorn on lowio vs trio vs asyncio backends (ASGI app + wrk)"
-INSTALL_WRK = "apt-get install wrk"
-CONNECTIONS = 100
+HTTP_TITLE = "HTTP: anycorn on lowio vs trio vs asyncio backends (one ASGI app, keep-alive)"
 BASELINE = "anycorn-lowio"
 HYPERCORN_LOWIO = "hypercorn-trio-lowio"
 
@@ -100,10 +96,6 @@ def skip_note(kind: str) -> str:
     return f"{kind}: skipped (needs {', '.join(NEEDS[kind])})"
 
 
-def wrk_missing_note() -> str:
-    return f"http skipped: wrk is not installed (Debian/Ubuntu: {INSTALL_WRK})."
-
-
 def check_responses(port: int, count: int = 1, timeout: float = 10.0) -> None:
     """``count`` GET requests on one keep-alive connection; each response
     must be a 200 with the app's body (used as the warm-up and by tests)."""
@@ -121,75 +113,6 @@ def check_responses(port: int, count: int = 1, timeout: float = 10.0) -> None:
         conn.close()
 
 
-# ---- wrk ----
-
-
-@dataclass
-class WrkResult:
-    requests: int
-    seconds: float
-    p99_ns: float
-    server_ns: float  # the server's CPU time over the wrk run
-    socket_errors: str  # wrk's "Socket errors" line, "" when there were none
-
-    @property
-    def ns_per_request(self) -> float:
-        return self.seconds * 1e9 / self.requests
-
-    @property
-    def server_ns_per_request(self) -> float:
-        return self.server_ns / self.requests
-
-
-class WrkFailed(RuntimeError):
-    """wrk failed, saw responses that are not 2xx/3xx, or completed none."""
-
-
-_UNITS = {"us": 1e3, "ms": 1e6, "s": 1e9}
-
-
-def parse_wrk(out: str, server_ns: float = 0.0) -> WrkResult:
-    """wrk's report (run with ``--latency``)."""
-    done = re.search(r"^\s*(\d+) requests in ([\d.]+)(us|ms|s|m)\b", out, re.M)
-    p99 = re.search(r"^\s*99(?:\.000)?%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
-    if done is None or p99 is None:
-        raise WrkFailed(f"unexpected wrk output: {out.strip()[-500:]!r}")
-    bad = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", out)
-    if bad:
-        raise WrkFailed(f"{bad.group(1)} responses were not 2xx or 3xx")
-    requests = int(done.group(1))
-    if requests <= 0:
-        raise WrkFailed("wrk completed no request")
-    scale = 60.0 if done.group(3) == "m" else _UNITS[done.group(3)] / 1e9
-    errors = re.search(r"^\s*Socket errors: (.*)$", out, re.M)
-    return WrkResult(
-        requests,
-        float(done.group(2)) * scale,
-        float(p99.group(1)) * _UNITS[p99.group(2)],
-        server_ns,
-        errors.group(1).strip() if errors else "",
-    )
-
-
-def run_wrk(
-    wrk: str, server: EchoServer, seconds: int, cpu: int, conns: int = CONNECTIONS
-) -> WrkResult:
-    """One wrk run of ``seconds`` (whole seconds: wrk's resolution) against
-    ``server``, pinned to ``cpu`` (unless -1)."""
-    argv = [wrk, "-t1", f"-c{conns}", f"-d{seconds}s", "--latency"]
-    argv.append(f"http://{HOST}:{server.port}/")
-    pin = None if cpu < 0 else (lambda: os.sched_setaffinity(0, {cpu}))
-    before = server.cpu_ns()
-    proc = subprocess.run(
-        argv, capture_output=True, text=True, timeout=seconds + 30, preexec_fn=pin
-    )
-    used = server.cpu_ns() - before
-    if proc.returncode != 0:
-        raise WrkFailed(f"wrk exited with {proc.returncode}: {proc.stderr.strip()[-500:]}")
-    server.check_alive()
-    return parse_wrk(proc.stdout, used)
-
-
 # ---- the workload ----
 
 
@@ -202,7 +125,7 @@ def rep_seconds(quick: bool, scale: float) -> int:
 
 
 def placement() -> tuple[int, int]:
-    """(the servers' CPU, wrk's CPU): the first two of this process's
+    """(the servers' CPU, the client's CPU): the first two of this process's
     affinity mask, or -1 and -1 (unpinned) with a single CPU."""
     cpus = sorted(os.sched_getaffinity(0))
     return (cpus[0], cpus[1]) if len(cpus) >= 2 else (-1, -1)
@@ -236,9 +159,9 @@ def rows(by_metric: dict[str, dict[str, Sample]]) -> list[Row]:
 def bench_http(quick: bool, scale: float, reps: int) -> tuple[Table, list[str]]:
     """The ``http`` table, and notes for what was skipped."""
     table = Table(HTTP_TITLE, [])
-    wrk = shutil.which("wrk")
-    if wrk is None:
-        return table, [wrk_missing_note()]
+    client = find_client()
+    if client is None:
+        return table, [missing_note()]
     kinds, skipped = contenders()
     if BASELINE not in kinds:
         return table, [f"http skipped: {skip_note(BASELINE)}"]
@@ -254,7 +177,7 @@ def bench_http(quick: bool, scale: float, reps: int) -> tuple[Table, list[str]]:
 
         def one_rep(server: EchoServer) -> Callable[[int], dict[str, float]]:
             def run(rep: int) -> dict[str, float]:
-                result = run_wrk(wrk, server, seconds, client_cpu)
+                result = run_load(client, server, seconds, client_cpu)
                 if result.socket_errors:
                     errors.append(f"{server.kind} rep {rep + 1}: {result.socket_errors}")
                 return {
@@ -273,9 +196,9 @@ def bench_http(quick: bool, scale: float, reps: int) -> tuple[Table, list[str]]:
             server.close()
     table.rows += rows(by_metric)
     pinned = (
-        f"Servers run pinned to CPU {server_cpu}, wrk to CPU {client_cpu}."
+        f"Servers run pinned to CPU {server_cpu}, the client to CPU {client_cpu}."
         if server_cpu >= 0
-        else "Only one CPU is available: servers and wrk share it, unpinned."
+        else "Only one CPU is available: servers and client share it, unpinned."
     )
     table.notes += [
         f"One ASGI app (a 200 with the {len(BODY)}-byte body {BODY.decode()!r}), served over "
@@ -284,13 +207,13 @@ def bench_http(quick: bool, scale: float, reps: int) -> tuple[Table, list[str]]:
         "trio worker on trio and, as the second group's baseline, on lowio "
         "(lowio.install_as_trio()); hypercorn's asyncio worker on uvloop; uvicorn with uvloop "
         "and httptools (the usual deployment; a reference, no target).",
-        f"Load: wrk -t1 -c{CONNECTIONS} -d{seconds}s --latency; {reps} reps per server, "
+        f"Load: {client.describe(seconds)}; {reps} reps per server, "
         "interleaved, after a warm-up of 200 keep-alive requests whose responses are checked.  "
         + pinned,
-        "Requests/s and p99 latency as wrk reports them (ratios: other / lowio of the time per "
-        "request and of the p99, > 1 means lowio is faster); server CPU per request is read "
-        "from /proc/PID over the wrk run.  The 'lowio' column is anycorn on lowio in the first "
-        "group's rows and hypercorn's trio worker on lowio in the second's.",
+        "Requests/s and p99 latency as the client reports them (ratios: other / lowio of the "
+        "time per request and of the p99, > 1 means lowio is faster); server CPU per request is "
+        "read from /proc/PID over the client's run.  The 'lowio' column is anycorn on lowio in "
+        "the first group's rows and hypercorn's trio worker on lowio in the second's.",
     ]
     if errors:
         table.notes.append("wrk socket errors: " + "; ".join(errors) + ".")

@@ -2,8 +2,8 @@
 
 ``python -m benchmarks.http_profile [--kind anycorn-lowio] [--seconds 5]``
 runs one server of the ``http`` workload (``http_servers.py``) twice under
-the same wrk load as the benchmark: once plain, for its CPU time per
-request (/proc/PID), and once under cProfile timed by the process's CPU
+the benchmark's load (wrk, else the C client): once plain, for its CPU time
+per request (/proc/PID), and once under cProfile timed by the process's CPU
 clock (``--profile``: waiting in the poller costs nothing).  The profile's
 own time per function is sorted into buckets by the file it lives in:
 
@@ -15,7 +15,7 @@ own time per function is sorted into buckets by the file it lives in:
 
 Each bucket's share of the profiled CPU is applied to the plain run's CPU
 per request: cProfile slows Python code down more than C calls, so the
-split is an estimate, the plain run's total is measured.  Needs wrk.
+split is an estimate, the plain run's total is measured.
 """
 
 from __future__ import annotations
@@ -25,14 +25,14 @@ import importlib.util
 import os
 import pstats
 import re
-import shutil
 import signal
 import sys
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from .http_bench import BASELINE, HttpServer, available, check_responses, placement, run_wrk
+from .http_bench import BASELINE, HttpServer, available, check_responses, placement
+from .http_clients import find_client, missing_note, run_load
 from .http_servers import SERVERS
 
 LOWIO_BUCKETS = ("lowio runtime", "lowio anyio backend", "lowio's C calls")
@@ -129,9 +129,9 @@ def report_lines(buckets: dict[str, float], ns_per_request: float, kind: str) ->
 
 
 def measure(kind: str, seconds: int, profile: str | None) -> float:
-    """The server's CPU ns per request over one wrk run (profiled or not)."""
-    wrk = shutil.which("wrk")
-    assert wrk is not None
+    """The server's CPU ns per request over one client run (profiled or not)."""
+    client = find_client()
+    assert client is not None
     server_cpu, client_cpu = placement()
     server = HttpServer(kind, server_cpu, profile).wait_ready()
     try:
@@ -139,7 +139,7 @@ def measure(kind: str, seconds: int, profile: str | None) -> float:
         if profile is not None:
             os.kill(server.pid, signal.SIGUSR1)  # start profiling, after the warm-up
             check_responses(server.port, 1)  # the handler has run once this is answered
-        return run_wrk(wrk, server, seconds, client_cpu).server_ns_per_request
+        return run_load(client, server, seconds, client_cpu).server_ns_per_request
     finally:
         server.close()  # SIGTERM: the profiled child writes its stats
 
@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m benchmarks.http_profile", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--kind", default=BASELINE, help=f"one of {', '.join(SERVERS)}")
-    parser.add_argument("--seconds", type=int, default=5, help="of each wrk run (default 5)")
+    parser.add_argument("--seconds", type=int, default=5, help="of each load run (default 5)")
     parser.add_argument(
         "--top", type=int, default=10, help="list lowio's N heaviest functions (default 10)"
     )
@@ -158,8 +158,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown HTTP server {args.kind!r}; known: {', '.join(SERVERS)}")
     if args.seconds < 1:
         parser.error("--seconds must be at least 1 (wrk's resolution)")
-    if shutil.which("wrk") is None:
-        parser.error("wrk is not installed (Debian/Ubuntu: apt-get install wrk)")
+    if find_client() is None:
+        parser.error(missing_note())
     if not available(args.kind):
         parser.error(f"{args.kind} cannot run here (a module it needs is missing)")
     plain = measure(args.kind, args.seconds, None)

@@ -7,19 +7,21 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from benchmarks import frameworks, http_bench, http_profile
+from benchmarks import frameworks, http_bench, http_clients, http_profile, loadgen
 from benchmarks.__main__ import main
 from benchmarks.echo_servers import HOST, EchoServer
 from benchmarks.http_servers import BODY
 from benchmarks.measure import Sample
 
 KINDS = [k for k in http_bench.NEEDS if http_bench.available(k)]
+needs_cc = pytest.mark.skipif(loadgen.compiler() is None, reason="no C compiler")
 needs_wrk = pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
 
 
@@ -105,19 +107,19 @@ Transfer/sec:    249.99KB
 
 
 def test_wrk_output_is_parsed() -> None:
-    result = http_bench.parse_wrk(WRK_OUT.format(extra=""), server_ns=1e9)
+    result = http_clients.parse_wrk(WRK_OUT.format(extra=""), server_ns=1e9)
     assert result.requests == 2070 and result.seconds == 1.0
     assert result.p99_ns == 1.2e9 and result.socket_errors == ""
     assert result.ns_per_request == pytest.approx(1e9 / 2070)
     assert result.server_ns_per_request == pytest.approx(1e9 / 2070)
     errors = "  Socket errors: connect 0, read 3, write 0, timeout 0\n"
-    result = http_bench.parse_wrk(WRK_OUT.format(extra=errors).replace("1.20s", "812.00us"))
+    result = http_clients.parse_wrk(WRK_OUT.format(extra=errors).replace("1.20s", "812.00us"))
     assert result.socket_errors == "connect 0, read 3, write 0, timeout 0"
     assert result.p99_ns == 812e3
-    with pytest.raises(http_bench.WrkFailed, match="7 responses were not 2xx or 3xx"):
-        http_bench.parse_wrk(WRK_OUT.format(extra="  Non-2xx or 3xx responses: 7\n"))
-    with pytest.raises(http_bench.WrkFailed, match="unexpected wrk output"):
-        http_bench.parse_wrk("unable to connect to 127.0.0.1:4000 Connection refused")
+    with pytest.raises(http_clients.LoadFailed, match="7 responses were not 2xx or 3xx"):
+        http_clients.parse_wrk(WRK_OUT.format(extra="  Non-2xx or 3xx responses: 7\n"))
+    with pytest.raises(http_clients.LoadFailed, match="unexpected wrk output"):
+        http_clients.parse_wrk("unable to connect to 127.0.0.1:4000 Connection refused")
 
 
 def _samples(per_kind: dict[str, float]) -> dict[str, dict[str, Sample]]:
@@ -158,14 +160,66 @@ def test_hypercorn_on_lowio_needs_install_as_trio(monkeypatch: pytest.MonkeyPatc
     assert http_bench.available(http_bench.HYPERCORN_LOWIO)
 
 
-def test_without_wrk_the_workload_is_skipped_with_a_note(
+def test_without_wrk_or_a_compiler_the_workload_is_skipped_with_a_note(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(http_bench.shutil, "which", lambda name: None)
+    monkeypatch.setattr(http_clients, "wrk_path", lambda: None)
+    monkeypatch.setattr(loadgen, "compiler", lambda: None)
     assert main(["--only", "http", "--output", str(tmp_path)]) == 0
     report = (tmp_path / "report.md").read_text(encoding="utf-8")
     assert http_bench.HTTP_TITLE not in report
-    assert "* http skipped: wrk is not installed (Debian/Ubuntu: apt-get install wrk)." in report
+    assert (
+        "* http skipped: wrk is not installed (Debian/Ubuntu: apt-get install wrk) and the C "
+        "HTTP load generator could not be built (no C compiler (cc, gcc, clang or $CC) found)."
+    ) in report
+
+
+@needs_cc
+def test_without_wrk_the_c_client_drives_the_servers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(http_clients, "wrk_path", lambda: None)
+    client = http_clients.find_client()
+    assert client is not None and client.name == "httpload", loadgen.build_error(
+        http_clients.SOURCE
+    )
+    argv = ["--only", "http", "--frameworks", "anycorn-trio", "--reps", "1", "--scale", "0.01"]
+    assert main([*argv, "--output", str(tmp_path)]) == 0
+    report = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert len([line for line in report.splitlines() if line.startswith("| anycorn")]) == 3
+    assert "* Load: the C client httpload.c (100 keep-alive connections" in report
+    assert "wrk is not installed: apt-get install wrk" in report
+
+
+@needs_cc
+def test_the_c_client_counts_requests_and_rejects_a_wrong_status(
+    servers: dict[str, EchoServer],
+) -> None:
+    exe = loadgen.build(http_clients.SOURCE)
+    assert exe is not None, loadgen.build_error(http_clients.SOURCE)
+    client = http_clients.Client("httpload", str(exe))
+    result = http_clients.run_load(client, servers[http_bench.BASELINE], 1, -1, conns=5)
+    assert result.requests > 10 and result.seconds == 1.0
+    assert 0 < result.p99_ns < 1e9 and result.server_ns_per_request > 0
+    listener = socket.create_server((HOST, 0))
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+            conn.recv(1)
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    try:
+        argv = client.argv(listener.getsockname()[1], 5, 1)
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=20)
+        assert proc.returncode == 1
+        assert proc.stderr == "httpload: connection 0: the response is not a 200\n"
+    finally:
+        thread.join(5)
+        listener.close()
 
 
 @needs_wrk
