@@ -4,7 +4,8 @@ Both runs' ``results.jsonl`` hold one line per row (see ``report.write``):
 its table, workload, lowio's value (lower is better for every unit: times,
 times per round trip shown as rates, CPU shares, counts, bytes) and its
 spread (half the interquartile range over the reps, as a fraction of the
-median).  Rows are matched by table and workload; each matched row gets
+median).  Rows are matched by table and workload (or by workload alone
+where a table was renamed and the label is unambiguous); each matched row gets
 the ratio old / new of lowio's value (above 1: the new run is faster or
 smaller) and a verdict:
 
@@ -34,6 +35,7 @@ IMPROVEMENT = "improvement"
 NOISE = "within noise"
 ONLY_OLD = "only in old"
 ONLY_NEW = "only in new"
+Key = tuple[str, str]  # (table, workload)
 
 
 @dataclass
@@ -67,10 +69,10 @@ class Change:
         return noise(self.old, self.new)
 
 
-def load(path: Path) -> dict[tuple[str, str], Result]:
+def load(path: Path) -> dict[Key, Result]:
     """The rows of a results.jsonl, keyed by (table, workload); a line that
     is not a row raises ValueError naming the file and the line."""
-    rows: dict[tuple[str, str], Result] = {}
+    rows: dict[Key, Result] = {}
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
@@ -107,11 +109,31 @@ def judge(old: Result | None, new: Result | None) -> str:
     return NOISE
 
 
-def compare(old: dict[tuple[str, str], Result], new: dict[tuple[str, str], Result]) -> list[Change]:
+def matches(old: dict[Key, Result], new: dict[Key, Result]) -> dict[Key, Key]:
+    """{new row's key: old row's key}: the same table and workload, or, for
+    a table renamed between the runs, the same workload label when no other
+    unmatched row on either side has it."""
+    pairs = {k: k for k in new if k in old}
+    left_old = [k for k in old if k not in new]
+    left_new = [k for k in new if k not in old]
+    for key in left_new:
+        same_old = [k for k in left_old if k[1] == key[1]]
+        if len(same_old) == 1 and sum(k[1] == key[1] for k in left_new) == 1:
+            pairs[key] = same_old[0]
+    return pairs
+
+
+def compare(old: dict[Key, Result], new: dict[Key, Result]) -> list[Change]:
     """One change per row of either run: the new run's order, then the rows
     only the old run has."""
-    keys = [*new, *(k for k in old if k not in new)]
-    return [Change(*k, old.get(k), new.get(k), judge(old.get(k), new.get(k))) for k in keys]
+    pairs = matches(old, new)
+    changes = []
+    for key, row in new.items():
+        before = old[pairs[key]] if key in pairs else None
+        changes.append(Change(*key, before, row, judge(before, row)))
+    matched = set(pairs.values())
+    changes += [Change(*k, r, None, ONLY_OLD) for k, r in old.items() if k not in matched]
+    return changes
 
 
 def _value(result: Result | None) -> str:

@@ -117,7 +117,8 @@ def check_responses(port: int, count: int = 1, timeout: float = 10.0) -> None:
 
 
 def default_reps(quick: bool, reps: int) -> int:
-    return reps if reps > 0 else (3 if quick else 7)
+    """4 quick (the fewest with a spread, which ``--compare`` needs), 7 full."""
+    return reps if reps > 0 else (4 if quick else 7)
 
 
 def rep_seconds(quick: bool, scale: float) -> int:

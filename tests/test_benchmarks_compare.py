@@ -135,3 +135,18 @@ def test_a_run_compares_itself_with_an_earlier_one(
     assert f"Compared with {old}:" in out
     row = next(line for line in out.splitlines() if "sleep(0) loop" in line and "->" in line)
     assert any(v in row for v in (compare.REGRESSION, compare.IMPROVEMENT, compare.NOISE))
+
+
+def test_rows_of_a_renamed_table_still_match_by_their_label(tmp_path: Path) -> None:
+    old = compare.load(_write(tmp_path / "old.jsonl", [("a", 1000.0, 0.01), ("b", 10.0, 0.01)]))
+    renamed = {(f"{t} (renamed)", w): r for (t, w), r in old.items()}
+    new = {**renamed, ("other", "a"): compare.Result("other", "a", 1.0, 0.0, "ns")}
+    changes = compare.compare(old, new)
+    # "b" is unambiguous; "a" is in two new tables: not guessed
+    verdicts = {(c.table, c.workload): c.verdict for c in changes}
+    assert verdicts == {
+        (f"{TABLE} (renamed)", "a"): compare.ONLY_NEW,
+        (f"{TABLE} (renamed)", "b"): compare.NOISE,
+        ("other", "a"): compare.ONLY_NEW,
+        (TABLE, "a"): compare.ONLY_OLD,
+    }
