@@ -274,10 +274,9 @@ def bench_echo(quick: bool, scale: float, reps: int) -> tuple[Table, list[str]]:
         "Servers: lowio and trio run the same program on lowio.socket / trio.socket (accept "
         "loop, one task per connection looping on recv(65536) and send until all is sent); "
         "asyncio: asyncio.start_server with reader.read / writer.write + drain; asyncio-proto: "
-        "an asyncio.Protocol echoing in data_received; uvloop: the asyncio streams program on "
-        "uvloop; uvloop-proto: the asyncio-proto program on uvloop; c-reference: a C server on "
-        "edge-triggered epoll (echo_ref.c, built at run time like the client), the ceiling: its "
-        "ratios below 1 show how far from C lowio is.",
+        "an asyncio.Protocol echoing in data_received; uvloop, uvloop-proto: those two on "
+        "uvloop; c-reference: a C server on edge-triggered epoll (echo_ref.c, built at run time "
+        "like the client), the ceiling: its ratios below 1 show how far from C lowio is.",
         env.placement_note(),
         f"One rep is {seconds:g} s of ping-pong by every connection (after one untimed "
         f"round trip each), {reps} reps per contender, interleaved, after a warm-up rep; the "

@@ -20,6 +20,11 @@ FRAMEWORKS = (
     "anyio-trio",
     "anyio-asyncio",
     "c-reference",
+)
+BASELINES = ("lowio", "anyio-lowio")
+
+# the http workload's servers (http_servers.py): anycorn on lowio is its baseline
+HTTP_FRAMEWORKS = (
     "anycorn-lowio",
     "anycorn-trio",
     "anycorn-asyncio",
@@ -28,7 +33,8 @@ FRAMEWORKS = (
     "hypercorn-uvloop",
     "uvicorn",
 )
-BASELINES = ("lowio", "anyio-lowio", "anycorn-lowio")
+FRAMEWORKS += HTTP_FRAMEWORKS
+BASELINES += ("anycorn-lowio",)
 
 _selected: set[str] | None = None
 
