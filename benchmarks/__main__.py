@@ -9,7 +9,10 @@
   lowio.socket vs trio.socket vs asyncio (workloads ``echo``, ``syscalls``,
   ``idle``);
 * anyio programs on anyio's backends lowio vs trio vs asyncio (workloads
-  ``anyio_sleep0``, ``anyio_spawn``, ``anyio_echo``).
+  ``anyio_sleep0``, ``anyio_spawn``, ``anyio_echo``);
+* HTTP serving of one ASGI app under ``wrk``: anycorn on anyio's lowio,
+  trio and asyncio backends, hypercorn and uvicorn (workload ``http``,
+  ``http_bench.py``; skipped with a note without wrk).
 
 The echo tables add a C server on edge-triggered epoll (``echo_ref.c``) as
 the ceiling, "c-reference", when a C compiler is present.  ``--frameworks``
@@ -19,6 +22,9 @@ core.  The report: ``report.md`` with a PNG chart per table of the ratios vs
 trio and asyncio (matplotlib), ``results.jsonl`` and ``other_cpu.jsonl``.
 
 Ratios are other/lowio, paired rep by rep: above 1 means lowio is faster.
+``--compare OLD.jsonl`` then prints each row's change against an earlier
+run's results.jsonl, flagging the changes outside both runs' spreads
+(``compare.py``).
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from . import echo, frameworks, othercpu, poller, runtime, syscalls
+from . import compare, echo, frameworks, othercpu, poller, runtime, syscalls
 from .measure import Sample, paired_ratio
 from .report import Row, Table, print_table, write
 
@@ -76,7 +82,10 @@ def _poll_target(ready: int) -> tuple[str, Callable[[dict[str, float]], bool] | 
 POLLER_WORKLOADS = ("poll", "ctl")
 ECHO_WORKLOADS = ("echo", "syscalls", "idle")
 ANYIO_WORKLOADS = ("anyio_sleep0", "anyio_spawn", "anyio_echo")
-WORKLOADS = POLLER_WORKLOADS + tuple(runtime.WORKLOADS) + ECHO_WORKLOADS + ANYIO_WORKLOADS
+HTTP_WORKLOADS = ("http",)
+WORKLOADS = (
+    POLLER_WORKLOADS + tuple(runtime.WORKLOADS) + ECHO_WORKLOADS + ANYIO_WORKLOADS + HTTP_WORKLOADS
+)
 
 
 def _runtime_rows(only: list[str], quick: bool, scale: float, reps: int) -> list[Row]:
@@ -135,7 +144,20 @@ def main(argv: list[str] | None = None) -> int:
         help="multiply the runtime workloads' sizes and the echo workloads' durations and "
         "counts (e.g. 0.01 for a smoke test)",
     )
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        metavar="OLD.jsonl",
+        help="after the run, print each row's change against an earlier run's results.jsonl",
+    )
     args = parser.parse_args(argv)
+    if args.compare is not None:
+        if not args.compare.is_file():
+            parser.error(f"--compare: no such results file: {args.compare}")
+        try:
+            compare.load(args.compare)  # a bad file fails now, not after the run
+        except ValueError as exc:
+            parser.error(f"--compare: {exc}")
     only = [w for w in args.only.split(",") if w] or list(WORKLOADS)
     unknown = [w for w in only if w not in WORKLOADS]
     if unknown:
@@ -234,6 +256,12 @@ def main(argv: list[str] | None = None) -> int:
         table, notes = _anyio_table(only, args.quick, args.scale, reps, args.reps)
         add(table)
         skipped += [note for note in notes if note not in skipped]
+    if "http" in only:
+        from . import http_bench
+
+        table, notes = http_bench.bench_http(args.quick, args.scale, args.reps)
+        add(table)
+        skipped += [note for note in notes if note not in skipped]
     for table in tables:
         if table.rows:
             print_table(table.title, table.rows)
@@ -255,6 +283,8 @@ def main(argv: list[str] | None = None) -> int:
     with (args.output / "other_cpu.jsonl").open("w", encoding="utf-8") as f:
         f.writelines(json.dumps(r) + "\n" for r in othercpu.as_json(other_cpu))
     print(f"report: {report} (whole run: {elapsed:.1f} s)")
+    if args.compare is not None:
+        compare.print_comparison(args.compare, args.output / "results.jsonl")
     return 0
 
 

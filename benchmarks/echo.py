@@ -274,7 +274,7 @@ def bench_echo(quick: bool, scale: float, reps: int) -> tuple[Table, list[str]]:
         "Servers: lowio and trio run the same program on lowio.socket / trio.socket (accept "
         "loop, one task per connection looping on recv(65536) and send until all is sent); "
         "asyncio: asyncio.start_server with reader.read / writer.write + drain; asyncio-proto: "
-        "an asyncio.Protocol echoing in data_received; uvloop: the asyncio streams program on "
+        "an asyncio.Protocol echoing in data_received; uvloop, uvloop-proto: those two on "
         "uvloop; c-reference: a C server on edge-triggered epoll (echo_ref.c, built at run time "
         "like the client), the ceiling: its ratios below 1 show how far from C lowio is.  "
         "lowio-stream and trio-stream: the high-level API, serve_tcp with a handler looping on "

@@ -20,6 +20,7 @@ port on a line of its own, and serves until it is killed.
   ``transport.write``.
 * ``uvloop``: the ``asyncio`` streams program on uvloop (only when uvloop is
   installed).
+* ``uvloop-proto``: the ``asyncio-proto`` program on uvloop (likewise).
 * ``c-reference``: ``echo_ref.c``, a C server on edge-triggered epoll, the
   ceiling (only when a C compiler builds it; the parent runs the binary,
   which takes the same CPU argument and announces its port the same way).
@@ -66,6 +67,7 @@ KINDS: dict[str, str | None] = {
     "asyncio": None,
     "asyncio-proto": None,
     "uvloop": "uvloop",
+    "uvloop-proto": "uvloop",
     "c-reference": None,  # needs a C compiler: see available()
     "lowio-stream": "lowio",
     "trio-stream": "trio",
@@ -188,12 +190,12 @@ def serve_asyncio_streams(announce: Callable[[int], None], *, uvloop: bool = Fal
         asyncio.run(main())
 
 
-def serve_asyncio_protocol(announce: Callable[[int], None]) -> None:
+def serve_asyncio_protocol(announce: Callable[[int], None], *, uvloop: bool = False) -> None:
     import asyncio
 
     class Echo(asyncio.Protocol):
-        def connection_made(self, transport: asyncio.BaseTransport) -> None:
-            assert isinstance(transport, asyncio.Transport)
+        def connection_made(self, transport: Any) -> None:
+            # an asyncio.Transport; uvloop's transports do not derive from it
             self.transport = transport
 
         def data_received(self, data: bytes) -> None:
@@ -205,7 +207,12 @@ def serve_asyncio_protocol(announce: Callable[[int], None]) -> None:
         announce(server.sockets[0].getsockname()[1])
         await server.serve_forever()
 
-    asyncio.run(main())
+    if uvloop:
+        import uvloop as _uvloop
+
+        _uvloop.run(main())
+    else:
+        asyncio.run(main())
 
 
 def serve_anyio(backend: str, announce: Callable[[int], None]) -> None:
@@ -247,6 +254,8 @@ def serve(kind: str, announce: Callable[[int], None]) -> None:
         serve_asyncio_streams(announce, uvloop=True)
     elif kind == "asyncio-proto":
         serve_asyncio_protocol(announce)
+    elif kind == "uvloop-proto":
+        serve_asyncio_protocol(announce, uvloop=True)
     else:
         known = ", ".join([*KINDS, *ANYIO_KINDS])
         raise SystemExit(f"unknown echo server {kind!r}; known: {known}")
@@ -329,12 +338,17 @@ def rss_bytes(pid: int) -> int:
 
 
 class EchoServer:
-    """One echo server child process; ``port``, ``pid``; ``close()``."""
+    """One echo server child process; ``port``, ``pid``; ``close()``.
+    A subclass runs another child script (``SCRIPT``, same arguments and
+    announcement), named ``WHAT`` in errors."""
+
+    SCRIPT = Path(__file__).resolve()
+    WHAT = "echo server"
 
     def __init__(self, kind: str, cpu: int, profile: str | None = None) -> None:
         self.kind = kind
         self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 (closed in close())
-        cmd = [sys.executable, str(Path(__file__).resolve()), kind, str(cpu)]
+        cmd = [sys.executable, str(self.SCRIPT), kind, str(cpu)]
         if kind == C_REFERENCE:
             from . import loadgen
 
@@ -361,12 +375,12 @@ class EchoServer:
             left = deadline - time.monotonic()
             if left <= 0 or not readable(self._proc.stdout.fileno(), left):
                 self.close()
-                raise RuntimeError(f"the {self.kind} echo server did not start in {timeout} s")
+                raise RuntimeError(f"the {self.kind} {self.WHAT} did not start in {timeout} s")
             chunk = os.read(self._proc.stdout.fileno(), 64)
             if not chunk:
                 self._proc.wait()
                 raise RuntimeError(
-                    f"the {self.kind} echo server exited ({self._proc.returncode}): "
+                    f"the {self.kind} {self.WHAT} exited ({self._proc.returncode}): "
                     + self.stderr()
                 )
             line += chunk
@@ -376,7 +390,7 @@ class EchoServer:
     def check_alive(self) -> None:
         if self._proc.poll() is not None:
             raise RuntimeError(
-                f"the {self.kind} echo server died ({self._proc.returncode}): {self.stderr()}"
+                f"the {self.kind} {self.WHAT} died ({self._proc.returncode}): {self.stderr()}"
             )
 
     def stderr(self) -> str:
@@ -409,9 +423,12 @@ class EchoServer:
         self.close()
 
 
-def start_servers(kinds: list[str], cpu: int) -> dict[str, EchoServer]:
-    """Starts them all at once, then waits for each to listen."""
-    servers = {kind: EchoServer(kind, cpu) for kind in kinds}
+def start_servers(
+    kinds: list[str], cpu: int, server: type[EchoServer] = EchoServer
+) -> dict[str, EchoServer]:
+    """Starts them all at once (``server`` processes), then waits for each
+    to listen."""
+    servers = {kind: server(kind, cpu) for kind in kinds}
     try:
         for server in servers.values():
             server.wait_ready()

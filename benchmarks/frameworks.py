@@ -1,6 +1,6 @@
 """``--frameworks``: which contenders run.
 
-lowio (and anyio on lowio) is every table's baseline, so it always runs;
+lowio (and anyio and anycorn on lowio) is every table's baseline, so it always runs;
 the selection restricts the others.  The raw poller's contenders
 (``select.epoll``, ``selectors``) are not frameworks and always run.
 """
@@ -15,6 +15,7 @@ FRAMEWORKS = (
     "asyncio",
     "asyncio-proto",
     "uvloop",
+    "uvloop-proto",
     "anyio-lowio",
     "anyio-trio",
     "anyio-asyncio",
@@ -23,6 +24,19 @@ FRAMEWORKS = (
     "trio-stream",
 )
 BASELINES = ("lowio", "anyio-lowio")
+
+# the http workload's servers (http_servers.py): anycorn on lowio is its baseline
+HTTP_FRAMEWORKS = (
+    "anycorn-lowio",
+    "anycorn-trio",
+    "anycorn-asyncio",
+    "hypercorn-trio",
+    "hypercorn-trio-lowio",
+    "hypercorn-uvloop",
+    "uvicorn",
+)
+FRAMEWORKS += HTTP_FRAMEWORKS
+BASELINES += ("anycorn-lowio",)
 
 _selected: set[str] | None = None
 

@@ -168,7 +168,9 @@ def write_chart(path: Path, title: str, rows: list[Row]) -> None:
             ax.bar_label(bars, labels=[f"{x:.2f}x" if x == x else "" for x in xs], fontsize=7)
         ax.axvline(1.0, color="black", linewidth=0.8)
         ax.set_xscale("log")
-        finite = [x for r in rows for x in r.ratios.values() if math.isfinite(x) and x > 0]
+        # the plotted ratios only: other columns (e.g. uvicorn) do not widen the axis
+        plotted = [r.ratios.get(o, math.nan) for r in rows for o in against]
+        finite = [x for x in plotted if math.isfinite(x) and x > 0]
         low, high = min([*finite, 1.0]) / 1.3, max([*finite, 1.0]) * 1.3
         ax.set_xlim(low, high)
         ticks = [t for t in (0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64) if low <= t <= high]

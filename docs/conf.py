@@ -104,8 +104,20 @@ napoleon_preprocess_types = False
 nitpick_ignore = [
     ("py:class", name)
     for name in (
-        "T", "Ts", "RetT", "P", "Buffer", "WriteableBuffer", "ReadableBuffer", "Address",
-        "SendType", "ReceiveType", "T_resource", "T_Stream", "StreamT", "ListenerT",
+        "T",
+        "Ts",
+        "RetT",
+        "P",
+        "Buffer",
+        "WriteableBuffer",
+        "ReadableBuffer",
+        "Address",
+        "SendType",
+        "ReceiveType",
+        "T_resource",
+        "T_Stream",
+        "StreamT",
+        "ListenerT",
     )
 ]
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import anyio_backends, echo, echo_servers, loadgen, poller, runtime, syscalls
-from benchmarks.__main__ import ANYIO_WORKLOADS, ECHO_WORKLOADS, WORKLOADS, main
+from benchmarks.__main__ import ANYIO_WORKLOADS, ECHO_WORKLOADS, HTTP_WORKLOADS, WORKLOADS, main
 from benchmarks.measure import Sample, interleave_metrics, paired_ratio
 from benchmarks.report import Row, markdown
 
@@ -48,7 +48,9 @@ def test_quick_run_writes_markdown_and_json(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # those: below
-    only = ",".join(w for w in WORKLOADS if w not in ECHO_WORKLOADS + ANYIO_WORKLOADS)
+    only = ",".join(
+        w for w in WORKLOADS if w not in ECHO_WORKLOADS + ANYIO_WORKLOADS + HTTP_WORKLOADS
+    )
     argv = ["--quick", "--only", only, "--reps", "2", "--scale", "0.01", "--output", str(tmp_path)]
     assert main(argv) == 0
     report = (tmp_path / "report.md").read_text(encoding="utf-8")

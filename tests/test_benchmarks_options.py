@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import echo, echo_servers, frameworks, loadgen, othercpu
+from benchmarks import echo, echo_servers, frameworks, http_servers, loadgen, othercpu
 from benchmarks.__main__ import main
 from benchmarks.report import Row, Table, write
 
@@ -73,10 +73,11 @@ def test_frameworks_restrict_the_runtime_contenders(tmp_path: Path) -> None:
 def test_lowio_always_runs_as_the_baseline() -> None:
     frameworks.select(["asyncio"])
     assert frameworks.wanted("lowio") and frameworks.wanted("anyio-lowio")
+    assert frameworks.wanted("anycorn-lowio")
     assert frameworks.wanted("asyncio") and not frameworks.wanted("trio")
     frameworks.select(None)
     assert all(frameworks.wanted(name) for name in frameworks.FRAMEWORKS)
-    known = {*echo_servers.KINDS, *echo_servers.ANYIO_KINDS}
+    known = {*echo_servers.KINDS, *echo_servers.ANYIO_KINDS, *http_servers.SERVERS}
     assert set(frameworks.FRAMEWORKS) == known
 
 

@@ -57,7 +57,18 @@ _CANNOT_IMPORT = re.compile(r"cannot import name '(\w+)' from '([\w.]+)'")
 def run_suite(report: Path, timeout: int, on_lowio: bool, targets: list[str]) -> int:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), env.get("PYTHONPATH")]))
-    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:anyio"]
+    # no:lowio: lowio's own pytest plugin would lend its clock fixtures to both runs
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:anyio",
+        "-p",
+        "no:lowio",
+    ]
     if on_lowio:
         cmd += ["-p", "lowio_trio_plugin"]
     cmd += [
