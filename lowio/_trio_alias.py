@@ -51,11 +51,20 @@ PUBLIC_SUBMODULES = ("abc", "from_thread", "lowlevel", "socket", "testing", "to_
 
 # Where a stand-in for a private module looks names up, most specific first:
 # a path containing the key searches that namespace before the general ones.
-_GENERAL = ("lowio", "lowio.lowlevel", "lowio.testing", "lowio.abc", "lowio.socket")
+_GENERAL = (
+    "lowio",
+    "lowio.lowlevel",
+    "lowio.testing",
+    "lowio.abc",
+    "lowio.socket",
+    "lowio.to_thread",
+    "lowio.from_thread",
+)
 _SPECIFIC = {
-    "socket": "lowio.socket",
-    "testing": "lowio.testing",
-    "abc": "lowio.abc",
+    "socket": ("lowio.socket",),
+    "testing": ("lowio.testing",),
+    "abc": ("lowio.abc",),
+    "thread": ("lowio.to_thread", "lowio.from_thread"),
 }
 # trio spells some public functions with their namespace as a prefix inside
 # its private modules (``trio._threads.to_thread_run_sync``).
@@ -83,11 +92,22 @@ class _PublicNames(types.ModuleType):
     """A stand-in for one of trio's modules: attribute reads resolve to
     lowio's public objects of the same name (see the module docstring)."""
 
-    def __init__(self, name: str, namespaces: Sequence[str], path: list[str] | None) -> None:
+    def __init__(
+        self,
+        name: str,
+        namespaces: Sequence[str],
+        path: list[str] | None,
+        *,
+        lenient: bool = False,
+    ) -> None:
         super().__init__(name)
         if path is not None:  # a package: deeper imports reach the finder
             self.__path__ = path
         self._lowio_namespaces = tuple(namespaces)
+        # trio's own test suite on lowio: a private name is importable (as a
+        # _PrivateName) and fails only where a test uses it, so one private
+        # import at the top of a test module does not take all its tests out
+        self._lenient = lenient
 
     def __getattr__(self, attr: str) -> Any:
         if attr.startswith("__") and attr.endswith("__"):
@@ -109,7 +129,16 @@ class _PublicNames(types.ModuleType):
             raise AttributeError(
                 f"module 'trio' (lowio under trio's name) has no attribute {attr!r}"
             )
+        if self._lenient and not self._has_submodule(attr):
+            return _PrivateName(f"{self.__name__}.{attr}")
         raise AttributeError(f"{PRIVATE_MARK} {self.__name__}.{attr}")
+
+    def _has_submodule(self, attr: str) -> bool:
+        return any(
+            os.path.exists(os.path.join(folder, attr + suffix))
+            for folder in getattr(self, "__path__", ())
+            for suffix in (".py", "")
+        )
 
     def __dir__(self) -> list[str]:
         names: set[str] = set(super().__dir__())
@@ -121,9 +150,34 @@ class _PublicNames(types.ModuleType):
 _MISSING = object()
 
 
+class _PrivateName:
+    """What a trio-private name is in test-suite mode: importable, and an
+    ``AttributeError`` starting with ``PRIVATE_MARK`` as soon as it is used
+    (called, read from, iterated, tested for truth, entered)."""
+
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str) -> None:
+        object.__setattr__(self, "_name", name)
+
+    def _refuse(self, *args: object, **kwargs: object) -> Any:
+        raise AttributeError(f"{PRIVATE_MARK} {object.__getattribute__(self, '_name')}")
+
+    def __getattr__(self, attr: str) -> Any:
+        return self._refuse()
+
+    __call__ = __iter__ = __getitem__ = __bool__ = __enter__ = __aenter__ = __await__ = _refuse
+    __len__ = __int__ = __index__ = __float__ = __lt__ = __le__ = __gt__ = __ge__ = _refuse
+
+    def __repr__(self) -> str:
+        return f"<trio private name {object.__getattribute__(self, '_name')} (not in lowio)>"
+
+
 def _namespaces_for(fullname: str) -> list[str]:
     parts = fullname.split(".")[1:]
-    first = [ns for key, ns in _SPECIFIC.items() if any(key in part for part in parts)]
+    first = [
+        ns for key, spaces in _SPECIFIC.items() if any(key in p for p in parts) for ns in spaces
+    ]
     return first + [ns for ns in _GENERAL if ns not in first]
 
 
@@ -154,7 +208,9 @@ class _TrioFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
             path = []
             if self.tests_dir is not None:
                 path = [os.path.join(self.tests_dir, *spec.name.split(".")[1:])]
-        return _PublicNames(spec.name, _namespaces_for(spec.name), path)
+        return _PublicNames(
+            spec.name, _namespaces_for(spec.name), path, lenient=self.tests_dir is not None
+        )
 
     def exec_module(self, module: types.ModuleType) -> None:
         pass

@@ -120,8 +120,10 @@ def trio_public_names() -> set[str]:
     names: set[str] = set()
     for module in (trio, trio.lowlevel, trio.testing, trio.abc, trio.socket):
         names.update(n for n in dir(module) if not n.startswith("_"))
-    names.update(f"to_thread_{n}" for n in dir(trio.to_thread) if not n.startswith("_"))
-    names.update(f"from_thread_{n}" for n in dir(trio.from_thread) if not n.startswith("_"))
+    for prefix, module in (("to_thread", trio.to_thread), ("from_thread", trio.from_thread)):
+        public = [n for n in dir(module) if not n.startswith("_")]
+        names.update(public)
+        names.update(f"{prefix}_{n}" for n in public)
     return names
 
 
