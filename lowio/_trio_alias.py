@@ -30,6 +30,8 @@ start-up, from the main thread.
 
 from __future__ import annotations
 
+import ast
+import functools
 import importlib
 import importlib.abc
 import importlib.machinery
@@ -98,13 +100,14 @@ class _PublicNames(types.ModuleType):
         namespaces: Sequence[str],
         path: list[str] | None,
         *,
-        lenient: bool = False,
+        lenient: str | None = None,
     ) -> None:
         super().__init__(name)
         if path is not None:  # a package: deeper imports reach the finder
             self.__path__ = path
         self._lowio_namespaces = tuple(namespaces)
-        # trio's own test suite on lowio: a private name is importable (as a
+        # trio's own test suite on lowio: ``lenient`` is the real trio module's
+        # source file; a private name it defines is importable (as a
         # _PrivateName) and fails only where a test uses it, so one private
         # import at the top of a test module does not take all its tests out
         self._lenient = lenient
@@ -129,16 +132,9 @@ class _PublicNames(types.ModuleType):
             raise AttributeError(
                 f"module 'trio' (lowio under trio's name) has no attribute {attr!r}"
             )
-        if self._lenient and not self._has_submodule(attr):
+        if self._lenient is not None and attr in _defined_names(self._lenient):
             return _PrivateName(f"{self.__name__}.{attr}")
         raise AttributeError(f"{PRIVATE_MARK} {self.__name__}.{attr}")
-
-    def _has_submodule(self, attr: str) -> bool:
-        return any(
-            os.path.exists(os.path.join(folder, attr + suffix))
-            for folder in getattr(self, "__path__", ())
-            for suffix in (".py", "")
-        )
 
     def __dir__(self) -> list[str]:
         names: set[str] = set(super().__dir__())
@@ -148,6 +144,27 @@ class _PublicNames(types.ModuleType):
 
 
 _MISSING = object()
+
+
+@functools.cache
+def _defined_names(source_file: str) -> frozenset[str]:
+    """The names a module's source defines at its top level (assignments,
+    functions, classes, imports), read without running it."""
+    try:
+        with open(source_file, encoding="utf-8") as f:
+            tree = ast.parse(f.read())
+    except (OSError, SyntaxError, ValueError):
+        return frozenset()
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return frozenset(names)
 
 
 class _PrivateName:
@@ -208,9 +225,11 @@ class _TrioFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
             path = []
             if self.tests_dir is not None:
                 path = [os.path.join(self.tests_dir, *spec.name.split(".")[1:])]
-        return _PublicNames(
-            spec.name, _namespaces_for(spec.name), path, lenient=self.tests_dir is not None
-        )
+        lenient = None
+        if self.tests_dir is not None:
+            base = os.path.join(self.tests_dir, *spec.name.split(".")[1:])
+            lenient = os.path.join(base, "__init__.py") if path is not None else base + ".py"
+        return _PublicNames(spec.name, _namespaces_for(spec.name), path, lenient=lenient)
 
     def exec_module(self, module: types.ModuleType) -> None:
         pass
