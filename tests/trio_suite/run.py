@@ -215,6 +215,7 @@ def main() -> int:
         reports = {}
         for name in ("trio", "lowio"):
             reports[name] = folder / f"trio-suite-on-{name}.xml"
+            reports[name].unlink(missing_ok=True)  # a run that dies must not leave an old one
             run_suite(reports[name], args.timeout, name == "lowio", args.targets or PACKAGES)
             if not reports[name].exists():
                 print(f"pytest wrote no report for the {name} run", file=sys.stderr)
