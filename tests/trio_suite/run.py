@@ -52,6 +52,13 @@ TEST_DEPS = [
 ]
 _MARKED = re.compile(re.escape(PRIVATE_MARK) + r" ([\w.]+)")
 _CANNOT_IMPORT = re.compile(r"cannot import name '(\w+)' from '([\w.]+)'")
+# Tests not run on lowio because, lacking a trio-private helper, they kill the
+# test process itself: test function name -> the private name it needs.
+PROCESS_KILLERS = {
+    # drains the SIGILL/SIGFPE it raised with trio._signals.get_pending_signal_count;
+    # without it the pending SIGILL is redelivered when the receiver closes
+    "test_open_signal_receiver_no_starvation": "trio._signals.get_pending_signal_count",
+}
 
 
 def run_suite(report: Path, timeout: int, on_lowio: bool, targets: list[str]) -> int:
@@ -70,7 +77,7 @@ def run_suite(report: Path, timeout: int, on_lowio: bool, targets: list[str]) ->
         "no:lowio",
     ]
     if on_lowio:
-        cmd += ["-p", "lowio_trio_plugin"]
+        cmd += ["-p", "lowio_trio_plugin", "-k", " and ".join(f"not {t}" for t in PROCESS_KILLERS)]
     cmd += [
         "-p", "trio._tests.pytest_plugin", "--pyargs", *targets,
         f"--timeout={timeout}", "--continue-on-collection-errors", "-q", "-rN",
@@ -177,7 +184,8 @@ def compare(trio: dict[str, tuple[str, str]], lowio: dict[str, tuple[str, str]])
         if outcome == "passed":
             passed_both += 1
             continue
-        reached = private_name(text, public)
+        name = test_id.rsplit("::", 1)[-1].split("[", 1)[0]
+        reached = PROCESS_KILLERS.get(name) if outcome == "missing" else private_name(text, public)
         if reached is not None:
             private[reached].append(test_id)
         else:
