@@ -142,6 +142,26 @@ def test_one_fd_in_two_polls_gets_edges_in_both(
         assert [ev.token for ev in e1] == [1] and [ev.token for ev in e2] == [2]
 
 
+def _until_blocked_in_epoll_wait(native_ids: list[int], count: int) -> None:
+    """Waits until ``count`` threads are asleep inside epoll_wait, as the
+    kernel reports them (/proc/self/task/TID/wchan), not for a guessed time."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        ids = list(native_ids)
+        if len(ids) == count and all(_wchan(tid) == "do_epoll_wait" for tid in ids):
+            return
+        time.sleep(0.001)
+    raise AssertionError(f"threads {native_ids} never all blocked in epoll_wait")
+
+
+def _wchan(tid: int) -> str:
+    try:
+        with open(f"/proc/self/task/{tid}/wchan") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
 def _wakeups_for_one_connection(exclusive: bool) -> int:
     """Three threads, each polling its own Poll on one shared listener."""
     listener = socket.create_server(("127.0.0.1", 0))
@@ -149,12 +169,13 @@ def _wakeups_for_one_connection(exclusive: bool) -> int:
     polls = [Poll("epoll") for _ in range(3)]
     woken = []
     lock = threading.Lock()
-    ready = threading.Barrier(4)
+    native_ids: list[int] = []
 
     def waiter(p: Poll) -> None:
         events = Events(2)
-        ready.wait()
-        if p.poll(events, 0.5):
+        with lock:
+            native_ids.append(threading.get_native_id())
+        if p.poll(events, 1.0):
             with lock:
                 woken.append(p)
 
@@ -164,8 +185,7 @@ def _wakeups_for_one_connection(exclusive: bool) -> int:
         threads = [threading.Thread(target=waiter, args=(p,)) for p in polls]
         for t in threads:
             t.start()
-        ready.wait()
-        time.sleep(0.1)  # let all three block in epoll_wait
+        _until_blocked_in_epoll_wait(native_ids, 3)
         with socket.create_connection(listener.getsockname()):
             for t in threads:
                 t.join()
