@@ -9,6 +9,10 @@ imported until anyio asks for that module.  It also installs
 anyio libraries which check the async library's name (httpcore, under
 httpx) run on lowio; they too wait until those libraries are imported.
 This module must stay tiny and never raise.
+
+PYTEST_DONT_REWRITE: this module is imported at interpreter start-up, before
+pytest could rewrite it (pytest would warn that it cannot, as lowio's
+distribution has a pytest plugin).
 """
 
 from __future__ import annotations

@@ -37,6 +37,10 @@ module, then adapts it (a module imported before ``install`` is adapted at
 once).  ``LOWIO_NO_COMPAT=1`` in the environment switches all of it off.
 This module imports neither anyio nor the libraries it adapts, and never
 raises from the finder: a failed adaptation leaves the library as it was.
+
+PYTEST_DONT_REWRITE: this module is imported at interpreter start-up, before
+pytest could rewrite it (pytest would warn that it cannot, as lowio's
+distribution has a pytest plugin).
 """
 
 from __future__ import annotations
