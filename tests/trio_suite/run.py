@@ -20,7 +20,10 @@ too (an ``AttributeError`` / ``ImportError`` carrying
 ``lowio._trio_alias.PRIVATE_MARK`` for a name trio does not export, e.g.
 ``trio._core._run.Runner``) cannot pass on any other implementation: it is
 counted and listed as "private internals", with the name it reached for.
-Everything else that passes on trio must pass on lowio.
+Everything else that passes on trio must pass on lowio, except the public-API
+tests listed in ``known_gaps.txt`` with the reason lowio does not pass them
+yet (what is still to build); the run fails on any other, and says which
+listed ones pass now.
 """
 
 from __future__ import annotations
@@ -151,8 +154,26 @@ def module_of(test_id: str) -> str:
     return test_id.split("::", 1)[0]
 
 
+KNOWN_GAPS = HERE / "known_gaps.txt"
+
+
+def known_gaps() -> dict[str, str]:
+    """test id -> why lowio does not pass it yet (``known_gaps.txt``: one test
+    id per line, ``  # reason`` after it; blank lines and ``#`` lines ignored).
+    These are public-API tests lowio still fails: listed, with the reason, so
+    that CI catches every new one; the list only ever shrinks."""
+    gaps: dict[str, str] = {}
+    if KNOWN_GAPS.exists():
+        for line in KNOWN_GAPS.read_text().splitlines():
+            test_id, _, reason = line.partition("  # ")
+            if test_id.strip() and not test_id.startswith("#"):
+                gaps[test_id.strip()] = reason.strip()
+    return gaps
+
+
 def compare(trio: dict[str, tuple[str, str]], lowio: dict[str, tuple[str, str]]) -> int:
     public = trio_public_names()
+    gaps = known_gaps()
     # a module that lowio could not import has one entry (its collection error)
     uncollected = {
         test_id[:-2]: text for test_id, (status, text) in lowio.items() if test_id.endswith("::")
@@ -196,6 +217,20 @@ def compare(trio: dict[str, tuple[str, str]], lowio: dict[str, tuple[str, str]])
     print(f"  reading trio's private internals (cannot pass elsewhere): {n_private}")
     for name, ids in sorted(private.items(), key=lambda kv: -len(kv[1])):
         print(f"    {len(ids):4}  {name}")
+    listed = [r for r in regressions if r[1] in gaps]
+    regressions = [r for r in regressions if r[1] not in gaps]
+    if listed:
+        print(
+            f"  known gaps (public-API tests lowio does not pass yet, {KNOWN_GAPS.name}): "
+            f"{len(listed)}"
+        )
+        for reason, count in Counter(gaps[t] for _, t, _ in listed).most_common():
+            print(f"    {count:4}  {reason}")
+    fixed = sorted(t for t in gaps if t in trio and lowio.get(t, ("",))[0] == "passed")
+    if fixed:
+        print(f"  {len(fixed)} known gaps now pass on lowio: remove them from {KNOWN_GAPS.name}")
+        for test_id in fixed:
+            print(f"    {test_id}")
     if regressions:
         print(f"\n{len(regressions)} tests pass on trio but not on lowio, by module:")
         for module, count in Counter(module_of(t) for _, t, _ in regressions).most_common():
@@ -204,7 +239,10 @@ def compare(trio: dict[str, tuple[str, str]], lowio: dict[str, tuple[str, str]])
         for outcome, test_id, first in regressions:
             print(f"  {outcome:13} {test_id}\n                {first}")
         return 1
-    print("  no regressions: every public-API test that passes on trio passes on lowio")
+    print(
+        "  no regressions: every public-API test that passes on trio passes on lowio"
+        + (" (but for the known gaps listed above)" if listed else "")
+    )
     return 0
 
 

@@ -1,0 +1,117 @@
+"""tests/trio_suite/run.py: how trio's suite results are read and judged
+(synthetic JUnit reports; the real run is CI's)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent / "trio_suite"))
+import run as harness
+
+from lowio._trio_alias import PRIVATE_MARK
+
+SITE = "../../site-packages/trio/_tests/test_x.py"
+
+
+def report(path: Path, cases: list[str]) -> Path:
+    path.write_text(f"<testsuites><testsuite>{''.join(cases)}</testsuite></testsuites>")
+    return path
+
+
+def case(name: str, body: str = "", classname: str = "test_x", file: str = SITE) -> str:
+    return f'<testcase classname="{classname}" name="{name}" file="{file}">{body}</testcase>'
+
+
+def failure(text: str) -> str:
+    return f'<failure message="failed">{text}</failure>'
+
+
+def test_outcomes_reads_statuses_and_collection_errors(tmp_path: Path) -> None:
+    xml = report(
+        tmp_path / "r.xml",
+        [
+            case("test_ok"),
+            case("test_bad", failure("AssertionError")),
+            case("test_skip", '<skipped message="no"/>'),
+            case("test_x", '<error message="collection failure">ImportError</error>', ""),
+        ],
+    )
+    got = harness.outcomes(xml)
+    assert got["trio/_tests/test_x.py::test_ok"][0] == "passed"
+    assert got["trio/_tests/test_x.py::test_bad"][0] == "failed"
+    assert got["trio/_tests/test_x.py::test_skip"][0] == "skipped"
+    assert got["test_x.py::"][0] == "error"
+
+
+def test_private_failures_are_told_apart_from_missing_public_names() -> None:
+    public = {"open_memory_channel", "fail_after"}
+    assert harness.private_name(f"{PRIVATE_MARK} trio._core._run.Runner", public) == (
+        "trio._core._run.Runner"
+    )
+    # a public trio name lowio lacks is a real failure, whatever the message says
+    assert harness.private_name(f"{PRIVATE_MARK} trio._channel.open_memory_channel", public) is None
+    assert harness.private_name(
+        "cannot import name '_signal_handler' from 'trio._signals'", public
+    ) == ("trio._signals._signal_handler")
+    assert (
+        harness.private_name("cannot import name 'fail_after' from 'trio._timeouts'", public)
+        is None
+    )
+    assert harness.private_name("AssertionError: 1 != 2", public) is None
+
+
+def compare(
+    trio: dict[str, tuple[str, str]],
+    lowio: dict[str, tuple[str, str]],
+    gaps: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> int:
+    monkeypatch.setattr(harness, "trio_public_names", lambda: {"fail_after"})
+    monkeypatch.setattr(harness, "known_gaps", lambda: gaps)
+    return harness.compare(trio, lowio)
+
+
+def test_a_public_api_failure_fails_the_run(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trio = {"a::t1": ("passed", ""), "a::t2": ("passed", ""), "a::t3": ("failed", "")}
+    lowio = {
+        "a::t1": ("passed", ""),
+        "a::t2": ("failed", "AssertionError: wrong"),
+        "a::t3": ("failed", ""),
+    }
+    assert compare(trio, lowio, {}, monkeypatch) == 1
+    out = capsys.readouterr().out
+    assert "1 tests pass on trio but not on lowio" in out and "a::t2" in out
+
+
+def test_private_and_listed_failures_do_not_fail_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trio = {"a::t1": ("passed", ""), "a::t2": ("passed", ""), "a::t3": ("passed", "")}
+    lowio = {
+        "a::t1": ("failed", f"{PRIVATE_MARK} trio._core._run.GLOBAL_RUN_CONTEXT"),
+        "a::t2": ("failed", "AttributeError: start_guest_run"),
+        "a::t3": ("passed", ""),
+    }
+    gaps = {"a::t2": "guest mode", "a::t3": "was a gap"}
+    assert compare(trio, lowio, gaps, monkeypatch) == 0
+    out = capsys.readouterr().out
+    assert "trio._core._run.GLOBAL_RUN_CONTEXT" in out
+    assert "guest mode" in out
+    assert "1 known gaps now pass on lowio" in out and "a::t3" in out
+
+
+def test_a_module_lowio_cannot_import_counts_each_of_its_tests(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trio = {
+        "trio/_tests/test_y.py::t1": ("passed", ""),
+        "trio/_tests/test_y.py::t2": ("passed", ""),
+    }
+    lowio = {"test_y.py::": ("error", "cannot import name 'fail_after' from 'trio._timeouts'")}
+    assert compare(trio, lowio, {}, monkeypatch) == 1
+    assert "2 tests pass on trio but not on lowio" in capsys.readouterr().out
