@@ -60,6 +60,23 @@ intersphinx_mapping = {
 }
 # what offline_xref resolves to code text when it can import the object
 offline_xref_packages = ["trio", "anyio", "outcome", "sniffio"]
+# names the code spells differently from their importable path: a module
+# imported under another name, and classes a signature names bare because
+# the module imports them only for type checkers
+offline_xref_aliases = {
+    "_stdlib_socket": "socket",
+    "AsyncIOWrapper": "lowio._file_io.AsyncIOWrapper",
+    **{
+        name: f"io.{name}"
+        for name in (
+            "TextIOWrapper",
+            "FileIO",
+            "BufferedRandom",
+            "BufferedWriter",
+            "BufferedReader",
+        )
+    },
+}
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
@@ -99,8 +116,9 @@ def _napoleon_skipping_properties() -> None:
 _napoleon_skipping_properties()
 napoleon_use_rtype = False
 napoleon_preprocess_types = False
-# Names in signatures that are not objects: TypeVars and aliases the code
-# imports only for type checkers (``if TYPE_CHECKING:``).
+# Names in signatures that are not objects: TypeVars, a ParamSpec's
+# ``P.args``/``P.kwargs``, and the type aliases the code imports only for
+# type checkers (``if TYPE_CHECKING:``, typeshed's ``_typeshed`` module).
 nitpick_ignore = [
     ("py:class", name)
     for name in (
@@ -118,6 +136,15 @@ nitpick_ignore = [
         "T_Stream",
         "StreamT",
         "ListenerT",
+        "P.args",
+        "P.kwargs",
+        "PathT",
+        "StrOrBytesPath",
+        "OpenTextMode",
+        "OpenBinaryMode",
+        "OpenBinaryModeReading",
+        "OpenBinaryModeWriting",
+        "OpenBinaryModeUpdating",
     )
 ]
 

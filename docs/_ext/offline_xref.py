@@ -3,10 +3,18 @@
 * A reference to a private lowio name (``lowio._core._cancel.CancelScope``,
   as autodoc writes type hints) resolves to the documented public name of
   the same object (``lowio.CancelScope``) when there is one.
+* A bare name in the docstring of an object documented under its private
+  module (``open_file`` in ``lowio._file_io.AsyncIOWrapper``) is that
+  module's object, resolved as above.
 * A reference to an object of the standard library, or of a package listed
   in ``offline_xref_packages``, that can be imported is rendered as code
   text.  With intersphinx loaded (an online build) it runs after
   intersphinx, for what its inventories lack.
+* A name a module imports under another name, or only for type checkers
+  (``import socket as _stdlib_socket``; ``TextIOWrapper`` in a string
+  annotation), is looked up through ``offline_xref_aliases``: its first
+  dotted part is replaced by the importable path given there, then it is
+  resolved as above.
 * Everything else stays unresolved: the nitpicky build reports it.
 """
 
@@ -25,6 +33,8 @@ from sphinx.environment import BuildEnvironment
 _UNDOCUMENTED: set[str] = set()
 _PUBLIC: dict[str, dict[int, str]] = {}
 
+# the packages this documentation documents
+OWN = ("lowio", "anyio_backend", "lowio_compat")
 PY_ROLES = {"class", "func", "meth", "attr", "exc", "data", "obj", "mod", "const"}
 
 
@@ -66,7 +76,7 @@ def _public_names(env: BuildEnvironment) -> dict[int, str]:
     table: dict[int, str] = {}
     domain = env.get_domain("py")
     for name, _dispname, _objtype, _doc, _anchor, _prio in domain.get_objects():
-        if not name.startswith("lowio"):
+        if name.split(".")[0] not in OWN:
             continue
         found, obj = _lookup(name)
         if not found or isinstance(obj, (int, str, float, bool, type(None))):
@@ -84,14 +94,24 @@ def _missing_reference(
     if node.get("refdomain") != "py" or node.get("reftype") not in PY_ROLES:
         return None
     target: str = node["reftarget"]
+    head, dot, rest = target.partition(".")
+    aliased = app.config.offline_xref_aliases.get(head)
+    if aliased is not None:
+        target = aliased + dot + rest
+    module = node.get("py:module") or ""
+    if "." not in target and module.split(".")[0] in OWN:
+        # a bare name in a private module's docstring: that module's object
+        found, _ = _lookup(f"{module}.{target}")
+        if found:
+            target = f"{module}.{target}"
     top = target.split(".")[0]
-    if top == "lowio" or top == "anyio_backend":
+    if top in OWN:
         found, obj = _lookup(target)
         if not found:
             return None
         public = _public_names(env).get(id(obj))
-        if public == target:
-            return None
+        if public == node["reftarget"]:
+            return None  # documented under the name asked for, yet unresolved
         if public is None:
             # a private helper type or a TypeVar in a signature: code text
             # (``undocumented`` lists them at the end of the build)
@@ -128,6 +148,7 @@ def _reset(app: Sphinx) -> None:
 
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("offline_xref_packages", [], "env")
+    app.add_config_value("offline_xref_aliases", {}, "env")
     # after intersphinx (priority 500) when it is loaded
     app.connect("missing-reference", _missing_reference, priority=900)
     app.connect("builder-inited", _reset)
