@@ -154,7 +154,12 @@ def child_main(argv: list[str]) -> None:
 
     signal.signal(signal.SIGTERM, dump)
     signal.signal(signal.SIGUSR1, lambda *_: profiler.enable())
-    SERVERS[kind](sock)
+    try:
+        SERVERS[kind](sock)
+    finally:
+        # a server that handles SIGTERM itself (anycorn shuts down gracefully
+        # on it) returns here instead of reaching ``dump`` through the signal
+        dump()
 
 
 if __name__ == "__main__":
