@@ -27,7 +27,7 @@ from test_registry_core import Tok
 
 from lowio.poll import EDGE, LEVEL, ONESHOT, Event, Events, Interest, Poll, Registry, Waker
 
-# What the poller's docstrings and README error table allow.
+# What the poller's docstrings and error table (docs/poller.md) allow.
 DOCUMENTED = (TypeError, ValueError, OSError, RuntimeError)
 
 
