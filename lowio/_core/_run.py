@@ -128,8 +128,19 @@ class RunStatistics:
 class Runner:
     """The state of one ``lowio.run``."""
 
-    def __init__(self, clock: Clock, instruments: Iterable[object]) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        instruments: Iterable[object],
+        *,
+        strict_exception_groups: bool = True,
+        restrict_keyboard_interrupt_to_checkpoints: bool = False,
+    ) -> None:
         self.clock = clock
+        # the default of ``open_nursery(strict_exception_groups=None)``
+        self.strict_exception_groups = strict_exception_groups
+        # Ctrl-C waits for a checkpoint even in unprotected code
+        self.restrict_ki_to_checkpoints = restrict_keyboard_interrupt_to_checkpoints
         self.pid = os.getpid()  # a forked child cannot use this run
         self.instruments = Instruments(instruments)
         self.runq: list[Task] = []
