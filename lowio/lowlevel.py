@@ -26,6 +26,7 @@ from ._core import (
     spawn_system_task,
     wait_task_rescheduled,
 )
+from ._core._guest import start_guest_run
 from ._core._ki import currently_ki_protected, disable_ki_protection, enable_ki_protection
 from ._core._local import in_run, in_task
 from ._core._runvar import RunVar, RunVarToken
@@ -80,6 +81,7 @@ __all__ = [
     "remove_parking_lot_breaker",
     "reschedule",
     "spawn_system_task",
+    "start_guest_run",
     "start_thread_soon",
     "wait_readable",
     "wait_task_rescheduled",
