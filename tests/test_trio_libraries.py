@@ -119,3 +119,19 @@ def test_lowio_as_trio_failure_is_one_line_on_stderr() -> None:
     assert done.returncode == 0 and done.stdout == "on\n", done.stderr
     assert done.stderr.startswith("lowio: LOWIO_AS_TRIO is set, but lowio.install_as_trio() failed")
     assert "before anything imports trio" in done.stderr and done.stderr.count("\n") == 1
+
+
+def test_websocket_echo_benchmark_runs_both_runtimes() -> None:
+    root = Path(__file__).resolve().parent.parent
+    out = run(
+        ["-m", "benchmarks.ws_echo", "--reps", "1", "--clients", "5", "--seconds", "0.2"], cwd=root
+    )
+    lines = out.splitlines()
+    assert lines[0] == "trio-websocket echo, 5 clients, 1 reps of 0.2 s", out
+    assert [line.split()[0] for line in lines[1:3]] == ["trio", "lowio"], out
+    assert "lowio / trio:" in lines[3], out
+    bad = subprocess.run(
+        [sys.executable, "-m", "benchmarks.ws_echo", "--reps", "0"],
+        capture_output=True, text=True, cwd=root, timeout=60, check=False,
+    )  # fmt: skip
+    assert bad.returncode == 2 and "--reps and --clients must be >= 1" in bad.stderr
