@@ -24,16 +24,21 @@ import trio
 import trustme
 from hypercorn.config import Config
 
+# the lifespan messages the app received, in order
+lifespan_seen: list[str] = []
+LIFESPAN_REPLIES = {
+    "lifespan.startup": "lifespan.startup.complete",
+    "lifespan.shutdown": "lifespan.shutdown.complete",
+}
+
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        while lifespan_seen[-1:] != ["lifespan.shutdown"]:
+            message = (await receive())["type"]
+            lifespan_seen.append(message)
+            await send({"type": LIFESPAN_REPLIES[message]})
+        return
     if scope["path"] == "/slow":
         await trio.sleep(0.3)
     body = f"{scope['http_version']} {scope['path']} {scope['client'][1]}".encode()
@@ -78,6 +83,8 @@ async def serving(cfg: Config, test: Any, *args: Any) -> str:
             await test(url, stop, *args)
             stop.set()
     assert returned == [True]
+    assert lifespan_seen == ["lifespan.startup", "lifespan.shutdown"], lifespan_seen
+    lifespan_seen.clear()
     return str(url)
 
 
