@@ -98,7 +98,7 @@ async def test_fixtures_share_one_run(shared_event: trio.Event, setter: None) ->
         await shared_event.wait()
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=20, deadline=None, database=None)  # writes nothing here
 @given(st.integers(min_value=0, max_value=5))
 async def test_hypothesis(n: int) -> None:
     for _ in range(n):
