@@ -15,6 +15,7 @@ that their fds are back to baseline at the end.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -73,12 +74,11 @@ def test_hypercorn_trio_worker(scenario: str, expected: list[str]) -> None:
     assert run_script("hypercorn_app.py", scenario)[:-1] == expected
 
 
-def test_pytest_trio_project_under_lowio_as_trio() -> None:
-    out = run(
-        ["-m", "pytest", "-q", "-p", "no:cacheprovider"],
-        as_trio_env="1",
-        cwd=HERE / "pytest_trio_project",
-    )
+def test_pytest_trio_project_under_lowio_as_trio(tmp_path: Path) -> None:
+    # a copy: what pytest and its plugins write next to the tests stays out of the tree
+    project = tmp_path / "project"
+    shutil.copytree(HERE / "pytest_trio_project", project)
+    out = run(["-m", "pytest", "-q", "-p", "no:cacheprovider"], as_trio_env="1", cwd=project)
     assert "7 passed, 1 xfailed" in out, out
 
 
