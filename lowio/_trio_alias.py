@@ -36,6 +36,7 @@ import importlib
 import importlib.abc
 import importlib.machinery
 import os
+import random
 import sys
 import types
 from collections.abc import Sequence
@@ -86,8 +87,18 @@ def _hypothesis_plugin_setup() -> None:
 # missing ``x`` fails instead of looking for a submodule ``x``.
 _PACKAGES = frozenset({"trio._core", "trio.testing", "trio._subprocess_platform", "trio._tools"})
 
-# Private trio names that other packages' metadata point at.
-_ENTRY_POINTS = {("trio._core._run", "_hypothesis_plugin_setup"): _hypothesis_plugin_setup}
+# trio's scheduler draws from this Random instance (``trio._core._run._r``);
+# pytest-trio registers it with Hypothesis (``register_random``) so that
+# Hypothesis can seed it.  lowio's scheduler draws nothing at random, so
+# seeding it changes nothing; it exists so that pytest-trio loads.
+_SCHEDULER_RANDOM = random.Random()
+
+# Private trio names that other packages use: the ones in their metadata
+# (entry points) and the ones trio plugins read at import.
+_PRIVATE_OBJECTS: dict[tuple[str, str], object] = {
+    ("trio._core._run", "_hypothesis_plugin_setup"): _hypothesis_plugin_setup,
+    ("trio._core._run", "_r"): _SCHEDULER_RANDOM,
+}
 
 
 class _PublicNames(types.ModuleType):
@@ -115,9 +126,9 @@ class _PublicNames(types.ModuleType):
     def __getattr__(self, attr: str) -> Any:
         if attr.startswith("__") and attr.endswith("__"):
             raise AttributeError(attr)
-        hook = _ENTRY_POINTS.get((self.__name__, attr))
-        if hook is not None:
-            return hook
+        known = _PRIVATE_OBJECTS.get((self.__name__, attr))
+        if known is not None:
+            return known
         for prefix, namespace in _PREFIXES.items():
             if attr.startswith(prefix):
                 found = getattr(importlib.import_module(namespace), attr[len(prefix) :], None)

@@ -26,10 +26,12 @@ from ._core import (
     spawn_system_task,
     wait_task_rescheduled,
 )
+from ._core._guest import start_guest_run
 from ._core._ki import currently_ki_protected, disable_ki_protection, enable_ki_protection
 from ._core._local import in_run, in_task
 from ._core._runvar import RunVar, RunVarToken
 from ._core._thread_cache import start_thread_soon
+from ._core._unbounded_queue import UnboundedQueue, UnboundedQueueStatistics
 from ._fd_stream import FdStream
 from ._io_waits import notify_closing, wait_readable, wait_writable
 from ._subprocess import open_process
@@ -53,6 +55,8 @@ __all__ = [
     "RunVarToken",
     "Task",
     "TrioToken",
+    "UnboundedQueue",
+    "UnboundedQueueStatistics",
     "add_instrument",
     "add_parking_lot_breaker",
     "cancel_shielded_checkpoint",
@@ -77,6 +81,7 @@ __all__ = [
     "remove_parking_lot_breaker",
     "reschedule",
     "spawn_system_task",
+    "start_guest_run",
     "start_thread_soon",
     "wait_readable",
     "wait_task_rescheduled",

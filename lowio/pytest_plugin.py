@@ -19,9 +19,10 @@ until asked for:
   ``Instrument`` fixtures are added to the run.
 
 These are pytest-trio's rules and fixture names, so trio tests port by
-changing the marker.  When pytest-trio itself is active (say under
-``lowio.install_as_trio()``, where it runs on lowio), this plugin leaves the
-fixture names to it and only handles ``@pytest.mark.lowio`` tests.
+changing the marker.  When pytest-trio itself is active (on trio, or on
+lowio under ``lowio.install_as_trio()``), the three fixture names are its
+own for its tests, and this plugin's (lowio's objects) for
+``@pytest.mark.lowio`` tests.
 
 An error in a fixture or the test ends the test: the others are cancelled
 and the first error is reported (a lone error is not wrapped in an
@@ -83,7 +84,15 @@ def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: pytest.Fix
     run sets up (pytest itself cannot await it).  Only function-scoped ones:
     each test has a run of its own, so a wider-scoped async fixture is left
     to pytest, which refuses it ("requested an async fixture")."""
-    if not _is_async(fixturedef.func) or not _wants_lowio(request.node):
+    if not _wants_lowio(request.node):
+        return None
+    own = _OWN_FIXTURES.get(fixturedef.argname)
+    if own is not None and getattr(fixturedef.func, "__module__", None) == "pytest_trio.plugin":
+        # pytest-trio is active and its fixture has this name: lowio's for lowio's tests
+        value = own()
+        fixturedef.cached_result = (value, fixturedef.cache_key(request), None)  # type: ignore[arg-type]
+        return value
+    if not _is_async(fixturedef.func):
         return None
     kwargs = {name: request.getfixturevalue(name) for name in fixturedef.argnames}
     placeholder = _AsyncFixture(fixturedef.argname, fixturedef.func, kwargs)
@@ -242,28 +251,39 @@ def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
     return found
 
 
+def _mock_clock(autojump_threshold: float = float("inf")) -> Any:
+    from .testing import MockClock
+
+    return MockClock(autojump_threshold=autojump_threshold)
+
+
+# The values of the plugin's fixtures, by name (also given to lowio's tests
+# in place of pytest-trio's fixtures of the same names).
+_OWN_FIXTURES: dict[str, Callable[[], Any]] = {
+    "nursery": _NurseryFixture,
+    "mock_clock": _mock_clock,
+    "autojump_clock": lambda: _mock_clock(autojump_threshold=0),
+}
+
+
 class _Fixtures:
     """The plugin's fixtures (registered unless pytest-trio provides them)."""
 
     @pytest.fixture
     def nursery(self) -> _AsyncFixture:
         """A nursery open for the whole test (lowio tests only)."""
-        return _NurseryFixture()
+        return _OWN_FIXTURES["nursery"]()  # type: ignore[no-any-return]
 
     @pytest.fixture
     def mock_clock(self) -> Any:
         """A ``lowio.testing.MockClock()`` for the test's run."""
-        from .testing import MockClock
-
-        return MockClock()
+        return _OWN_FIXTURES["mock_clock"]()
 
     @pytest.fixture
     def autojump_clock(self) -> Any:
         """A ``lowio.testing.MockClock(autojump_threshold=0)``: time jumps
         ahead whenever every task is blocked."""
-        from .testing import MockClock
-
-        return MockClock(autojump_threshold=0)
+        return _OWN_FIXTURES["autojump_clock"]()
 
 
 __all__ = ["pytest_addoption", "pytest_configure"]

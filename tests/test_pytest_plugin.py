@@ -214,3 +214,28 @@ def test_other_libraries_markers_are_not_claimed(pytester: pytest.Pytester) -> N
         ini="lowio_mode = true",
     )
     result.assert_outcomes(passed=1)
+
+
+def test_with_pytest_trio_active_each_marker_gets_its_own_fixtures(
+    pytester: pytest.Pytester,
+) -> None:
+    result = run(
+        pytester,
+        """
+        import pytest, lowio, trio, trio.testing
+
+        @pytest.mark.lowio
+        async def test_lowio(nursery, autojump_clock):
+            assert isinstance(autojump_clock, lowio.testing.MockClock)
+            nursery.start_soon(lowio.sleep_forever)
+            await lowio.sleep(3600)
+
+        @pytest.mark.trio
+        async def test_trio(nursery, autojump_clock):
+            assert isinstance(autojump_clock, trio.testing.MockClock)
+            assert not isinstance(autojump_clock, lowio.testing.MockClock)
+            nursery.start_soon(trio.sleep_forever)
+            await trio.sleep(3600)
+        """,
+    )
+    result.assert_outcomes(passed=2)

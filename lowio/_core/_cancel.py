@@ -223,6 +223,47 @@ def exit_with(original: BaseException | None, remaining: BaseException | None) -
         del remaining, original, context
 
 
+LOOSE_GROUP_NOTE = (
+    'This is a "loose" ExceptionGroup, and may be collapsed by Trio if it only contains '
+    "one exception - typically after `Cancelled` has been stripped from it. Note this has "
+    "consequences for exception handling, and strict_exception_groups=True is recommended."
+)
+
+
+def collapse_loose_groups(exc: BaseException) -> BaseException:
+    """``exc`` with every loose group (one raised by a nursery opened with
+    ``strict_exception_groups=False``, marked by ``LOOSE_GROUP_NOTE``)
+    that holds a single exception replaced by that exception; the
+    exception keeps the group's traceback in front of its own."""
+    if not isinstance(exc, BaseExceptionGroup):
+        return exc
+    group: BaseExceptionGroup[BaseException] = exc
+    members = [collapse_loose_groups(member) for member in group.exceptions]
+    if len(members) == 1 and LOOSE_GROUP_NOTE in getattr(group, "__notes__", ()):
+        sole = members[0]
+        sole.__traceback__ = chain_tracebacks(group.__traceback__, sole.__traceback__)
+        return sole
+    result: BaseException = group
+    if any(new is not old for new, old in zip(members, group.exceptions, strict=True)):
+        result = group.derive(members)
+    return result
+
+
+def chain_tracebacks(
+    head: TracebackType | None, tail: TracebackType | None
+) -> TracebackType | None:
+    """A traceback made of ``head``'s entries followed by ``tail``'s."""
+    if head is None:
+        return tail
+    entries = []
+    while head is not None:
+        entries.append(head)
+        head = head.tb_next
+    for entry in reversed(entries):
+        tail = TracebackType(tail, entry.tb_frame, entry.tb_lasti, entry.tb_lineno)
+    return tail
+
+
 def _stack_corrupted(what: str, exc: BaseException | None) -> RuntimeError:
     """The error for a scope exited out of order, chained to what was
     propagating."""
@@ -366,8 +407,9 @@ class CancelScope:
         caught, rest = exc.split(Cancelled)
         if caught is not None:
             self.cancelled_caught = True
-        remaining: BaseException | None = rest
-        return remaining
+        if rest is None:
+            return None
+        return collapse_loose_groups(rest)
 
     def __exit__(
         self,

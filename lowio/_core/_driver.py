@@ -17,6 +17,7 @@ from ._exceptions import LowioInternalError
 from ._ki import coroutine_frame
 from ._library_name import library_name
 from ._local import GLOBAL_RUN_CONTEXT
+from ._nursery import warn_loose_groups
 from ._run import Runner, coroutine_or_error
 
 T = TypeVar("T")
@@ -85,14 +86,44 @@ class SteppedRun:
         *args: object,
         clock: Clock | None = None,
         instruments: Iterable[object] = (),
+        restrict_keyboard_interrupt_to_checkpoints: bool = False,
+        strict_exception_groups: bool = True,
     ) -> None:
+        if not strict_exception_groups:
+            warn_loose_groups("SteppedRun(..., strict_exception_groups=False)", stacklevel=3)
+        self._setup(
+            async_fn,
+            args,
+            clock,
+            instruments,
+            restrict_keyboard_interrupt_to_checkpoints,
+            strict_exception_groups,
+        )
+
+    def _setup(
+        self,
+        async_fn: Callable[..., Awaitable[object]],
+        args: tuple[object, ...],
+        clock: Clock | None,
+        instruments: Iterable[object],
+        restrict_keyboard_interrupt_to_checkpoints: bool,
+        strict_exception_groups: bool,
+    ) -> None:
+        # __init__ without the deprecation warning (``run`` gives its own)
         if _in_a_live_run():
             raise RuntimeError(_NESTED)
         if isinstance(async_fn, types.CoroutineType):
             coroutine_or_error(async_fn, ())  # raises the hint
         if clock is None:
             clock = SystemClock()
-        self._runner = runner = Runner(clock, instruments)
+        self._runner = runner = Runner(
+            clock,
+            instruments,
+            strict_exception_groups=bool(strict_exception_groups),
+            restrict_keyboard_interrupt_to_checkpoints=bool(
+                restrict_keyboard_interrupt_to_checkpoints
+            ),
+        )
         self._finished = False
         self._result: tuple[Any, BaseException | None] | None = None
         outer = _enter(runner)
@@ -208,14 +239,32 @@ def run(
     *args: object,
     clock: Clock | None = None,
     instruments: Iterable[object] = (),
+    restrict_keyboard_interrupt_to_checkpoints: bool = False,
+    strict_exception_groups: bool = True,
 ) -> T:
     """Runs ``async_fn(*args)`` in a new lowio run and returns its result
     (or raises its exception).
 
     ``clock`` (default: the system clock) and ``instruments`` are trio's.
+    ``restrict_keyboard_interrupt_to_checkpoints``: Ctrl-C is always
+    delivered at the main task's next checkpoint, never raised where it
+    lands.  ``strict_exception_groups`` is the default of every
+    ``open_nursery()`` of the run that does not pass its own; False is
+    deprecated (``TrioDeprecationWarning``).
     ``TypeError`` (with a hint) if ``async_fn`` is not an async function;
     ``RuntimeError`` if called inside a running ``lowio.run`` in this
     thread.  Ctrl-C ends the run with ``KeyboardInterrupt``.
     """
-    result: T = SteppedRun(async_fn, *args, clock=clock, instruments=instruments).finish()
+    if not strict_exception_groups:
+        warn_loose_groups("run(..., strict_exception_groups=False)", stacklevel=3)
+    stepped = SteppedRun.__new__(SteppedRun)
+    stepped._setup(
+        async_fn,
+        args,
+        clock,
+        instruments,
+        restrict_keyboard_interrupt_to_checkpoints,
+        strict_exception_groups,
+    )
+    result: T = stepped.finish()
     return result

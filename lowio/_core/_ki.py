@@ -166,8 +166,10 @@ class KIManager:
         if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
             return  # the user installed their own handler: leave it alone
 
+        restrict = runner.restrict_ki_to_checkpoints
+
         def handler(signum: int, frame: types.FrameType | None) -> None:
-            if not ki_protection_enabled(frame):
+            if not restrict and not ki_protection_enabled(frame):
                 raise KeyboardInterrupt
             runner.ki_pending = True
             runner.io.wake()

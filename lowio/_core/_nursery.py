@@ -4,11 +4,20 @@
 from __future__ import annotations
 
 import sys
+import warnings
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 
-from ._cancel import CancelReason, CancelScope, CancelStatus, exit_with, raise_keeping_context
+from .._warnings import TrioDeprecationWarning
+from ._cancel import (
+    LOOSE_GROUP_NOTE,
+    CancelReason,
+    CancelScope,
+    CancelStatus,
+    exit_with,
+    raise_keeping_context,
+)
 from ._exceptions import LowioInternalError, NoPublicConstructor, final
 from ._local import GLOBAL_RUN_CONTEXT, no_run_error
 from ._traps import (
@@ -35,7 +44,8 @@ class Nursery(metaclass=NoPublicConstructor):
     ``async with`` exits only when every child has finished.  If the body or
     a child raises, the nursery's ``cancel_scope`` is cancelled (cancelling
     all its children and the body) and the errors leave the nursery as one
-    ``BaseExceptionGroup`` (strict: always a group).
+    ``BaseExceptionGroup`` (strict: always a group; a deprecated *loose*
+    nursery raises a single error bare).
 
     Lifecycle: the nursery is *open* while anything that may still add a
     child or an error is alive: the ``async with`` body, a child, or a
@@ -47,7 +57,10 @@ class Nursery(metaclass=NoPublicConstructor):
     misnested the nursery and left without waiting) has nowhere to report.
     """
 
-    def __init__(self, parent_task: Task, cancel_scope: CancelScope) -> None:
+    def __init__(
+        self, parent_task: Task, cancel_scope: CancelScope, strict_exception_groups: bool = True
+    ) -> None:
+        self._strict = strict_exception_groups
         self._parent_task = parent_task
         parent_task._child_nurseries.append(self)
         # children start at the node of the nursery's own scope
@@ -150,8 +163,14 @@ class Nursery(metaclass=NoPublicConstructor):
         errors, self._errors = self._errors, None
         if not errors:
             return None
-        group: BaseException = BaseExceptionGroup("Exceptions from lowio nursery", errors)
-        return group
+        if not self._strict and len(errors) == 1:
+            return errors[0]
+        group = BaseExceptionGroup("Exceptions from lowio nursery", errors)
+        if not self._strict:
+            # a scope that strips Cancelled from it may collapse what is left
+            group.add_note(LOOSE_GROUP_NOTE)
+        result: BaseException = group
+        return result
 
     # ---- spawning ----
 
@@ -292,7 +311,10 @@ class NurseryManager:
     enters the nursery's cancel scope, exiting waits for the children and
     then exits the scope (which catches the nursery's own ``Cancelled``)."""
 
-    __slots__ = ("_nursery", "_scope")
+    __slots__ = ("_nursery", "_scope", "_strict")
+
+    def __init__(self, strict_exception_groups: bool | None = True) -> None:
+        self._strict = strict_exception_groups  # None: the run's setting
 
     async def __aenter__(self) -> Nursery:
         task = GLOBAL_RUN_CONTEXT.task
@@ -300,7 +322,10 @@ class NurseryManager:
             raise no_run_error("open_nursery()")
         self._scope = CancelScope()
         self._scope.__enter__()
-        self._nursery = Nursery._create(task, self._scope)
+        strict = self._strict
+        if strict is None:
+            strict = task._runner.strict_exception_groups
+        self._nursery = Nursery._create(task, self._scope, strict)
         return self._nursery
 
     async def __aexit__(
@@ -322,10 +347,31 @@ class NurseryManager:
         raise AssertionError("never called")
 
 
-def open_nursery() -> NurseryManager:
+def warn_loose_groups(thing: str, stacklevel: int) -> None:
+    """The deprecation warning of ``strict_exception_groups=False``."""
+    warnings.warn(
+        TrioDeprecationWarning(
+            f"{thing} is deprecated; use the default value of True and rewrite "
+            "exception handlers to handle ExceptionGroups (see trio's "
+            "'designing for multiple errors', https://github.com/python-trio/trio/issues/2929)"
+        ),
+        stacklevel=stacklevel,
+    )
+
+
+def open_nursery(strict_exception_groups: bool | None = None) -> NurseryManager:
     """``async with lowio.open_nursery() as nursery:`` opens a nursery.
 
     Entering is not a checkpoint; exiting waits for the children, and if it
     has nothing to wait for it is a schedule point (never a cancel point).
+
+    ``strict_exception_groups``: None (the default) takes the run's setting
+    (``lowio.run(..., strict_exception_groups=...)``, True unless changed);
+    True always raises a ``BaseExceptionGroup``; False (deprecated,
+    ``TrioDeprecationWarning``) raises a single error bare.
     """
-    return NurseryManager()
+    if strict_exception_groups is not None:
+        if not strict_exception_groups:
+            warn_loose_groups("open_nursery(strict_exception_groups=False)", stacklevel=3)
+        strict_exception_groups = bool(strict_exception_groups)
+    return NurseryManager(strict_exception_groups)

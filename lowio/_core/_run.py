@@ -128,8 +128,19 @@ class RunStatistics:
 class Runner:
     """The state of one ``lowio.run``."""
 
-    def __init__(self, clock: Clock, instruments: Iterable[object]) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        instruments: Iterable[object],
+        *,
+        strict_exception_groups: bool = True,
+        restrict_keyboard_interrupt_to_checkpoints: bool = False,
+    ) -> None:
         self.clock = clock
+        # the default of ``open_nursery(strict_exception_groups=None)``
+        self.strict_exception_groups = strict_exception_groups
+        # Ctrl-C waits for a checkpoint even in unprotected code
+        self.restrict_ki_to_checkpoints = restrict_keyboard_interrupt_to_checkpoints
         self.pid = os.getpid()  # a forked child cannot use this run
         self.instruments = Instruments(instruments)
         self.runq: list[Task] = []
@@ -377,6 +388,16 @@ class Runner:
         clock: Clock,
         entry_queue: EntryQueue,
     ) -> None:
+        timeout, idle_primed = self.io_wait_timeout(timers, clock)
+        if self.instruments.active:
+            self.instruments.call("before_io_wait", MAX_SLEEP if timeout is None else timeout)
+        n = self._poll(self._events, timeout)  # IOManager.wait, inlined: the hot path
+        self.after_io_wait(n, timeout, idle_primed)
+
+    def io_wait_timeout(self, timers: Any, clock: Clock) -> tuple[float | None, int]:
+        """How long the next I/O wait may block (None: until woken) and
+        what it is primed for when it times out (0: nothing, 1: the tasks
+        of ``wait_all_tasks_blocked``, 2: the mock clock's autojump)."""
         idle_primed = 0
         timeout: float | None
         if self.runq:
@@ -394,12 +415,18 @@ class Runner:
                 timeout = clock.autojump_threshold
                 idle_primed = 2
             timeout = min(max(0.0, timeout), MAX_SLEEP)
-        if self.instruments.active:
-            self.instruments.call("before_io_wait", MAX_SLEEP if timeout is None else timeout)
-        events = self._events
-        n = self._poll(events, timeout)  # IOManager.wait, inlined: the hot path
+        return timeout, idle_primed
+
+    def after_io_wait(self, n: int, timeout: float | None, idle_primed: int) -> None:
+        """After an I/O wait that found ``n`` events (in ``self._events``):
+        hands them out, runs the ``run_sync_soon`` callbacks, delivers
+        Ctrl-C, expires timers, and wakes idle waiters or autojumps if the
+        wait timed out as primed."""
+        timers = self.timers
+        clock = self.clock
+        entry_queue = self.entry_queue
         if n:
-            self._process_events(events.packed())
+            self._process_events(self._events.packed())
             wakeup = self.signal_wakeup.state
             if wakeup is not None and wakeup.read_ready:
                 self.signal_wakeup.drain()  # a signal woke the loop
