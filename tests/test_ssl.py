@@ -470,3 +470,42 @@ def test_cancelled_in_the_middle_of_a_tcp_handshake_leaks_nothing() -> None:
             nursery.cancel_scope.cancel()
 
     run(main)
+
+
+@pytest.mark.parametrize("https_compatible", [False, True])
+@pytest.mark.parametrize("maximum", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3])
+def test_sslstream_passes_the_generic_two_way_stream_checks(
+    https_compatible: bool, maximum: ssl.TLSVersion
+) -> None:
+    """lowio.testing.check_two_way_stream on SSLStream pairs over memory
+    streams, and over lockstep streams for the clogged checks."""
+
+    def wrap(
+        pair: tuple[lowio.abc.Stream, lowio.abc.Stream],
+    ) -> tuple[SSLStream[lowio.abc.Stream], SSLStream[lowio.abc.Stream]]:
+        client = SSLStream(
+            pair[0],
+            client_context(),
+            server_hostname="tls.example",
+            https_compatible=https_compatible,
+        )
+        server = SSLStream(
+            pair[1], server_context(maximum), server_side=True, https_compatible=https_compatible
+        )
+        return client, server
+
+    async def stream_maker() -> tuple[SSLStream[lowio.abc.Stream], SSLStream[lowio.abc.Stream]]:
+        return wrap(lowio.testing.memory_stream_pair())
+
+    async def clogged_stream_maker() -> tuple[
+        SSLStream[lowio.abc.Stream], SSLStream[lowio.abc.Stream]
+    ]:
+        client, server = wrap(lowio.testing.lockstep_stream_pair())
+        # the handshake first: over lockstep streams a one-sided first send
+        # would wait for a handshake the other side never starts
+        async with lowio.open_nursery() as nursery:
+            nursery.start_soon(client.do_handshake)
+            nursery.start_soon(server.do_handshake)
+        return client, server
+
+    run(lambda: lowio.testing.check_two_way_stream(stream_maker, clogged_stream_maker))
