@@ -171,3 +171,35 @@ def test_importing_hypothesis_works_in_this_mode() -> None:
         import hypothesis  # runs trio's entry point, trio._core._run:_hypothesis_plugin_setup
         """
     )
+
+
+def test_suite_mode_gives_lowio_counterparts_of_some_private_names(tmp_path: object) -> None:
+    # trio's test_signals reads these two; as placeholders the test would
+    # swallow the failure and exit with SIGILL pending (fatal)
+    check(
+        f"""
+        import lowio, lowio._signals
+        lowio.install_as_trio(_tests_dir={str(tmp_path)!r})
+        from trio._signals import get_pending_signal_count, _signal_handler
+        assert get_pending_signal_count is lowio._signals.pending_signal_count
+        assert _signal_handler is lowio._signals._signal_handlers
+        """
+    )
+
+
+def test_process_repr_names_trio_in_this_mode() -> None:
+    out = check(
+        """
+        import sys, lowio
+        lowio.install_as_trio()
+        import trio
+
+        async def main():
+            proc = await trio.lowlevel.open_process([sys.executable, "-c", ""])
+            await proc.wait()
+            print(repr(proc))
+
+        trio.run(main)
+        """
+    )
+    assert out.startswith("<trio.Process [") and "exited with status 0" in out
