@@ -97,6 +97,7 @@ _ENTRY_POINTS = {("trio._core._run", "_hypothesis_plugin_setup"): _hypothesis_pl
 _COUNTERPARTS = {
     ("trio._signals", "get_pending_signal_count"): ("lowio._signals", "pending_signal_count"),
     ("trio._signals", "_signal_handler"): ("lowio._signals", "_signal_handlers"),
+    ("trio._sync", "AsyncContextManagerMixin"): ("lowio._sync", "_AsyncContextManagerMixin"),
 }
 
 
@@ -123,6 +124,8 @@ class _PublicNames(types.ModuleType):
         self._lenient = lenient
 
     def __getattr__(self, attr: str) -> Any:
+        if attr == "__all__" and self._lenient is not None:
+            return self._star_names()
         if attr.startswith("__") and attr.endswith("__"):
             raise AttributeError(attr)
         hook = _ENTRY_POINTS.get((self.__name__, attr))
@@ -136,11 +139,20 @@ class _PublicNames(types.ModuleType):
                 found = getattr(importlib.import_module(namespace), attr[len(prefix) :], None)
                 if found is not None:
                     return found
+        if self._lenient is not None:
+            found = _foreign_object(self._lenient, attr)
+            if found is not _MISSING:
+                return found
         if not attr.startswith("_"):
             for namespace in self._lowio_namespaces:
                 found = getattr(importlib.import_module(namespace), attr, _MISSING)
                 if found is not _MISSING:
                     return found
+        for folder in getattr(self, "__path__", ()):  # a submodule not imported yet
+            if os.path.exists(os.path.join(folder, attr + ".py")) or os.path.isdir(
+                os.path.join(folder, attr)
+            ):
+                return importlib.import_module(f"{self.__name__}.{attr}")
         if self.__name__ == "trio":
             raise AttributeError(
                 f"module 'trio' (lowio under trio's name) has no attribute {attr!r}"
@@ -148,6 +160,21 @@ class _PublicNames(types.ModuleType):
         if self._lenient is not None and attr in _defined_names(self._lenient):
             return _PrivateName(f"{self.__name__}.{attr}")
         raise AttributeError(f"{PRIVATE_MARK} {self.__name__}.{attr}")
+
+    def _star_names(self) -> list[str]:
+        # ``from trio._sync import *`` in trio's tests: the public names the
+        # real module binds (it has no ``__all__``) that lowio provides
+        assert self._lenient is not None
+        star = []
+        for name in sorted(_defined_names(self._lenient)):
+            if not name.startswith("_"):
+                try:
+                    found = getattr(self, name)
+                except AttributeError:
+                    continue
+                if not isinstance(found, _PrivateName):
+                    star.append(name)
+        return star
 
     def __dir__(self) -> list[str]:
         names: set[str] = set(super().__dir__())
@@ -160,24 +187,60 @@ _MISSING = object()
 
 
 @functools.cache
-def _defined_names(source_file: str) -> frozenset[str]:
-    """The names a module's source defines at its top level (assignments,
-    functions, classes, imports), read without running it."""
+def _source_names(source_file: str) -> tuple[frozenset[str], dict[str, tuple[str, str | None]]]:
+    """What a module's source binds at its top level, read without running
+    it: every name (assignments, functions, classes, imports), and the names
+    it imports from outside trio (name -> (module, attribute or None for the
+    module itself)), which the stand-in can give for real."""
     try:
         with open(source_file, encoding="utf-8") as f:
             tree = ast.parse(f.read())
     except (OSError, SyntaxError, ValueError):
-        return frozenset()
+        return frozenset(), {}
     names: set[str] = set()
+    foreign: dict[str, tuple[str, str | None]] = {}
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             names.add(node.name)
         elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             names.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            names.update((a.asname or a.name).split(".")[0] for a in node.names)
-    return frozenset(names)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                bound = alias.asname or alias.name.split(".")[0]
+                names.add(bound)
+                if not _is_trio(alias.name):
+                    foreign[bound] = (alias.name if alias.asname else bound, None)
+        elif isinstance(node, ast.ImportFrom):
+            external = node.level == 0 and node.module is not None and not _is_trio(node.module)
+            for alias in node.names:
+                bound = alias.asname or alias.name
+                names.add(bound)
+                if external and alias.name != "*":
+                    assert node.module is not None
+                    foreign[bound] = (node.module, alias.name)
+    return frozenset(names), foreign
+
+
+def _is_trio(module: str) -> bool:
+    return module == "trio" or module.startswith("trio.")
+
+
+def _defined_names(source_file: str) -> frozenset[str]:
+    return _source_names(source_file)[0]
+
+
+def _foreign_object(source_file: str, attr: str) -> Any:
+    """What ``attr`` is in the real module if its source imports it from
+    outside trio (``from typing import overload``), else ``_MISSING``."""
+    where = _source_names(source_file)[1].get(attr)
+    if where is None:
+        return _MISSING
+    try:
+        module = importlib.import_module(where[0])
+    except ImportError:  # a dependency of trio's that is not installed
+        return _MISSING
+    return module if where[1] is None else getattr(module, where[1], _MISSING)
 
 
 class _PrivateName:
@@ -198,6 +261,10 @@ class _PrivateName:
 
     __call__ = __iter__ = __getitem__ = __bool__ = __enter__ = __aenter__ = __await__ = _refuse
     __len__ = __int__ = __index__ = __float__ = __lt__ = __le__ = __gt__ = __ge__ = _refuse
+
+    def __mro_entries__(self, bases: tuple[object, ...]) -> tuple[type, ...]:
+        self._refuse()  # used as a base class
+        raise AssertionError("unreachable")
 
     def __repr__(self) -> str:
         return f"<trio private name {object.__getattribute__(self, '_name')} (not in lowio)>"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 
 def run_fresh(code: str) -> subprocess.CompletedProcess[str]:
@@ -173,7 +174,7 @@ def test_importing_hypothesis_works_in_this_mode() -> None:
     )
 
 
-def test_suite_mode_gives_lowio_counterparts_of_some_private_names(tmp_path: object) -> None:
+def test_suite_mode_gives_lowio_counterparts_of_some_private_names(tmp_path: Path) -> None:
     # trio's test_signals reads these two; as placeholders the test would
     # swallow the failure and exit with SIGILL pending (fatal)
     check(
@@ -203,3 +204,35 @@ def test_process_repr_names_trio_in_this_mode() -> None:
         """
     )
     assert out.startswith("<trio.Process [") and "exited with status 0" in out
+
+
+def test_suite_mode_star_imports_submodules_and_base_classes(tmp_path: Path) -> None:
+    # a stand-in for trio's source tree: what the real modules bind
+    (tmp_path / "_sync.py").write_text(
+        "import math\nfrom typing import overload\nclass Lock: ...\n"
+        "class _Hidden: ...\nclass OnlyInTrio: ...\n"
+    )
+    (tmp_path / "_util.py").write_text("class Final: ...\n")
+    check(
+        f"""
+        import math, typing, lowio
+        lowio.install_as_trio(_tests_dir={str(tmp_path)!r})
+        from lowio._trio_alias import PRIVATE_MARK
+        namespace = {{}}
+        exec("from trio._sync import *", namespace)
+        assert namespace["Lock"] is lowio.Lock, namespace
+        assert namespace["overload"] is typing.overload
+        assert namespace["math"] is math
+        assert "OnlyInTrio" not in namespace and "_Hidden" not in namespace
+        import trio
+        assert trio._util.__name__ == "trio._util"  # not imported by anyone yet
+        from trio._util import Final
+        try:
+            class Sub(Final):
+                pass
+        except AttributeError as exc:
+            assert str(exc).startswith(PRIVATE_MARK), exc
+        else:
+            raise AssertionError("subclassed a placeholder")
+        """
+    )
