@@ -261,6 +261,7 @@ class _PrivateName:
 
     __call__ = __iter__ = __getitem__ = __bool__ = __enter__ = __aenter__ = __await__ = _refuse
     __len__ = __int__ = __index__ = __float__ = __lt__ = __le__ = __gt__ = __ge__ = _refuse
+    __instancecheck__ = __subclasscheck__ = _refuse  # isinstance(x, placeholder)
 
     def __mro_entries__(self, bases: tuple[object, ...]) -> tuple[type, ...]:
         self._refuse()  # used as a base class

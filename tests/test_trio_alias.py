@@ -188,7 +188,7 @@ def test_suite_mode_gives_lowio_counterparts_of_some_private_names(tmp_path: Pat
     )
 
 
-def test_process_repr_names_trio_in_this_mode() -> None:
+def test_reprs_name_trio_in_this_mode() -> None:
     out = check(
         """
         import sys, lowio
@@ -199,11 +199,16 @@ def test_process_repr_names_trio_in_this_mode() -> None:
             proc = await trio.lowlevel.open_process([sys.executable, "-c", ""])
             await proc.wait()
             print(repr(proc))
+            print(repr(trio.Path(".")))
+            print(repr(trio.CapacityLimiter(1)))
 
         trio.run(main)
         """
     )
-    assert out.startswith("<trio.Process [") and "exited with status 0" in out
+    process, path, limiter = out.splitlines()
+    assert process.startswith("<trio.Process [") and "exited with status 0" in process
+    assert path == "trio.Path('.')"
+    assert limiter.startswith("<trio.CapacityLimiter at ")
 
 
 def test_suite_mode_star_imports_submodules_and_base_classes(tmp_path: Path) -> None:
@@ -234,5 +239,11 @@ def test_suite_mode_star_imports_submodules_and_base_classes(tmp_path: Path) -> 
             assert str(exc).startswith(PRIVATE_MARK), exc
         else:
             raise AssertionError("subclassed a placeholder")
+        try:
+            isinstance(1, Final)
+        except AttributeError as exc:
+            assert str(exc).startswith(PRIVATE_MARK), exc
+        else:
+            raise AssertionError("isinstance() with a placeholder")
         """
     )
