@@ -270,3 +270,13 @@ class PosixPath(Path, pathlib.PurePosixPath):
 
     __slots__ = ()
     _concrete_class: ClassVar[type[pathlib.Path]] = pathlib.PosixPath
+
+
+class WindowsPath(Path, pathlib.PureWindowsPath):
+    """A :class:`lowio.Path` for Windows paths, as trio has it: on POSIX it
+    is a pure path whose file-system methods raise
+    ``pathlib.UnsupportedOperation`` (``NotImplementedError`` before Python
+    3.13), as ``pathlib.WindowsPath`` does there."""
+
+    __slots__ = ()
+    _concrete_class: ClassVar[type[pathlib.Path]] = pathlib.WindowsPath

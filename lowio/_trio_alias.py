@@ -267,8 +267,14 @@ class _PrivateName:
         self._refuse()  # used as a base class
         raise AssertionError("unreachable")
 
+    @property
+    def __name__(self) -> str:  # what pytest names a parameter after
+        name: str = object.__getattribute__(self, "_name")
+        return name.rsplit(".", 1)[-1]
+
     def __repr__(self) -> str:
-        return f"<trio private name {object.__getattribute__(self, '_name')} (not in lowio)>"
+        # the mark: a message quoting the repr (monkeypatch's) says what it is
+        return f"<{PRIVATE_MARK} {object.__getattribute__(self, '_name')}>"
 
 
 def _namespaces_for(fullname: str) -> list[str]:
