@@ -178,6 +178,9 @@ class _PublicNames(types.ModuleType):
 
     def __dir__(self) -> list[str]:
         names: set[str] = set(super().__dir__())
+        if self._lenient is not None:  # what the real module binds, as lowio has it
+            names.update(self._star_names())
+            return sorted(names)
         for namespace in self._lowio_namespaces:
             names.update(getattr(importlib.import_module(namespace), "__all__", ()))
         return sorted(names)
@@ -219,6 +222,11 @@ def _source_names(source_file: str) -> tuple[frozenset[str], dict[str, tuple[str
                 if external and alias.name != "*":
                     assert node.module is not None
                     foreign[bound] = (node.module, alias.name)
+        elif isinstance(node, ast.Delete):  # ``del sys`` at the end of a module
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    names.discard(target.id)
+                    foreign.pop(target.id, None)
     return frozenset(names), foreign
 
 

@@ -214,8 +214,8 @@ def test_reprs_name_trio_in_this_mode() -> None:
 def test_suite_mode_star_imports_submodules_and_base_classes(tmp_path: Path) -> None:
     # a stand-in for trio's source tree: what the real modules bind
     (tmp_path / "_sync.py").write_text(
-        "import math\nfrom typing import overload\nclass Lock: ...\n"
-        "class _Hidden: ...\nclass OnlyInTrio: ...\n"
+        "import math, sys\nfrom typing import overload\nclass Lock: ...\n"
+        "class _Hidden: ...\nclass OnlyInTrio: ...\ndel sys\n"
     )
     (tmp_path / "_util.py").write_text("class Final: ...\n")
     check(
@@ -229,6 +229,11 @@ def test_suite_mode_star_imports_submodules_and_base_classes(tmp_path: Path) -> 
         assert namespace["overload"] is typing.overload
         assert namespace["math"] is math
         assert "OnlyInTrio" not in namespace and "_Hidden" not in namespace
+        assert "sys" not in namespace  # deleted at the end of the module
+        import trio._sync
+        listed = dir(trio._sync)
+        assert "Lock" in listed and "overload" in listed
+        assert "OnlyInTrio" not in listed and "sys" not in listed and "Event" not in listed
         import trio
         assert trio._util.__name__ == "trio._util"  # not imported by anyone yet
         from trio._util import Final
