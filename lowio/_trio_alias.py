@@ -98,6 +98,7 @@ _COUNTERPARTS = {
     ("trio._signals", "get_pending_signal_count"): ("lowio._signals", "pending_signal_count"),
     ("trio._signals", "_signal_handler"): ("lowio._signals", "_signal_handlers"),
     ("trio._sync", "AsyncContextManagerMixin"): ("lowio._sync", "_AsyncContextManagerMixin"),
+    ("trio._socket", "_NUMERIC_ONLY"): ("lowio._socket_resolve", "_NUMERIC_ONLY"),
 }
 
 

@@ -179,11 +179,13 @@ def test_suite_mode_gives_lowio_counterparts_of_some_private_names(tmp_path: Pat
     # swallow the failure and exit with SIGILL pending (fatal)
     check(
         f"""
-        import lowio, lowio._signals
+        import socket, lowio, lowio._signals
         lowio.install_as_trio(_tests_dir={str(tmp_path)!r})
         from trio._signals import get_pending_signal_count, _signal_handler
         assert get_pending_signal_count is lowio._signals.pending_signal_count
         assert _signal_handler is lowio._signals._signal_handlers
+        from trio._socket import _NUMERIC_ONLY
+        assert _NUMERIC_ONLY == socket.AI_NUMERICHOST | socket.AI_NUMERICSERV
         """
     )
 
