@@ -309,8 +309,18 @@ class _TrioFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
             return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
         if not fullname.startswith("trio."):
             return None
-        if self.tests_dir is not None and "_tests" in fullname.split("."):
+        parts = fullname.split(".")[1:]
+        if self.tests_dir is not None and "_tests" in parts:
             return None  # the path finders find it through the parent's __path__
+        # trio's other modules are private (a part starts with "_"): anything
+        # else, e.g. ``from trio import DTLSEndpoint`` trying a submodule
+        # for a name lowio lacks, is not a module
+        if not any(part.startswith("_") for part in parts):
+            return None
+        if self.tests_dir is not None:  # the real file tells
+            base = os.path.join(self.tests_dir, *parts)
+            if not (os.path.exists(base + ".py") or os.path.isdir(base)):
+                return None
         return importlib.machinery.ModuleSpec(fullname, self, is_package=fullname in _PACKAGES)
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:

@@ -177,6 +177,8 @@ def test_importing_hypothesis_works_in_this_mode() -> None:
 def test_suite_mode_gives_lowio_counterparts_of_some_private_names(tmp_path: Path) -> None:
     # trio's test_signals reads these two; as placeholders the test would
     # swallow the failure and exit with SIGILL pending (fatal)
+    for module in ("_signals", "_socket"):  # trio's source tree, as far as it matters
+        (tmp_path / f"{module}.py").write_text("")
     check(
         f"""
         import socket, lowio, lowio._signals
@@ -252,5 +254,21 @@ def test_suite_mode_star_imports_submodules_and_base_classes(tmp_path: Path) -> 
             assert str(exc).startswith(PRIVATE_MARK), exc
         else:
             raise AssertionError("isinstance() with a placeholder")
+        """
+    )
+
+
+def test_a_public_trio_name_lowio_lacks_is_not_a_module() -> None:
+    check(
+        """
+        import lowio
+        lowio.install_as_trio()
+        try:
+            from trio import NoSuchThing
+        except ImportError as exc:
+            assert "NoSuchThing" in str(exc), exc
+        else:
+            raise AssertionError(f"resolved to {NoSuchThing!r}")
+        import trio._core._run  # private module paths still import
         """
     )
