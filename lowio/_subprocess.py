@@ -55,6 +55,11 @@ class HasFileno(Protocol):
     def fileno(self) -> int: ...
 
 
+# False: every Process waits with a thread, as where the kernel has no
+# pidfds (tests set it to cover that path on any kernel).
+_can_try_pidfd_open = True
+
+
 def _pidfd_open(pid: int) -> int:
     """``os.pidfd_open(pid)``; ``OSError`` where the kernel or Python has
     none (then lowio waits with a thread).  Tests replace it."""
@@ -179,8 +184,9 @@ class Process(metaclass=NoPublicConstructor):
         # the pidfd while the child is unreaped; None once it is (or where
         # there are no pidfds: wait() uses a thread then), as trio's
         self._pidfd: int | None = None
-        with contextlib.suppress(OSError):
-            self._pidfd = _pidfd_open(popen.pid)
+        if _can_try_pidfd_open:
+            with contextlib.suppress(OSError):
+                self._pidfd = _pidfd_open(popen.pid)
         self._pidfd_waiting = False  # a task is in wait_readable(pidfd)
         self._watcher_token: RunToken | None = None  # the run the waiter thread reports to
         self._exit_seen = False  # the waiter thread saw the exit

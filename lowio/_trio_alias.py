@@ -99,6 +99,8 @@ _COUNTERPARTS = {
     ("trio._signals", "_signal_handler"): ("lowio._signals", "_signal_handlers"),
     ("trio._sync", "AsyncContextManagerMixin"): ("lowio._sync", "_AsyncContextManagerMixin"),
     ("trio._socket", "_NUMERIC_ONLY"): ("lowio._socket_resolve", "_NUMERIC_ONLY"),
+    # patched by trio's tests to take the no-pidfd path: patching it patches lowio's
+    ("trio._subprocess", "can_try_pidfd_open"): ("lowio._subprocess", "_can_try_pidfd_open"),
 }
 
 
@@ -123,6 +125,10 @@ class _PublicNames(types.ModuleType):
         # _PrivateName) and fails only where a test uses it, so one private
         # import at the top of a test module does not take all its tests out
         self._lenient = lenient
+        if lenient is not None:  # in __dict__, so patching them is a plain (local) patch
+            for (module, attr), (home, name) in _COUNTERPARTS.items():
+                if module == self.__name__:
+                    super().__setattr__(attr, getattr(importlib.import_module(home), name))
 
     def __getattr__(self, attr: str) -> Any:
         if attr == "__all__" and self._lenient is not None:
@@ -161,6 +167,28 @@ class _PublicNames(types.ModuleType):
         if self._lenient is not None and attr in _defined_names(self._lenient):
             return _PrivateName(f"{self.__name__}.{attr}")
         raise AttributeError(f"{PRIVATE_MARK} {self.__name__}.{attr}")
+
+    def __setattr__(self, attr: str, value: Any) -> None:
+        # In trio's suite, a test patching one of trio's private names
+        # (mock.patch, monkeypatch) patches lowio's counterpart if it has
+        # one; else it would patch a placeholder nothing reads and then fail
+        # for another reason: it is refused, with the mark, instead.  The
+        # import system setting a submodule on its package is not refused.
+        counterpart = _COUNTERPARTS.get((self.__name__, attr))
+        if counterpart is not None and self.__dict__.get("_lenient") is not None:
+            setattr(importlib.import_module(counterpart[0]), counterpart[1], value)
+        elif (
+            self.__dict__.get("_lenient") is not None
+            and attr not in self.__dict__
+            and not isinstance(value, types.ModuleType)
+        ):
+            try:
+                current = getattr(self, attr)
+            except AttributeError:
+                current = None
+            if isinstance(current, _PrivateName):
+                current._refuse()
+        super().__setattr__(attr, value)
 
     def _star_names(self) -> list[str]:
         # ``from trio._sync import *`` in trio's tests: the public names the
@@ -344,7 +372,7 @@ class _TrioFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 def _root_module(tests_dir: str | None) -> types.ModuleType:
     """The ``trio`` stand-in, with trio's public submodules (lowio's)."""
     root = _PublicNames("trio", ["lowio"], [tests_dir] if tests_dir else [])
-    root.__version__ = TRIO_API_VERSION  # type: ignore[attr-defined]
+    root.__version__ = TRIO_API_VERSION
     for name in PUBLIC_SUBMODULES:
         module = importlib.import_module(f"lowio.{name}")
         sys.modules[f"trio.{name}"] = module

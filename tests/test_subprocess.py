@@ -354,7 +354,7 @@ def test_poll_reaps_and_closes_the_pidfd() -> None:
     async def main() -> None:
         proc = await open_process([TRUE])
         pidfd = proc._pidfd
-        assert pidfd >= 0
+        assert pidfd is not None and pidfd >= 0
         with lowio.fail_after(5):
             while proc.poll() is None:
                 await lowio.sleep(0.005)
@@ -518,3 +518,15 @@ def test_a_process_can_be_waited_for_in_a_later_run(wait_mode: str) -> None:
 
     assert lowio.run(finish) == 0
     assert_reaped(proc.pid)
+
+
+def test_the_no_pidfd_switch(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(subprocess_module, "_can_try_pidfd_open", False)
+
+    async def main() -> None:
+        proc = await open_process([TRUE])
+        assert proc._pidfd is None  # waits with a thread
+        assert await proc.wait() == 0
+        assert_reaped(proc.pid)
+
+    lowio.run(main)

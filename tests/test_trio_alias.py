@@ -254,6 +254,15 @@ def test_suite_mode_star_imports_submodules_and_base_classes(tmp_path: Path) -> 
             assert str(exc).startswith(PRIVATE_MARK), exc
         else:
             raise AssertionError("isinstance() with a placeholder")
+        import trio._util
+        try:
+            trio._util.Final = object  # patching a private name nothing reads
+        except AttributeError as exc:
+            assert str(exc).startswith(PRIVATE_MARK), exc
+        else:
+            raise AssertionError("patched a placeholder")
+        trio._util.Mine = 1  # a name trio does not have: an ordinary attribute
+        assert trio._util.Mine == 1
         """
     )
 
@@ -270,5 +279,19 @@ def test_a_public_trio_name_lowio_lacks_is_not_a_module() -> None:
         else:
             raise AssertionError(f"resolved to {NoSuchThing!r}")
         import trio._core._run  # private module paths still import
+        """
+    )
+
+
+def test_suite_mode_patching_a_counterpart_patches_lowio(tmp_path: Path) -> None:
+    (tmp_path / "_subprocess.py").write_text("can_try_pidfd_open = True\n")
+    check(
+        f"""
+        from unittest import mock
+        import lowio, lowio._subprocess as sub
+        lowio.install_as_trio(_tests_dir={str(tmp_path)!r})
+        with mock.patch("trio._subprocess.can_try_pidfd_open", new=False):
+            assert sub._can_try_pidfd_open is False
+        assert sub._can_try_pidfd_open is True
         """
     )
