@@ -40,7 +40,7 @@ from ._core import (
 )
 from ._file_io import open_file, wrap_file
 from ._open_tcp_stream import open_tcp_stream
-from ._path import Path, PosixPath
+from ._path import Path, PosixPath, WindowsPath
 from ._safe_channel import as_safe_channel
 from ._serve import serve_listeners
 from ._signals import open_signal_receiver
@@ -126,6 +126,7 @@ __all__ = [
     "TrioDeprecationWarning",
     "TrioInternalError",
     "Waker",
+    "WindowsPath",
     "WouldBlock",
     "__version__",
     "abc",

@@ -29,6 +29,7 @@ from ._core import (
     wait_task_rescheduled,
 )
 from ._core._exceptions import final
+from ._core._library_name import library_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,14 +69,14 @@ class CapacityLimiter:
         self._holders: set[Task | object] = set()
         # the waiting line, oldest first: parked task -> the borrower it
         # acquires for (itself, or the object of acquire_on_behalf_of)
-        self._waiting: OrderedDict[Task, Task | object] = OrderedDict()
+        self._pending_borrowers: OrderedDict[Task, Task | object] = OrderedDict()
         self._total_tokens: int | float = 0
         self.total_tokens = total_tokens  # validates
 
     def __repr__(self) -> str:
         return (
-            f"<lowio.CapacityLimiter at {id(self):#x}, {len(self._holders)}/"
-            f"{self._total_tokens} with {len(self._waiting)} waiting>"
+            f"<{library_name()}.CapacityLimiter at {id(self):#x}, {len(self._holders)}/"
+            f"{self._total_tokens} with {len(self._pending_borrowers)} waiting>"
         )
 
     @property
@@ -101,7 +102,7 @@ class CapacityLimiter:
 
     def _hand_out(self) -> None:
         """Gives the free tokens to the oldest waiters and wakes them."""
-        waiting = self._waiting
+        waiting = self._pending_borrowers
         free = self._total_tokens - len(self._holders)
         while waiting and free > 0:
             task, borrower = waiting.popitem(last=False)
@@ -114,10 +115,10 @@ class CapacityLimiter:
         ``_hand_out`` gives ``borrower`` a token.  Cancellation takes it
         out of the line (no token is taken)."""
         task = current_task()
-        self._waiting[task] = borrower
+        self._pending_borrowers[task] = borrower
 
         def leave_line(_: object) -> Abort:
-            del self._waiting[task]
+            del self._pending_borrowers[task]
             return Abort.SUCCEEDED
 
         await wait_task_rescheduled(leave_line)
@@ -155,7 +156,7 @@ class CapacityLimiter:
             raise RuntimeError(
                 "this borrower is already holding one of this CapacityLimiter's tokens"
             )
-        if self._waiting or len(self._holders) >= self._total_tokens:
+        if self._pending_borrowers or len(self._holders) >= self._total_tokens:
             raise WouldBlock  # first come, first served: no barging past the line
         self._holders.add(borrower)
 
@@ -215,7 +216,7 @@ class CapacityLimiter:
             borrowed_tokens=len(self._holders),
             total_tokens=self._total_tokens,
             borrowers=list(self._holders),
-            tasks_waiting=len(self._waiting),
+            tasks_waiting=len(self._pending_borrowers),
         )
 
     async def __aenter__(self) -> None:

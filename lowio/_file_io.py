@@ -139,7 +139,7 @@ def _async_method(wrapper: AsyncIOWrapper[Any], name: str) -> Callable[..., Any]
 
     call.__name__ = name
     call.__qualname__ = f"{type(wrapper).__name__}.{name}"
-    file_type = type(wrapper.wrapped)
+    file_type = wrapper.wrapped.__class__  # what a mock with a spec claims to be
     call.__doc__ = (
         f"Like :meth:`{file_type.__module__}.{file_type.__qualname__}.{name}`, but async: "
         "runs in a worker thread (a checkpoint; cancellable only before it starts)."

@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from functools import partial
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, ClassVar, Literal, TypeVar, overload
 
+from ._core._library_name import library_name
 from ._file_io import AsyncIOWrapper, wrap_file
 from ._threads import to_thread_run_sync
 
@@ -125,7 +126,7 @@ class Path(pathlib.PurePath):
         return self._concrete_class(self)
 
     def __repr__(self) -> str:
-        return f"lowio.Path({str(self)!r})"
+        return f"{library_name()}.Path({str(self)!r})"
 
     def as_uri(self) -> str:
         """Like ``pathlib.Path.as_uri`` (synchronous)."""
@@ -269,3 +270,13 @@ class PosixPath(Path, pathlib.PurePosixPath):
 
     __slots__ = ()
     _concrete_class: ClassVar[type[pathlib.Path]] = pathlib.PosixPath
+
+
+class WindowsPath(Path, pathlib.PureWindowsPath):
+    """A :class:`lowio.Path` for Windows paths, as trio has it: on POSIX it
+    is a pure path whose file-system methods raise
+    ``pathlib.UnsupportedOperation`` (``NotImplementedError`` before Python
+    3.13), as ``pathlib.WindowsPath`` does there."""
+
+    __slots__ = ()
+    _concrete_class: ClassVar[type[pathlib.Path]] = pathlib.WindowsPath

@@ -99,7 +99,10 @@ class SocketStream(HalfCloseableStream):
         self.socket = socket
         self._sending = False
         self._receiving = False
-        if socket.family in (_stdlib_socket.AF_INET, _stdlib_socket.AF_INET6):
+        # a SocketType subclass need not wrap a real socket (tests' fakes):
+        # with no family known, try the TCP options anyway
+        family = getattr(socket, "family", None)
+        if family is None or family in (_stdlib_socket.AF_INET, _stdlib_socket.AF_INET6):
             # an option the kernel refuses is not worth failing the stream for
             with contextlib.suppress(OSError):
                 socket.setsockopt(_stdlib_socket.IPPROTO_TCP, _stdlib_socket.TCP_NODELAY, True)

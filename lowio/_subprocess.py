@@ -32,6 +32,7 @@ from ._core._exceptions import (
     NoPublicConstructor,
     RunFinishedError,
 )
+from ._core._library_name import library_name
 from ._core._local import GLOBAL_RUN_CONTEXT, no_run_error
 from ._core._nursery import TASK_STATUS_IGNORED, Nursery, TaskStatus, open_nursery
 from ._core._parking_lot import ParkingLot
@@ -52,6 +53,11 @@ class HasFileno(Protocol):
     """Anything with a ``fileno()`` method."""
 
     def fileno(self) -> int: ...
+
+
+# False: every Process waits with a thread, as where the kernel has no
+# pidfds (tests set it to cover that path on any kernel).
+_can_try_pidfd_open = True
 
 
 def _pidfd_open(pid: int) -> int:
@@ -175,9 +181,12 @@ class Process(metaclass=NoPublicConstructor):
             self.stdio = _StapledStream(stdin, stdout)
         self.args: StrOrBytesPath | Sequence[StrOrBytesPath] = popen.args
         self.pid: int = popen.pid
-        self._pidfd = -1
-        with contextlib.suppress(OSError):  # no pidfds here: wait() uses a thread
-            self._pidfd = _pidfd_open(popen.pid)
+        # the pidfd while the child is unreaped; None once it is (or where
+        # there are no pidfds: wait() uses a thread then), as trio's
+        self._pidfd: int | None = None
+        if _can_try_pidfd_open:
+            with contextlib.suppress(OSError):
+                self._pidfd = _pidfd_open(popen.pid)
         self._pidfd_waiting = False  # a task is in wait_readable(pidfd)
         self._watcher_token: RunToken | None = None  # the run the waiter thread reports to
         self._exit_seen = False  # the waiter thread saw the exit
@@ -191,7 +200,7 @@ class Process(metaclass=NoPublicConstructor):
             status = f"exited with signal {-returncode}"
         else:
             status = f"exited with status {returncode}"
-        return f"<lowio.Process {self.args!r}: {status}>"
+        return f"<{library_name()}.Process {self.args!r}: {status}>"
 
     @property
     def returncode(self) -> int | None:
@@ -210,9 +219,9 @@ class Process(metaclass=NoPublicConstructor):
 
     def _close_pidfd(self) -> None:
         fd = self._pidfd
-        if fd < 0:
+        if fd is None:
             return
-        self._pidfd = -1
+        self._pidfd = None
         runner = GLOBAL_RUN_CONTEXT.runner
         if runner is not None:
             runner.io.notify_closing(fd)  # wakes a task in wait(): it re-checks
@@ -225,7 +234,7 @@ class Process(metaclass=NoPublicConstructor):
         if self.poll() is not None:
             await checkpoint()
         while self.poll() is None:
-            if self._pidfd >= 0:
+            if self._pidfd is not None:
                 await self._wait_pidfd()
             else:
                 await self._wait_thread()
@@ -243,6 +252,7 @@ class Process(metaclass=NoPublicConstructor):
             # ClosedResourceError: another task reaped the child (poll) and
             # closed the pidfd meanwhile
             with contextlib.suppress(ClosedResourceError):
+                assert self._pidfd is not None
                 await runner.io.wait_readable(self._pidfd)
             # the pidfd is readable once the child has exited: reap it now
             self._proc.wait()
@@ -312,9 +322,9 @@ class Process(metaclass=NoPublicConstructor):
                     await self.wait()
 
     def __del__(self) -> None:
-        fd = getattr(self, "_pidfd", -1)
-        if fd >= 0:
-            self._pidfd = -1
+        fd = getattr(self, "_pidfd", None)
+        if fd is not None:
+            self._pidfd = None
             with contextlib.suppress(OSError):
                 os.close(fd)
 

@@ -100,6 +100,20 @@ _PRIVATE_OBJECTS: dict[tuple[str, str], object] = {
     ("trio._core._run", "_r"): _SCHEDULER_RANDOM,
 }
 
+# Private trio names whose lowio counterpart (also private, same contract)
+# exists under another name: (trio module, name) -> (lowio module, name).
+# Only in trio's own test suite, which uses them; a placeholder there would be worse than a
+# failure: test_signals swallows the error and then exits with signals
+# pending, which the restored default handlers turn into a fatal SIGILL.
+_COUNTERPARTS = {
+    ("trio._signals", "get_pending_signal_count"): ("lowio._signals", "pending_signal_count"),
+    ("trio._signals", "_signal_handler"): ("lowio._signals", "_signal_handlers"),
+    ("trio._sync", "AsyncContextManagerMixin"): ("lowio._sync", "_AsyncContextManagerMixin"),
+    ("trio._socket", "_NUMERIC_ONLY"): ("lowio._socket_resolve", "_NUMERIC_ONLY"),
+    # patched by trio's tests to take the no-pidfd path: patching it patches lowio's
+    ("trio._subprocess", "can_try_pidfd_open"): ("lowio._subprocess", "_can_try_pidfd_open"),
+}
+
 
 class _PublicNames(types.ModuleType):
     """A stand-in for one of trio's modules: attribute reads resolve to
@@ -122,23 +136,41 @@ class _PublicNames(types.ModuleType):
         # _PrivateName) and fails only where a test uses it, so one private
         # import at the top of a test module does not take all its tests out
         self._lenient = lenient
+        if lenient is not None:  # in __dict__, so patching them is a plain (local) patch
+            for (module, attr), (home, name) in _COUNTERPARTS.items():
+                if module == self.__name__:
+                    super().__setattr__(attr, getattr(importlib.import_module(home), name))
 
     def __getattr__(self, attr: str) -> Any:
+        if attr == "__all__" and self._lenient is not None:
+            return self._star_names()
         if attr.startswith("__") and attr.endswith("__"):
             raise AttributeError(attr)
         known = _PRIVATE_OBJECTS.get((self.__name__, attr))
         if known is not None:
             return known
+        counterpart = _COUNTERPARTS.get((self.__name__, attr))
+        if counterpart is not None and self._lenient is not None:
+            return getattr(importlib.import_module(counterpart[0]), counterpart[1])
         for prefix, namespace in _PREFIXES.items():
             if attr.startswith(prefix):
                 found = getattr(importlib.import_module(namespace), attr[len(prefix) :], None)
                 if found is not None:
                     return found
+        if self._lenient is not None:
+            found = _foreign_object(self._lenient, attr)
+            if found is not _MISSING:
+                return found
         if not attr.startswith("_"):
             for namespace in self._lowio_namespaces:
                 found = getattr(importlib.import_module(namespace), attr, _MISSING)
                 if found is not _MISSING:
                     return found
+        for folder in getattr(self, "__path__", ()):  # a submodule not imported yet
+            if os.path.exists(os.path.join(folder, attr + ".py")) or os.path.isdir(
+                os.path.join(folder, attr)
+            ):
+                return importlib.import_module(f"{self.__name__}.{attr}")
         if self.__name__ == "trio":
             raise AttributeError(
                 f"module 'trio' (lowio under trio's name) has no attribute {attr!r}"
@@ -147,8 +179,48 @@ class _PublicNames(types.ModuleType):
             return _PrivateName(f"{self.__name__}.{attr}")
         raise AttributeError(f"{PRIVATE_MARK} {self.__name__}.{attr}")
 
+    def __setattr__(self, attr: str, value: Any) -> None:
+        # In trio's suite, a test patching one of trio's private names
+        # (mock.patch, monkeypatch) patches lowio's counterpart if it has
+        # one; else it would patch a placeholder nothing reads and then fail
+        # for another reason: it is refused, with the mark, instead.  The
+        # import system setting a submodule on its package is not refused.
+        counterpart = _COUNTERPARTS.get((self.__name__, attr))
+        if counterpart is not None and self.__dict__.get("_lenient") is not None:
+            setattr(importlib.import_module(counterpart[0]), counterpart[1], value)
+        elif (
+            self.__dict__.get("_lenient") is not None
+            and attr not in self.__dict__
+            and not isinstance(value, types.ModuleType)
+        ):
+            try:
+                current = getattr(self, attr)
+            except AttributeError:
+                current = None
+            if isinstance(current, _PrivateName):
+                current._refuse()
+        super().__setattr__(attr, value)
+
+    def _star_names(self) -> list[str]:
+        # ``from trio._sync import *`` in trio's tests: the public names the
+        # real module binds (it has no ``__all__``) that lowio provides
+        assert self._lenient is not None
+        star = []
+        for name in sorted(_defined_names(self._lenient)):
+            if not name.startswith("_"):
+                try:
+                    found = getattr(self, name)
+                except AttributeError:
+                    continue
+                if not isinstance(found, _PrivateName):
+                    star.append(name)
+        return star
+
     def __dir__(self) -> list[str]:
         names: set[str] = set(super().__dir__())
+        if self._lenient is not None:  # what the real module binds, as lowio has it
+            names.update(self._star_names())
+            return sorted(names)
         for namespace in self._lowio_namespaces:
             names.update(getattr(importlib.import_module(namespace), "__all__", ()))
         return sorted(names)
@@ -158,24 +230,65 @@ _MISSING = object()
 
 
 @functools.cache
-def _defined_names(source_file: str) -> frozenset[str]:
-    """The names a module's source defines at its top level (assignments,
-    functions, classes, imports), read without running it."""
+def _source_names(source_file: str) -> tuple[frozenset[str], dict[str, tuple[str, str | None]]]:
+    """What a module's source binds at its top level, read without running
+    it: every name (assignments, functions, classes, imports), and the names
+    it imports from outside trio (name -> (module, attribute or None for the
+    module itself)), which the stand-in can give for real."""
     try:
         with open(source_file, encoding="utf-8") as f:
             tree = ast.parse(f.read())
     except (OSError, SyntaxError, ValueError):
-        return frozenset()
+        return frozenset(), {}
     names: set[str] = set()
+    foreign: dict[str, tuple[str, str | None]] = {}
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             names.add(node.name)
         elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             names.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            names.update((a.asname or a.name).split(".")[0] for a in node.names)
-    return frozenset(names)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                bound = alias.asname or alias.name.split(".")[0]
+                names.add(bound)
+                if not _is_trio(alias.name):
+                    foreign[bound] = (alias.name if alias.asname else bound, None)
+        elif isinstance(node, ast.ImportFrom):
+            external = node.level == 0 and node.module is not None and not _is_trio(node.module)
+            for alias in node.names:
+                bound = alias.asname or alias.name
+                names.add(bound)
+                if external and alias.name != "*":
+                    assert node.module is not None
+                    foreign[bound] = (node.module, alias.name)
+        elif isinstance(node, ast.Delete):  # ``del sys`` at the end of a module
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    names.discard(target.id)
+                    foreign.pop(target.id, None)
+    return frozenset(names), foreign
+
+
+def _is_trio(module: str) -> bool:
+    return module == "trio" or module.startswith("trio.")
+
+
+def _defined_names(source_file: str) -> frozenset[str]:
+    return _source_names(source_file)[0]
+
+
+def _foreign_object(source_file: str, attr: str) -> Any:
+    """What ``attr`` is in the real module if its source imports it from
+    outside trio (``from typing import overload``), else ``_MISSING``."""
+    where = _source_names(source_file)[1].get(attr)
+    if where is None:
+        return _MISSING
+    try:
+        module = importlib.import_module(where[0])
+    except ImportError:  # a dependency of trio's that is not installed
+        return _MISSING
+    return module if where[1] is None else getattr(module, where[1], _MISSING)
 
 
 class _PrivateName:
@@ -196,9 +309,20 @@ class _PrivateName:
 
     __call__ = __iter__ = __getitem__ = __bool__ = __enter__ = __aenter__ = __await__ = _refuse
     __len__ = __int__ = __index__ = __float__ = __lt__ = __le__ = __gt__ = __ge__ = _refuse
+    __instancecheck__ = __subclasscheck__ = _refuse  # isinstance(x, placeholder)
+
+    def __mro_entries__(self, bases: tuple[object, ...]) -> tuple[type, ...]:
+        self._refuse()  # used as a base class
+        raise AssertionError("unreachable")
+
+    @property
+    def __name__(self) -> str:  # what pytest names a parameter after
+        name: str = object.__getattribute__(self, "_name")
+        return name.rsplit(".", 1)[-1]
 
     def __repr__(self) -> str:
-        return f"<trio private name {object.__getattribute__(self, '_name')} (not in lowio)>"
+        # the mark: a message quoting the repr (monkeypatch's) says what it is
+        return f"<{PRIVATE_MARK} {object.__getattribute__(self, '_name')}>"
 
 
 def _namespaces_for(fullname: str) -> list[str]:
@@ -224,8 +348,18 @@ class _TrioFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
             return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
         if not fullname.startswith("trio."):
             return None
-        if self.tests_dir is not None and "_tests" in fullname.split("."):
+        parts = fullname.split(".")[1:]
+        if self.tests_dir is not None and "_tests" in parts:
             return None  # the path finders find it through the parent's __path__
+        # trio's other modules are private (a part starts with "_"): anything
+        # else, e.g. ``from trio import DTLSEndpoint`` trying a submodule
+        # for a name lowio lacks, is not a module
+        if not any(part.startswith("_") for part in parts):
+            return None
+        if self.tests_dir is not None:  # the real file tells
+            base = os.path.join(self.tests_dir, *parts)
+            if not (os.path.exists(base + ".py") or os.path.isdir(base)):
+                return None
         return importlib.machinery.ModuleSpec(fullname, self, is_package=fullname in _PACKAGES)
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
@@ -249,7 +383,7 @@ class _TrioFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 def _root_module(tests_dir: str | None) -> types.ModuleType:
     """The ``trio`` stand-in, with trio's public submodules (lowio's)."""
     root = _PublicNames("trio", ["lowio"], [tests_dir] if tests_dir else [])
-    root.__version__ = TRIO_API_VERSION  # type: ignore[attr-defined]
+    root.__version__ = TRIO_API_VERSION
     for name in PUBLIC_SUBMODULES:
         module = importlib.import_module(f"lowio.{name}")
         sys.modules[f"trio.{name}"] = module

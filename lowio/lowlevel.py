@@ -34,6 +34,7 @@ from ._core._thread_cache import start_thread_soon
 from ._core._unbounded_queue import UnboundedQueue, UnboundedQueueStatistics
 from ._fd_stream import FdStream
 from ._io_waits import notify_closing, wait_readable, wait_writable
+from ._socket_resolve import encode_hostname
 from ._subprocess import open_process
 
 # the names trio code uses
@@ -71,6 +72,7 @@ __all__ = [
     "currently_ki_protected",
     "disable_ki_protection",
     "enable_ki_protection",
+    "encode_hostname",
     "in_run",
     "in_task",
     "in_trio_run",

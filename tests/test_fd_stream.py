@@ -556,3 +556,8 @@ def test_a_stale_cache_entry_for_a_reused_fd_number_is_dropped() -> None:
             await writer.aclose()
 
     lowio.run(main)
+
+
+def test_fd_stream_is_a_stream() -> None:
+    # check_one_way_stream (and trio's tests) require the Stream ABC
+    assert issubclass(lowio.lowlevel.FdStream, lowio.abc.Stream)

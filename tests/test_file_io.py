@@ -425,3 +425,9 @@ def test_fds_and_threads_back_inside_a_run(tmp_path: Path) -> None:
     assert counts[0][0] == counts[0][1]
     stop_idle_workers()
     assert threading.active_count() == threads_before
+
+
+def test_async_method_docs_name_the_class_a_spec_mock_claims() -> None:
+    wrapped = lowio.wrap_file(mock.Mock(spec_set=io.StringIO))
+    assert wrapped.read.__doc__ is not None
+    assert "io.StringIO.read" in wrapped.read.__doc__

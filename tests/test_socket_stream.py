@@ -113,6 +113,24 @@ async def test_tcp_options_as_trio_sets_them() -> None:
         assert "SocketStream" in repr(client)
 
 
+def test_a_socket_subclass_wrapping_no_real_socket() -> None:
+    # test doubles subclass SocketType without a socket under them (trio's
+    # own tests do): the stream must not need the family
+    options: list[tuple[int, int, object]] = []
+
+    class FakeSocket(lsocket.SocketType):
+        def __init__(self) -> None:
+            pass
+
+        type = lsocket.SOCK_STREAM
+
+        def setsockopt(self, level: int, optname: int, value: Any, optlen: Any = None) -> None:
+            options.append((level, optname, value))
+
+    lowio.SocketStream(FakeSocket())
+    assert (lsocket.IPPROTO_TCP, lsocket.TCP_NODELAY, True) in options
+
+
 @lowio_test
 async def test_unix_streams_need_no_tcp_options() -> None:
     async with stream_pair("unix") as (a, b):

@@ -68,7 +68,7 @@ def test_echo_through_stdin_and_stdout(wait_mode: str) -> None:
         assert isinstance(proc.stdin, FdStream)
         assert isinstance(proc.stdout, FdStream)
         assert proc.stderr is None
-        assert (proc._pidfd >= 0) == (wait_mode == "pidfd")
+        assert (proc._pidfd is not None) == (wait_mode == "pidfd")
         assert proc.returncode is None
         assert proc.poll() is None
         assert f"running with PID {proc.pid}" in repr(proc)
@@ -78,7 +78,7 @@ def test_echo_through_stdin_and_stdout(wait_mode: str) -> None:
         assert await proc.stdout.receive_some() == b""
         assert await proc.wait() == 0
         assert proc.returncode == 0
-        assert proc._pidfd == -1
+        assert proc._pidfd is None
         assert "exited with status 0" in repr(proc)
         await proc.stdout.aclose()
         assert_reaped(proc.pid)
@@ -354,11 +354,11 @@ def test_poll_reaps_and_closes_the_pidfd() -> None:
     async def main() -> None:
         proc = await open_process([TRUE])
         pidfd = proc._pidfd
-        assert pidfd >= 0
+        assert pidfd is not None and pidfd >= 0
         with lowio.fail_after(5):
             while proc.poll() is None:
                 await lowio.sleep(0.005)
-        assert proc._pidfd == -1
+        assert proc._pidfd is None
         with pytest.raises(OSError):
             os.fstat(pidfd)
         assert_reaped(proc.pid)
@@ -395,7 +395,7 @@ def test_thread_fallback_reports_through_run_sync_soon(monkeypatch: pytest.Monke
     async def main() -> None:
         proc = await open_process([SLEEP, "0.05"])
         assert calls == [proc.pid]
-        assert proc._pidfd == -1
+        assert proc._pidfd is None
         stats = lowio.lowlevel.current_statistics()
         assert stats.io_statistics.tasks_waiting_read == 0
         async with lowio.open_nursery() as nursery:
@@ -518,3 +518,15 @@ def test_a_process_can_be_waited_for_in_a_later_run(wait_mode: str) -> None:
 
     assert lowio.run(finish) == 0
     assert_reaped(proc.pid)
+
+
+def test_the_no_pidfd_switch(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(subprocess_module, "_can_try_pidfd_open", False)
+
+    async def main() -> None:
+        proc = await open_process([TRUE])
+        assert proc._pidfd is None  # waits with a thread
+        assert await proc.wait() == 0
+        assert_reaped(proc.pid)
+
+    lowio.run(main)

@@ -592,7 +592,7 @@ def test_capacity_limiter_fifo_handoff_and_cancellation() -> None:
                 assert limiter.statistics().tasks_waiting == 2
                 doomed.cancel_scope.cancel()
             assert limiter.statistics().tasks_waiting == 1
-            assert len(limiter._waiting) == 1
+            assert len(limiter._pending_borrowers) == 1
             nursery.start_soon(worker, "c")
             await wait_all_tasks_blocked()
             limiter.release()
@@ -603,7 +603,7 @@ def test_capacity_limiter_fifo_handoff_and_cancellation() -> None:
                 limiter.acquire_nowait()
         assert record == ["a", "c"]
         assert limiter.borrowed_tokens == 0
-        assert not limiter._waiting
+        assert not limiter._pending_borrowers
 
     run(main)
 
@@ -673,7 +673,7 @@ def test_capacity_limiter_cancelled_on_behalf_waiter_is_forgotten() -> None:
             nursery.start_soon(limiter.acquire_on_behalf_of, "thread")
             await wait_all_tasks_blocked()
             nursery.cancel_scope.cancel()
-        assert not limiter._waiting
+        assert not limiter._pending_borrowers
         limiter.release()
         assert limiter.borrowed_tokens == 0
         assert "thread" not in limiter.statistics().borrowers

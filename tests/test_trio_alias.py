@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 
 def run_fresh(code: str) -> subprocess.CompletedProcess[str]:
@@ -169,5 +170,128 @@ def test_importing_hypothesis_works_in_this_mode() -> None:
         import lowio
         lowio.install_as_trio()
         import hypothesis  # runs trio's entry point, trio._core._run:_hypothesis_plugin_setup
+        """
+    )
+
+
+def test_suite_mode_gives_lowio_counterparts_of_some_private_names(tmp_path: Path) -> None:
+    # trio's test_signals reads these two; as placeholders the test would
+    # swallow the failure and exit with SIGILL pending (fatal)
+    for module in ("_signals", "_socket"):  # trio's source tree, as far as it matters
+        (tmp_path / f"{module}.py").write_text("")
+    check(
+        f"""
+        import socket, lowio, lowio._signals
+        lowio.install_as_trio(_tests_dir={str(tmp_path)!r})
+        from trio._signals import get_pending_signal_count, _signal_handler
+        assert get_pending_signal_count is lowio._signals.pending_signal_count
+        assert _signal_handler is lowio._signals._signal_handlers
+        from trio._socket import _NUMERIC_ONLY
+        assert _NUMERIC_ONLY == socket.AI_NUMERICHOST | socket.AI_NUMERICSERV
+        """
+    )
+
+
+def test_reprs_name_trio_in_this_mode() -> None:
+    out = check(
+        """
+        import sys, lowio
+        lowio.install_as_trio()
+        import trio
+
+        async def main():
+            proc = await trio.lowlevel.open_process([sys.executable, "-c", ""])
+            await proc.wait()
+            print(repr(proc))
+            print(repr(trio.Path(".")))
+            print(repr(trio.CapacityLimiter(1)))
+
+        trio.run(main)
+        """
+    )
+    process, path, limiter = out.splitlines()
+    assert process.startswith("<trio.Process [") and "exited with status 0" in process
+    assert path == "trio.Path('.')"
+    assert limiter.startswith("<trio.CapacityLimiter at ")
+
+
+def test_suite_mode_star_imports_submodules_and_base_classes(tmp_path: Path) -> None:
+    # a stand-in for trio's source tree: what the real modules bind
+    (tmp_path / "_sync.py").write_text(
+        "import math, sys\nfrom typing import overload\nclass Lock: ...\n"
+        "class _Hidden: ...\nclass OnlyInTrio: ...\ndel sys\n"
+    )
+    (tmp_path / "_util.py").write_text("class Final: ...\n")
+    check(
+        f"""
+        import math, typing, lowio
+        lowio.install_as_trio(_tests_dir={str(tmp_path)!r})
+        from lowio._trio_alias import PRIVATE_MARK
+        namespace = {{}}
+        exec("from trio._sync import *", namespace)
+        assert namespace["Lock"] is lowio.Lock, namespace
+        assert namespace["overload"] is typing.overload
+        assert namespace["math"] is math
+        assert "OnlyInTrio" not in namespace and "_Hidden" not in namespace
+        assert "sys" not in namespace  # deleted at the end of the module
+        import trio._sync
+        listed = dir(trio._sync)
+        assert "Lock" in listed and "overload" in listed
+        assert "OnlyInTrio" not in listed and "sys" not in listed and "Event" not in listed
+        import trio
+        assert trio._util.__name__ == "trio._util"  # not imported by anyone yet
+        from trio._util import Final
+        try:
+            class Sub(Final):
+                pass
+        except AttributeError as exc:
+            assert str(exc).startswith(PRIVATE_MARK), exc
+        else:
+            raise AssertionError("subclassed a placeholder")
+        try:
+            isinstance(1, Final)
+        except AttributeError as exc:
+            assert str(exc).startswith(PRIVATE_MARK), exc
+        else:
+            raise AssertionError("isinstance() with a placeholder")
+        import trio._util
+        try:
+            trio._util.Final = object  # patching a private name nothing reads
+        except AttributeError as exc:
+            assert str(exc).startswith(PRIVATE_MARK), exc
+        else:
+            raise AssertionError("patched a placeholder")
+        trio._util.Mine = 1  # a name trio does not have: an ordinary attribute
+        assert trio._util.Mine == 1
+        """
+    )
+
+
+def test_a_public_trio_name_lowio_lacks_is_not_a_module() -> None:
+    check(
+        """
+        import lowio
+        lowio.install_as_trio()
+        try:
+            from trio import NoSuchThing
+        except ImportError as exc:
+            assert "NoSuchThing" in str(exc), exc
+        else:
+            raise AssertionError(f"resolved to {NoSuchThing!r}")
+        import trio._core._run  # private module paths still import
+        """
+    )
+
+
+def test_suite_mode_patching_a_counterpart_patches_lowio(tmp_path: Path) -> None:
+    (tmp_path / "_subprocess.py").write_text("can_try_pidfd_open = True\n")
+    check(
+        f"""
+        from unittest import mock
+        import lowio, lowio._subprocess as sub
+        lowio.install_as_trio(_tests_dir={str(tmp_path)!r})
+        with mock.patch("trio._subprocess.can_try_pidfd_open", new=False):
+            assert sub._can_try_pidfd_open is False
+        assert sub._can_try_pidfd_open is True
         """
     )

@@ -499,3 +499,28 @@ def test_a_foreign_async_generator_goes_to_the_previous_finalizer() -> None:
     finally:
         sys.set_asyncgen_hooks(*old)
     assert finalized == ["gen"]
+
+
+@pytest.mark.parametrize("lib", [trio, lowio], ids=["trio", "lowio"])
+def test_public_helpers_trio_0_35_has(lib: Any) -> None:
+    assert lib.lowlevel.encode_hostname("faß.de") == b"xn--fa-hia.de"
+    assert lib.lowlevel.encode_hostname("::1") == b"::1"
+    path = lib.WindowsPath("c:/x")
+    assert str(path) == "c:\\x" and isinstance(path, lib.Path)
+
+    async def two_clocks(*, a: object, b: object) -> None: ...  # pragma: no cover
+
+    with pytest.raises(ValueError, match=r"^too many clocks spoil the broth!$"):
+        lib.testing.trio_test(two_clocks)(
+            a=lib.testing.MockClock(), b=lib.testing.MockClock(autojump_threshold=0)
+        )
+
+
+@pytest.mark.parametrize("lib", [trio, lowio], ids=["trio", "lowio"])
+def test_raises_group_and_matcher_are_deprecated_names(lib: Any) -> None:
+    with pytest.deprecated_call(match="RaisesGroup"):
+        raises_group = lib.testing.RaisesGroup
+    with pytest.deprecated_call(match="RaisesExc"):
+        matcher = lib.testing.Matcher
+    with raises_group(matcher(ValueError, match="^x$")):
+        raise BaseExceptionGroup("eg", [ValueError("x")])

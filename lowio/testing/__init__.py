@@ -1,5 +1,7 @@
 """``lowio.testing``: helpers for testing code that runs on lowio."""
 
+import warnings
+
 from .._core import MockClock, wait_all_tasks_blocked
 from .._threads import active_thread_count, wait_all_threads_completed
 from ._check_streams import check_half_closeable_stream, check_one_way_stream, check_two_way_stream
@@ -37,3 +39,27 @@ __all__ = [
     "wait_all_tasks_blocked",
     "wait_all_threads_completed",
 ]
+
+# trio.testing's RaisesGroup and Matcher moved into pytest (pytest.RaisesGroup,
+# pytest.RaisesExc); trio keeps them as deprecated names, and so does lowio,
+# as pytest's own classes (so only where pytest is installed).
+_MOVED_TO_PYTEST = {"RaisesGroup": "RaisesGroup", "Matcher": "RaisesExc"}
+
+
+def __getattr__(name: str) -> object:
+    moved = _MOVED_TO_PYTEST.get(name.removeprefix("_"))
+    if moved is None:
+        raise AttributeError(f"module 'lowio.testing' has no attribute {name!r}")
+    try:
+        import pytest
+    except ImportError:
+        raise AttributeError(
+            f"lowio.testing.{name} is pytest.{moved}, and pytest is not installed"
+        ) from None
+    if not name.startswith("_"):  # a DeprecationWarning, as trio's here
+        warnings.warn(
+            f"lowio.testing.{name} is deprecated since trio 0.33.0; use pytest.{moved}",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+    return getattr(pytest, moved)
