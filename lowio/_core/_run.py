@@ -26,6 +26,7 @@ import sniffio
 from ._asyncgens import AsyncGenerators
 from ._cancel import MISNESTING_ADVICE, CancelReason, CancelScope
 from ._clock import Clock
+from ._detach import Detach
 from ._entry_queue import EntryQueue, RunToken, new_token
 from ._exceptions import LowioInternalError
 from ._instruments import Instruments
@@ -372,6 +373,9 @@ class Runner:
                         task._attempt_delivery_of_any_pending_cancel()
                     elif task._ki_pending:
                         task._attempt_delivery_of_pending_ki()
+                elif type(msg) is Detach:
+                    # the coroutine stays suspended for another runner
+                    self.task_exited(task, *msg.result())
                 else:
                     task._abort = msg
                     self.reschedule_raise(task, TypeError(_FOREIGN_YIELD.format(msg)))
