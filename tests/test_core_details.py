@@ -30,3 +30,52 @@ def test_no_public_constructor_names_the_public_class() -> None:
 def test_no_public_constructor_under_trios_name() -> None:
     with pytest.raises(TypeError, match=r"^trio\.Cancelled has no public constructor$"):
         lowio.Cancelled()
+
+
+@pytest.mark.usefixtures("as_trio")
+def test_bad_call_hint_names_trio() -> None:
+    async def f() -> None:
+        pass
+
+    coro = f()
+    with pytest.raises(TypeError, match=r"^Trio was expecting an async function") as info:
+        lowio.run(coro)  # type: ignore[arg-type]
+    assert "trio.run(f, ...)" in str(info.value)
+
+
+def test_instrument_whose_hook_lookup_raises_is_not_installed() -> None:
+    class Evil(lowio.abc.Instrument):
+        def task_exited(self, task: object) -> None:
+            raise AssertionError("never called")  # pragma: no cover
+
+        @property
+        def after_run(self) -> None:
+            raise ValueError("oops")
+
+    async def main() -> None:
+        with pytest.raises(ValueError, match=r"^oops$"):
+            lowio.lowlevel.add_instrument(Evil())
+        instruments = lowio.lowlevel.current_task()._runner.instruments
+        assert "task_exited" not in instruments
+        assert "after_run" not in instruments
+        assert not instruments
+
+    lowio.run(main)
+
+
+def test_after_run_sees_the_run() -> None:
+    seen: list[tuple[str, bool, bool]] = []
+
+    class Probe(lowio.abc.Instrument):
+        def before_run(self) -> None:
+            seen.append(("before", lowio.lowlevel.in_run(), lowio.lowlevel.in_task()))
+
+        def after_run(self) -> None:
+            seen.append(("after", lowio.lowlevel.in_run(), lowio.lowlevel.in_task()))
+
+    async def main() -> None:
+        pass
+
+    lowio.run(main, instruments=[Probe()])
+    assert seen == [("before", True, False), ("after", True, False)]
+    assert not lowio.lowlevel.in_run()

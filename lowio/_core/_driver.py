@@ -186,7 +186,11 @@ class SteppedRun:
         if runner.init_task in runner.tasks:
             return False
         if runner.instruments.active:
-            runner.instruments.call("after_run")
+            outer = _enter(runner)  # as in trio: after_run sees in_run() true
+            try:
+                runner.instruments.call("after_run")
+            finally:
+                _leave(outer)
         self._close()
         return True
 

@@ -32,6 +32,7 @@ from ._exceptions import LowioInternalError
 from ._instruments import Instruments
 from ._io import IOManager, IOStatistics
 from ._ki import KIManager
+from ._library_name import library_name
 from ._local import GLOBAL_RUN_CONTEXT, no_run_error
 from ._mock_clock import MockClock
 from ._nursery import Nursery, open_nursery
@@ -56,16 +57,18 @@ _FOREIGN_YIELD = (
 
 def coroutine_or_error(async_fn: Callable[..., Awaitable[T]], args: tuple[Any, ...]) -> Any:
     """``async_fn(*args)``, checked to be a coroutine, with a hint if not."""
+    lib = library_name()
+    who = "Trio" if lib == "trio" else lib  # trio's texts say "Trio"
     if isinstance(async_fn, types.CoroutineType):
         name = getattr(async_fn, "__name__", "fn")
         async_fn.close()
         raise TypeError(
-            "lowio was expecting an async function, but instead it got a coroutine "
+            f"{who} was expecting an async function, but instead it got a coroutine "
             f"object {async_fn!r}\n\nProbably you did something like:\n\n"
-            f"  lowio.run({name}(...))            # incorrect!\n"
+            f"  {lib}.run({name}(...))            # incorrect!\n"
             f"  nursery.start_soon({name}(...))  # incorrect!\n\n"
             "Instead, you want (notice the parentheses!):\n\n"
-            f"  lowio.run({name}, ...)            # correct!\n"
+            f"  {lib}.run({name}, ...)            # correct!\n"
             f"  nursery.start_soon({name}, ...)  # correct!"
         )
     coro = async_fn(*args)
@@ -77,14 +80,14 @@ def coroutine_or_error(async_fn: Callable[..., Awaitable[T]], args: tuple[Any, .
         return coro  # a @types.coroutine function, such as lowio.lowlevel.checkpoint
     if getattr(coro, "_asyncio_future_blocking", None) is not None:
         raise TypeError(
-            f"lowio was expecting an async function, but instead it got {coro!r} - are you "
+            f"{who} was expecting an async function, but instead it got {coro!r} - are you "
             "trying to use a library written for asyncio/twisted/tornado or similar? "
             "That won't work without some sort of compatibility shim."
         )
     if isinstance(coro, types.AsyncGeneratorType):
         raise TypeError(f"expected an async function but got an async generator {coro!r}")
     raise TypeError(
-        f"lowio expected an async function, but {getattr(async_fn, '__qualname__', async_fn)!r} "
+        f"{who} expected an async function, but {getattr(async_fn, '__qualname__', async_fn)!r} "
         f"appears to be synchronous (it returned {type(coro).__name__}, not a coroutine)"
     )
 
