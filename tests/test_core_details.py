@@ -3,12 +3,16 @@ instrument hooks."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 
 import pytest
 
 import lowio
 from lowio._core import _library_name
+
+if sys.version_info < (3, 11):  # pragma: no cover
+    from exceptiongroup import BaseExceptionGroup
 
 
 @pytest.fixture
@@ -79,3 +83,21 @@ def test_after_run_sees_the_run() -> None:
     lowio.run(main, instruments=[Probe()])
     assert seen == [("before", True, False), ("after", True, False)]
     assert not lowio.lowlevel.in_run()
+
+
+def test_system_task_crash_cause_is_wrapped_as_in_trio() -> None:
+    async def crasher() -> None:
+        raise KeyError("k")
+
+    async def main() -> None:
+        lowio.lowlevel.spawn_system_task(crasher)
+        await lowio.sleep_forever()
+
+    with pytest.raises(lowio.LowioInternalError) as info:
+        lowio.run(main)
+    cause = info.value.__cause__
+    # the system nursery's group inside the outer (run_sync_soon) nursery's
+    assert isinstance(cause, BaseExceptionGroup)
+    (inner,) = cause.exceptions
+    assert isinstance(inner, BaseExceptionGroup)
+    assert [type(e) for e in inner.exceptions] == [KeyError]

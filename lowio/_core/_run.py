@@ -285,22 +285,26 @@ class Runner:
     # ---- the init task ----
 
     async def init(self, async_fn: Callable[..., Awaitable[object]], args: tuple[Any, ...]) -> None:
-        async with open_nursery() as system_nursery:
-            self.system_nursery = system_nursery
-            async with open_nursery() as main_nursery:
-                try:
-                    self.main_task = self.spawn_impl(async_fn, args, main_nursery, None)
-                except BaseException as exc:
-                    self.main_task_outcome = (None, exc)
-                    return
-            system_nursery.cancel_scope.cancel()
-        self.system_nursery = None
-        with CancelScope():
-            await self.asyncgens.finalize_remaining()
-        # No user code is left but run_sync_soon callbacks: stop taking them
-        # and run those already queued (as trio's run_sync_soon task does).
-        self.entry_queue.close()
-        self.entry_queue.run_pending()
+        # The outer nursery stands where trio runs its run_sync_soon task: an
+        # error of a system task reaches LowioInternalError wrapped as in trio
+        # (system nursery group, then this one's).
+        async with open_nursery():
+            async with open_nursery() as system_nursery:
+                self.system_nursery = system_nursery
+                async with open_nursery() as main_nursery:
+                    try:
+                        self.main_task = self.spawn_impl(async_fn, args, main_nursery, None)
+                    except BaseException as exc:
+                        self.main_task_outcome = (None, exc)
+                        return
+                system_nursery.cancel_scope.cancel()
+            self.system_nursery = None
+            with CancelScope():
+                await self.asyncgens.finalize_remaining()
+            # No user code is left but run_sync_soon callbacks: stop taking them
+            # and run those already queued (as trio's run_sync_soon task does).
+            self.entry_queue.close()
+            self.entry_queue.run_pending()
 
     # ---- the loop ----
 
