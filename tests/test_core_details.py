@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -101,3 +102,25 @@ def test_system_task_crash_cause_is_wrapped_as_in_trio() -> None:
     (inner,) = cause.exceptions
     assert isinstance(inner, BaseExceptionGroup)
     assert [type(e) for e in inner.exceptions] == [KeyError]
+
+
+def test_spawned_function_sees_lowio_whatever_the_spawner_set() -> None:
+    import sniffio
+
+    seen: list[str] = []
+
+    def returns_coroutine() -> Any:
+        seen.append(sniffio.current_async_library())
+        return lowio.sleep(0)
+
+    async def main() -> None:
+        local = sniffio.thread_local
+        async with lowio.open_nursery() as nursery:
+            previous, local.name = local.name, "nullio"
+            try:
+                nursery.start_soon(returns_coroutine)
+            finally:
+                local.name = previous
+
+    lowio.run(main)
+    assert seen == [_library_name.library_name()]

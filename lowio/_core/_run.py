@@ -71,7 +71,14 @@ def coroutine_or_error(async_fn: Callable[..., Awaitable[T]], args: tuple[Any, .
             f"  {lib}.run({name}, ...)            # correct!\n"
             f"  nursery.start_soon({name}, ...)  # correct!"
         )
-    coro = async_fn(*args)
+    # a sync function returning a coroutine runs "in" lowio too (as in
+    # trio), whatever library name the spawning code had set
+    local = sniffio.thread_local
+    previous, local.name = local.name, lib
+    try:
+        coro = async_fn(*args)
+    finally:
+        local.name = previous
     if type(coro) is types.CoroutineType:
         return coro
     if isinstance(coro, Coroutine):
