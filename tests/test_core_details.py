@@ -124,3 +124,27 @@ def test_spawned_function_sees_lowio_whatever_the_spawner_set() -> None:
 
     lowio.run(main)
     assert seen == [_library_name.library_name()]
+
+
+def test_run_sync_soon_crash_after_the_system_nursery_closed() -> None:
+    record: list[str] = []
+    saved: list[Any] = []
+
+    async def agen() -> Any:
+        token = lowio.lowlevel.current_token()
+        try:
+            yield 1
+        finally:
+            token.run_sync_soon(lambda: {}["nope"])
+            token.run_sync_soon(lambda: record.append("2nd ran"))
+
+    async def main() -> None:
+        saved.append(agen())
+        await saved[-1].asend(None)  # finalized once the system nursery is gone
+
+    with pytest.raises(lowio.LowioInternalError) as info:
+        lowio.run(main)
+    cause = info.value.__cause__
+    assert isinstance(cause, BaseExceptionGroup)
+    assert [type(e) for e in cause.exceptions] == [KeyError]
+    assert record == ["2nd ran"]  # the later callback still ran

@@ -160,6 +160,9 @@ class Runner:
         self.main_task: Task | None = None
         self.main_task_outcome: tuple[Any, BaseException | None] | None = None
         self.system_nursery: Nursery | None = None
+        # the init task's outermost nursery: where a run_sync_soon callback's
+        # error goes once the system nursery has closed
+        self.outer_nursery: Nursery | None = None
         self.ki_pending = False
         self.waiting_for_idle: list[tuple[float, int, Task]] = []
         self._idle_seq = 0
@@ -295,7 +298,7 @@ class Runner:
         # The outer nursery stands where trio runs its run_sync_soon task: an
         # error of a system task reaches LowioInternalError wrapped as in trio
         # (system nursery group, then this one's).
-        async with open_nursery():
+        async with open_nursery() as self.outer_nursery:
             async with open_nursery() as system_nursery:
                 self.system_nursery = system_nursery
                 async with open_nursery() as main_nursery:
