@@ -148,3 +148,37 @@ def test_run_sync_soon_crash_after_the_system_nursery_closed() -> None:
     assert isinstance(cause, BaseExceptionGroup)
     assert [type(e) for e in cause.exceptions] == [KeyError]
     assert record == ["2nd ran"]  # the later callback still ran
+
+
+def test_foreign_async_generator_without_hooks_is_closed_as_cpython_would() -> None:
+    import gc
+
+    async def awaits_after_yield() -> Any:
+        try:
+            yield 42
+        finally:
+            await lowio.lowlevel.cancel_shielded_checkpoint()
+
+    reported: list[str] = []
+    holder: list[Any] = []
+
+    class StepOutsideTasks(lowio.abc.Instrument):
+        def before_io_wait(self, timeout: float) -> None:
+            if not holder:
+                agen = awaits_after_yield()
+                with pytest.raises(StopIteration):
+                    agen.asend(None).send(None)  # first iterated outside any task
+                holder.append(agen)
+
+    async def main() -> None:
+        await lowio.sleep(0.001)
+        holder.clear()  # collected inside the run: our finalizer decides
+        gc.collect()
+
+    old_hook = sys.unraisablehook
+    sys.unraisablehook = lambda u: reported.append(str(u.exc_value))
+    try:
+        lowio.run(main, instruments=[StepOutsideTasks()])
+    finally:
+        sys.unraisablehook = old_hook
+    assert any("awaited something during finalization" in r for r in reported), reported
