@@ -182,3 +182,16 @@ def test_foreign_async_generator_without_hooks_is_closed_as_cpython_would() -> N
     finally:
         sys.unraisablehook = old_hook
     assert any("awaited something during finalization" in r for r in reported), reported
+
+
+def test_waiting_on_a_closed_fd_raises_the_plain_ebadf() -> None:
+    import socket
+
+    async def main() -> None:
+        for wait in (lowio.lowlevel.wait_readable, lowio.lowlevel.wait_writable):
+            with socket.socket() as sock:
+                fd = sock.fileno()
+            with pytest.raises(OSError, match=r"^\[Errno 9\] Bad file descriptor$"):
+                await wait(fd)
+
+    lowio.run(main)
