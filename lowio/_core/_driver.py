@@ -130,7 +130,13 @@ class SteppedRun:
         try:
             clock.start_clock()
             if runner.instruments.active:
-                runner.instruments.call("before_run")
+                # as in trio, Ctrl-C during before_run is the run's (the
+                # main task gets it): the handler is in place meanwhile
+                runner.ki.install(runner)
+                try:
+                    runner.instruments.call("before_run")
+                finally:
+                    runner.ki.close()
             runner.init_task = runner.spawn_impl(
                 runner.init, (async_fn, args), None, "<init>", system_task=True
             )

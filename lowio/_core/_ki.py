@@ -172,6 +172,12 @@ class KIManager:
             if not restrict and not ki_protection_enabled(frame):
                 raise KeyboardInterrupt
             runner.ki_pending = True
+            # The main task's next checkpoint raises it at once (as in
+            # trio), even if it never blocks; a parked main task is woken
+            # through its abort after the loop's next I/O wait.
+            main = runner.main_task
+            if main is not None and main in runner.tasks:
+                main._ki_pending = True
             runner.io.wake()
 
         signal.signal(signal.SIGINT, handler)

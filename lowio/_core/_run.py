@@ -164,6 +164,7 @@ class Runner:
         # error goes once the system nursery has closed
         self.outer_nursery: Nursery | None = None
         self.ki_pending = False
+        self.ki_offered = False  # the parked main task's abort was tried
         self.waiting_for_idle: list[tuple[float, int, Task]] = []
         self._idle_seq = 0
         self.timers = Timers()
@@ -480,9 +481,10 @@ class Runner:
         main = self.main_task
         if main is None or main not in self.tasks:
             return  # raised out of run() at the end
-        if main._ki_pending:
-            return  # offered already: it waits for the main task's next checkpoint
-        main._ki_pending = True
+        main._ki_pending = True  # its next checkpoint raises it
+        if self.ki_offered:
+            return  # its abort was tried already: it waits for that checkpoint
+        self.ki_offered = True
         main._attempt_delivery_of_pending_ki()
 
     # ---- statistics ----

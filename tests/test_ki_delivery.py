@@ -1,0 +1,74 @@
+"""Ctrl-C delivery details shared with trio: during ``before_run``, at the
+next checkpoint of a main task that never blocks, at
+``checkpoint_if_cancelled``."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+import lowio
+from lowio.lowlevel import (
+    cancel_shielded_checkpoint,
+    checkpoint,
+    checkpoint_if_cancelled,
+    currently_ki_protected,
+    enable_ki_protection,
+)
+
+
+def ki_self() -> None:
+    signal.raise_signal(signal.SIGINT)
+
+
+def test_ctrl_c_in_before_run_reaches_the_run() -> None:
+    class Death(lowio.abc.Instrument):
+        def before_run(self) -> None:
+            ki_self()
+
+    async def main() -> None:
+        await checkpoint()
+
+    with pytest.raises(KeyboardInterrupt):
+        lowio.run(main, instruments=[Death()])
+
+
+def test_checkpoint_if_cancelled_raises_pending_ki_at_once() -> None:
+    @enable_ki_protection
+    async def main() -> None:
+        assert currently_ki_protected()
+        ki_self()
+        with pytest.raises(KeyboardInterrupt):
+            await checkpoint_if_cancelled()
+
+    lowio.run(main)
+
+
+def test_ki_at_the_first_checkpoint_of_a_runnable_main_task() -> None:
+    steps = []
+
+    @enable_ki_protection
+    async def main() -> None:
+        ki_self()
+        await cancel_shielded_checkpoint()  # never raises
+        with pytest.raises(KeyboardInterrupt):
+            await checkpoint()  # the very next checkpoint, not POLL_EVERY later
+        steps.append("raised")
+        await checkpoint()  # delivered once
+
+    lowio.run(main)
+    assert steps == ["raised"]
+
+
+def test_ki_wakes_a_parked_main_task() -> None:
+    @enable_ki_protection
+    async def main() -> None:
+        ki_self()
+        with pytest.raises(KeyboardInterrupt):
+            await lowio.sleep(10)
+        ki_self()  # a second Ctrl-C is delivered too
+        with pytest.raises(KeyboardInterrupt):
+            await lowio.sleep(10)
+
+    lowio.run(main)
