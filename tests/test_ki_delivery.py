@@ -72,3 +72,26 @@ def test_ki_wakes_a_parked_main_task() -> None:
             await lowio.sleep(10)
 
     lowio.run(main)
+
+
+def test_protection_marks_the_function_inside_an_async_generator_wrapper() -> None:
+    async_generator = pytest.importorskip("async_generator")
+
+    @enable_ki_protection
+    @async_generator.async_generator
+    async def protected() -> None:
+        assert currently_ki_protected()
+        await async_generator.yield_()
+
+    @async_generator.async_generator
+    async def plain() -> None:  # shares the wrapper's code with protected
+        assert not currently_ki_protected()
+        await async_generator.yield_()
+
+    async def main() -> None:
+        async for _ in protected():
+            pass
+        async for _ in plain():
+            pass
+
+    lowio.run(main)

@@ -55,6 +55,10 @@ _MARKS: dict[int, tuple[weakref.ref[types.CodeType], bool]] = {}
 
 
 def _mark(fn: object, protected: bool, what: str) -> None:
+    if getattr(fn, "_async_gen_function", None) == id(fn):
+        # the ``async_generator`` package's wrapper (its code is shared by
+        # every function it wraps): mark the wrapped function instead
+        fn = getattr(fn, "__wrapped__", fn)
     code = getattr(fn, "__code__", None)
     if not isinstance(code, types.CodeType):
         raise TypeError(
