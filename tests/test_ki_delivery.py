@@ -95,3 +95,37 @@ def test_protection_marks_the_function_inside_an_async_generator_wrapper() -> No
             pass
 
     lowio.run(main)
+
+
+def test_pending_ki_goes_before_cancellation() -> None:
+    @enable_ki_protection
+    async def main() -> None:
+        with lowio.CancelScope() as scope:
+            scope.cancel()
+            with pytest.raises(lowio.Cancelled):
+                await checkpoint()
+            ki_self()
+            with pytest.raises(KeyboardInterrupt):
+                await checkpoint()
+            with pytest.raises(lowio.Cancelled):
+                await checkpoint()
+
+    lowio.run(main)
+
+
+def test_handler_installed_even_if_threading_lost_the_main_thread() -> None:
+    import threading
+
+    main = threading.main_thread()
+    original = threading._active[main.ident]  # type: ignore[attr-defined]
+    seen = []
+
+    async def inner() -> None:
+        seen.append(signal.getsignal(signal.SIGINT) is not signal.default_int_handler)
+
+    try:
+        del threading._active[main.ident]  # type: ignore[attr-defined]
+        lowio.run(inner)
+    finally:
+        threading._active[main.ident] = original  # type: ignore[attr-defined]
+    assert seen == [True]

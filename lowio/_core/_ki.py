@@ -165,7 +165,9 @@ class KIManager:
 
     def install(self, runner: Runner) -> None:
         global _installed
-        if threading.current_thread() is not threading.main_thread():
+        # by thread id: current_thread() may be a dummy if threading's
+        # registry lost the main thread (trio's tests check this)
+        if threading.get_ident() != threading.main_thread().ident:
             return
         if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
             return  # the user installed their own handler: leave it alone

@@ -387,10 +387,11 @@ class Runner:
                 elif type(msg) is Park:
                     task._abort = msg.abort
                     task._cancel_points += 1
-                    if task._cancel_status.effectively_cancelled:
-                        task._attempt_delivery_of_any_pending_cancel()
-                    elif task._ki_pending:
+                    # as in trio, a pending Ctrl-C goes before a cancellation
+                    if task._ki_pending:
                         task._attempt_delivery_of_pending_ki()
+                    elif task._cancel_status.effectively_cancelled:
+                        task._attempt_delivery_of_any_pending_cancel()
                 elif type(msg) is Detach:
                     # the coroutine stays suspended for another runner
                     self.task_exited(task, *msg.result())
