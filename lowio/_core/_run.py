@@ -55,11 +55,16 @@ _FOREIGN_YIELD = (
 )
 
 
+def _names() -> tuple[str, str]:
+    """The library name, and how error texts spell it ("Trio" as trio's)."""
+    lib = library_name()
+    return lib, "Trio" if lib == "trio" else lib
+
+
 def coroutine_or_error(async_fn: Callable[..., Awaitable[T]], args: tuple[Any, ...]) -> Any:
     """``async_fn(*args)``, checked to be a coroutine, with a hint if not."""
-    lib = library_name()
-    who = "Trio" if lib == "trio" else lib  # trio's texts say "Trio"
     if isinstance(async_fn, types.CoroutineType):
+        lib, who = _names()
         name = getattr(async_fn, "__name__", "fn")
         async_fn.close()
         raise TypeError(
@@ -74,13 +79,19 @@ def coroutine_or_error(async_fn: Callable[..., Awaitable[T]], args: tuple[Any, .
     # a sync function returning a coroutine runs "in" lowio too (as in
     # trio), whatever library name the spawning code had set
     local = sniffio.thread_local
-    previous, local.name = local.name, lib
-    try:
+    previous = local.name
+    lib = library_name()
+    if previous == lib:  # the usual case: inside the run's thread
         coro = async_fn(*args)
-    finally:
-        local.name = previous
+    else:
+        local.name = lib
+        try:
+            coro = async_fn(*args)
+        finally:
+            local.name = previous
     if type(coro) is types.CoroutineType:
         return coro
+    lib, who = _names()
     if isinstance(coro, Coroutine):
         return coro
     if isinstance(coro, types.GeneratorType) and coro.gi_code.co_flags & CO_ITERABLE_COROUTINE:
