@@ -26,6 +26,11 @@ from ._core import (
     spawn_system_task,
     wait_task_rescheduled,
 )
+from ._core._detach import (
+    permanently_detach_coroutine_object,
+    reattach_detached_coroutine_object,
+    temporarily_detach_coroutine_object,
+)
 from ._core._guest import start_guest_run
 from ._core._ki import currently_ki_protected, disable_ki_protection, enable_ki_protection
 from ._core._local import in_run, in_task
@@ -79,12 +84,15 @@ __all__ = [
     "in_trio_task",
     "notify_closing",
     "open_process",
+    "permanently_detach_coroutine_object",
+    "reattach_detached_coroutine_object",
     "remove_instrument",
     "remove_parking_lot_breaker",
     "reschedule",
     "spawn_system_task",
     "start_guest_run",
     "start_thread_soon",
+    "temporarily_detach_coroutine_object",
     "wait_readable",
     "wait_task_rescheduled",
     "wait_writable",

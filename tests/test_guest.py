@@ -125,7 +125,14 @@ def test_start_guest_run_refuses_inside_a_run_and_bad_clock() -> None:
 def test_on_asyncio_with_sniffio() -> None:
     async def lowio_main() -> list[str]:
         names = [sniffio.current_async_library()]
-        await lowio.sleep(0.01)
+
+        async def in_asyncio() -> None:
+            names.append(sniffio.current_async_library())
+
+        # an asyncio task made here copies this task's context
+        task = asyncio.ensure_future(in_asyncio())
+        while not task.done():
+            await lowio.sleep(0.001)
         return names
 
     async def aio_main() -> list[str]:
@@ -143,7 +150,7 @@ def test_on_asyncio_with_sniffio() -> None:
         result: list[str] = (await done).unwrap()
         return result
 
-    assert asyncio.run(aio_main()) == [lowio._core._library_name.library_name()]
+    assert asyncio.run(aio_main()) == [lowio._core._library_name.library_name(), "asyncio"]
 
 
 def test_wakeup_fd_collision_warns() -> None:

@@ -256,7 +256,7 @@ def test_100k_pending_deadlines() -> None:
 def test_mock_clock_by_hand() -> None:
     real_now = 123.0
     clock = MockClock()
-    clock._read_real = lambda: real_now
+    clock._real_clock = lambda: real_now
     assert "MockClock" in repr(clock)
     assert clock.rate == 0
     assert clock.current_time() == 0

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._cancel import CancelScope
 from ._exceptions import RunFinishedError
+from ._ki import call_unprotected
 from ._local import GLOBAL_RUN_CONTEXT
 from ._traps import Abort, wait_task_rescheduled
 
@@ -26,6 +27,25 @@ _NO_ASYNC_WORK = "disallow async work when closing async generators during lowio
 
 def _name(agen: Any) -> str:
     return str(getattr(agen, "__qualname__", None) or repr(agen))
+
+
+def _close_without_hooks(agen: AsyncGeneratorType[Any, Any]) -> None:
+    """What CPython does to a collected async generator when no finalizer
+    hook is installed (ours replaces that): closes it synchronously.  A
+    generator that yields again raises ``RuntimeError`` ("ignored
+    GeneratorExit"); one that awaits raises a clearer ``RuntimeError``.
+    Both end up printed as unraisable exceptions."""
+    closer = agen.aclose()
+    try:
+        call_unprotected(closer.send, None)
+    except StopIteration:
+        return
+    closer.close()
+    raise RuntimeError(
+        f"Non-lowio async generator {_name(agen)!r} awaited something during "
+        "finalization; install a finalization hook to support this, or wrap it "
+        "in 'async with aclosing(...):'"
+    )
 
 
 class AsyncGenerators:
@@ -93,6 +113,8 @@ class AsyncGenerators:
             self._foreign_dying.discard(key)
             if self._prev is not None and self._prev.finalizer is not None:
                 self._prev.finalizer(agen)
+            else:
+                _close_without_hooks(agen)
             return
         name = _name(agen)
         try:

@@ -130,7 +130,13 @@ class SteppedRun:
         try:
             clock.start_clock()
             if runner.instruments.active:
-                runner.instruments.call("before_run")
+                # as in trio, Ctrl-C during before_run is the run's (the
+                # main task gets it): the handler is in place meanwhile
+                runner.ki.install(runner)
+                try:
+                    runner.instruments.call("before_run")
+                finally:
+                    runner.ki.close()
             runner.init_task = runner.spawn_impl(
                 runner.init, (async_fn, args), None, "<init>", system_task=True
             )
@@ -186,7 +192,11 @@ class SteppedRun:
         if runner.init_task in runner.tasks:
             return False
         if runner.instruments.active:
-            runner.instruments.call("after_run")
+            outer = _enter(runner)  # as in trio: after_run sees in_run() true
+            try:
+                runner.instruments.call("after_run")
+            finally:
+                _leave(outer)
         self._close()
         return True
 

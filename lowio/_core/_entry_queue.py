@@ -73,11 +73,19 @@ class EntryQueue:
             # As in trio: the error is raised in a new system task, which
             # crashes the run (LowioInternalError) after cancelling every
             # task, while the other queued callbacks still run.
+            # After the system nursery has closed (a callback queued by an
+            # async generator's finalizer, say) the task goes to the init
+            # task's outer nursery, as trio's run_sync_soon task lives there.
             runner = GLOBAL_RUN_CONTEXT.runner
-            if runner is not None and runner.system_nursery is not None:
-                with contextlib.suppress(RuntimeError):
-                    runner.spawn_system_task_impl(_reraise, (exc,), name="<run_sync_soon crash>")
-                    return
+            if runner is not None:
+                for nursery in (runner.system_nursery, runner.outer_nursery):
+                    if nursery is None or nursery._closed:
+                        continue
+                    with contextlib.suppress(RuntimeError):
+                        runner.spawn_impl(
+                            _reraise, (exc,), nursery, "<run_sync_soon crash>", system_task=True
+                        )
+                        return
             raise LowioInternalError(
                 f"run_sync_soon callback {sync_fn!r} raised an exception"
             ) from exc

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any, Literal, NoReturn, TypeVar
 from typing import final as typing_final
+
+from ._library_name import library_name
 
 T = TypeVar("T")
 C = TypeVar("C", bound=type)
@@ -26,12 +29,25 @@ def final(cls: C) -> C:
     return typing_final(cls)
 
 
+_PUBLIC_MODULES = ("", ".lowlevel", ".testing", ".abc", ".socket")
+
+
+def _public_name(cls: type) -> str:
+    """The name a program knows ``cls`` by: ``lowio.Cancelled`` (or
+    ``trio.Cancelled`` under ``install_as_trio``), else its module path."""
+    for public in _PUBLIC_MODULES:
+        module = sys.modules.get("lowio" + public)
+        if module is not None and getattr(module, cls.__qualname__, None) is cls:
+            return f"{library_name()}{public}.{cls.__qualname__}"
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
 class NoPublicConstructor(type):
     """Metaclass for classes users must not instantiate: ``Cls(...)`` raises
     ``TypeError``; lowio itself uses ``Cls._create(...)``."""
 
     def __call__(cls, *args: object, **kwargs: object) -> NoReturn:
-        raise TypeError(f"{cls.__module__}.{cls.__qualname__} has no public constructor")
+        raise TypeError(f"{_public_name(cls)} has no public constructor")
 
     def _create(cls: type[T], *args: Any, **kwargs: Any) -> T:
         return super().__call__(*args, **kwargs)  # type: ignore[misc, no-any-return]

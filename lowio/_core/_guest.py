@@ -357,6 +357,10 @@ def start_guest_run(
         else run_sync_soon_not_threadsafe,
         done_callback,
     )
+    # The host's own tasks (an asyncio task a guest task creates) copy the
+    # guest's context: sniffio must not find lowio there.  In the guest,
+    # each tick sets sniffio's thread-local instead (as trio does).
+    runner.system_context.run(sniffio.current_async_library_cvar.set, None)
     glob.runner, glob.task = runner, None
     try:
         try:

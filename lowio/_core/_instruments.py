@@ -55,11 +55,16 @@ class Instruments:
     def __bool__(self) -> bool:
         return bool(self._instruments)
 
+    def __contains__(self, hook: object) -> bool:
+        """Whether some installed instrument implements ``hook`` (a name)."""
+        return hook in self._by_hook
+
     def add(self, instrument: object) -> None:
         if instrument in self._instruments:
             return
-        self._instruments.append(instrument)
-        self.active = True
+        # Look every hook up first: if that raises (a property, say), the
+        # instrument is not installed at all.
+        hooks = []
         for hook in HOOKS:
             method = getattr(instrument, hook, None)
             if method is None:
@@ -67,6 +72,10 @@ class Instruments:
             base = getattr(Instrument, hook)
             if getattr(method, "__func__", None) is base:
                 continue  # the base class's no-op
+            hooks.append(hook)
+        self._instruments.append(instrument)
+        self.active = True
+        for hook in hooks:
             self._by_hook.setdefault(hook, []).append(instrument)
 
     def remove(self, instrument: object) -> None:

@@ -256,8 +256,12 @@ class IOManager:
         state.mask = mask
         try:
             self._register(state)
-        except BaseException:
+        except BaseException as exc:
             self._free.append(slot)
+            if isinstance(exc, OSError) and exc.errno == errno.EBADF:
+                # trio's (the OS's) plain text, which programs match on;
+                # the poller's detailed one stays chained
+                raise OSError(errno.EBADF, os.strerror(errno.EBADF)) from exc
             raise
         self._slots[slot] = state
         self._states[fd] = state

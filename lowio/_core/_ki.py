@@ -55,6 +55,10 @@ _MARKS: dict[int, tuple[weakref.ref[types.CodeType], bool]] = {}
 
 
 def _mark(fn: object, protected: bool, what: str) -> None:
+    if getattr(fn, "_async_gen_function", None) == id(fn):
+        # the ``async_generator`` package's wrapper (its code is shared by
+        # every function it wraps): mark the wrapped function instead
+        fn = getattr(fn, "__wrapped__", fn)
     code = getattr(fn, "__code__", None)
     if not isinstance(code, types.CodeType):
         raise TypeError(
@@ -161,7 +165,9 @@ class KIManager:
 
     def install(self, runner: Runner) -> None:
         global _installed
-        if threading.current_thread() is not threading.main_thread():
+        # by thread id: current_thread() may be a dummy if threading's
+        # registry lost the main thread (trio's tests check this)
+        if threading.get_ident() != threading.main_thread().ident:
             return
         if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
             return  # the user installed their own handler: leave it alone
@@ -172,6 +178,12 @@ class KIManager:
             if not restrict and not ki_protection_enabled(frame):
                 raise KeyboardInterrupt
             runner.ki_pending = True
+            # The main task's next checkpoint raises it at once (as in
+            # trio), even if it never blocks; a parked main task is woken
+            # through its abort after the loop's next I/O wait.
+            main = runner.main_task
+            if main is not None and main in runner.tasks:
+                main._ki_pending = True
             runner.io.wake()
 
         signal.signal(signal.SIGINT, handler)

@@ -27,8 +27,8 @@ class MockClock(Clock):
     """
 
     def __init__(self, rate: float = 0.0, autojump_threshold: float = math.inf) -> None:
-        self._read_real = time.perf_counter
-        self._anchor_real = self._read_real()
+        self._real_clock = time.perf_counter
+        self._anchor_real = self._real_clock()
         self._anchor_virtual = 0.0
         self._rate = 0.0
         self._autojump_threshold = math.inf
@@ -47,7 +47,7 @@ class MockClock(Clock):
     def rate(self, new_rate: float) -> None:
         if new_rate < 0:
             raise ValueError("rate must be >= 0")
-        now_real = self._read_real()
+        now_real = self._real_clock()
         self._anchor_virtual = self._virtual_at(now_real)
         self._anchor_real = now_real
         self._rate = float(new_rate)
@@ -76,7 +76,7 @@ class MockClock(Clock):
         starts."""
 
     def current_time(self) -> float:
-        return self._virtual_at(self._read_real())
+        return self._virtual_at(self._real_clock())
 
     def deadline_to_sleep_time(self, deadline: float) -> float:
         """Real seconds until virtual ``deadline``: 0 if it has passed;

@@ -159,7 +159,7 @@ class Nursery(metaclass=NoPublicConstructor):
             await wait_task_rescheduled(keep_keyboard_interrupt)
 
         innermost = self._parent_task._child_nurseries.pop()
-        assert innermost is self, "nursery misnesting detected"
+        assert innermost is self, "Nursery misnesting detected!"
         errors, self._errors = self._errors, None
         if not errors:
             return None

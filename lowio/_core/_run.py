@@ -26,11 +26,13 @@ import sniffio
 from ._asyncgens import AsyncGenerators
 from ._cancel import MISNESTING_ADVICE, CancelReason, CancelScope
 from ._clock import Clock
+from ._detach import Detach
 from ._entry_queue import EntryQueue, RunToken, new_token
 from ._exceptions import LowioInternalError
 from ._instruments import Instruments
 from ._io import IOManager, IOStatistics
 from ._ki import KIManager
+from ._library_name import library_name
 from ._local import GLOBAL_RUN_CONTEXT, no_run_error
 from ._mock_clock import MockClock
 from ._nursery import Nursery, open_nursery
@@ -53,37 +55,57 @@ _FOREIGN_YIELD = (
 )
 
 
+def _names() -> tuple[str, str]:
+    """The library name, and how error texts spell it ("Trio" as trio's)."""
+    lib = library_name()
+    return lib, "Trio" if lib == "trio" else lib
+
+
 def coroutine_or_error(async_fn: Callable[..., Awaitable[T]], args: tuple[Any, ...]) -> Any:
     """``async_fn(*args)``, checked to be a coroutine, with a hint if not."""
     if isinstance(async_fn, types.CoroutineType):
+        lib, who = _names()
         name = getattr(async_fn, "__name__", "fn")
         async_fn.close()
         raise TypeError(
-            "lowio was expecting an async function, but instead it got a coroutine "
+            f"{who} was expecting an async function, but instead it got a coroutine "
             f"object {async_fn!r}\n\nProbably you did something like:\n\n"
-            f"  lowio.run({name}(...))            # incorrect!\n"
+            f"  {lib}.run({name}(...))            # incorrect!\n"
             f"  nursery.start_soon({name}(...))  # incorrect!\n\n"
             "Instead, you want (notice the parentheses!):\n\n"
-            f"  lowio.run({name}, ...)            # correct!\n"
+            f"  {lib}.run({name}, ...)            # correct!\n"
             f"  nursery.start_soon({name}, ...)  # correct!"
         )
-    coro = async_fn(*args)
+    # a sync function returning a coroutine runs "in" lowio too (as in
+    # trio), whatever library name the spawning code had set
+    local = sniffio.thread_local
+    previous = local.name
+    lib = library_name()
+    if previous == lib:  # the usual case: inside the run's thread
+        coro = async_fn(*args)
+    else:
+        local.name = lib
+        try:
+            coro = async_fn(*args)
+        finally:
+            local.name = previous
     if type(coro) is types.CoroutineType:
         return coro
+    lib, who = _names()
     if isinstance(coro, Coroutine):
         return coro
     if isinstance(coro, types.GeneratorType) and coro.gi_code.co_flags & CO_ITERABLE_COROUTINE:
         return coro  # a @types.coroutine function, such as lowio.lowlevel.checkpoint
     if getattr(coro, "_asyncio_future_blocking", None) is not None:
         raise TypeError(
-            f"lowio was expecting an async function, but instead it got {coro!r} - are you "
+            f"{who} was expecting an async function, but instead it got {coro!r} - are you "
             "trying to use a library written for asyncio/twisted/tornado or similar? "
             "That won't work without some sort of compatibility shim."
         )
     if isinstance(coro, types.AsyncGeneratorType):
         raise TypeError(f"expected an async function but got an async generator {coro!r}")
     raise TypeError(
-        f"lowio expected an async function, but {getattr(async_fn, '__qualname__', async_fn)!r} "
+        f"{who} expected an async function, but {getattr(async_fn, '__qualname__', async_fn)!r} "
         f"appears to be synchronous (it returned {type(coro).__name__}, not a coroutine)"
     )
 
@@ -149,7 +171,11 @@ class Runner:
         self.main_task: Task | None = None
         self.main_task_outcome: tuple[Any, BaseException | None] | None = None
         self.system_nursery: Nursery | None = None
+        # the init task's outermost nursery: where a run_sync_soon callback's
+        # error goes once the system nursery has closed
+        self.outer_nursery: Nursery | None = None
         self.ki_pending = False
+        self.ki_offered = False  # the parked main task's abort was tried
         self.waiting_for_idle: list[tuple[float, int, Task]] = []
         self._idle_seq = 0
         self.timers = Timers()
@@ -281,22 +307,26 @@ class Runner:
     # ---- the init task ----
 
     async def init(self, async_fn: Callable[..., Awaitable[object]], args: tuple[Any, ...]) -> None:
-        async with open_nursery() as system_nursery:
-            self.system_nursery = system_nursery
-            async with open_nursery() as main_nursery:
-                try:
-                    self.main_task = self.spawn_impl(async_fn, args, main_nursery, None)
-                except BaseException as exc:
-                    self.main_task_outcome = (None, exc)
-                    return
-            system_nursery.cancel_scope.cancel()
-        self.system_nursery = None
-        with CancelScope():
-            await self.asyncgens.finalize_remaining()
-        # No user code is left but run_sync_soon callbacks: stop taking them
-        # and run those already queued (as trio's run_sync_soon task does).
-        self.entry_queue.close()
-        self.entry_queue.run_pending()
+        # The outer nursery stands where trio runs its run_sync_soon task: an
+        # error of a system task reaches LowioInternalError wrapped as in trio
+        # (system nursery group, then this one's).
+        async with open_nursery() as self.outer_nursery:
+            async with open_nursery() as system_nursery:
+                self.system_nursery = system_nursery
+                async with open_nursery() as main_nursery:
+                    try:
+                        self.main_task = self.spawn_impl(async_fn, args, main_nursery, None)
+                    except BaseException as exc:
+                        self.main_task_outcome = (None, exc)
+                        return
+                system_nursery.cancel_scope.cancel()
+            self.system_nursery = None
+            with CancelScope():
+                await self.asyncgens.finalize_remaining()
+            # No user code is left but run_sync_soon callbacks: stop taking them
+            # and run those already queued (as trio's run_sync_soon task does).
+            self.entry_queue.close()
+            self.entry_queue.run_pending()
 
     # ---- the loop ----
 
@@ -368,10 +398,14 @@ class Runner:
                 elif type(msg) is Park:
                     task._abort = msg.abort
                     task._cancel_points += 1
-                    if task._cancel_status.effectively_cancelled:
-                        task._attempt_delivery_of_any_pending_cancel()
-                    elif task._ki_pending:
+                    # as in trio, a pending Ctrl-C goes before a cancellation
+                    if task._ki_pending:
                         task._attempt_delivery_of_pending_ki()
+                    elif task._cancel_status.effectively_cancelled:
+                        task._attempt_delivery_of_any_pending_cancel()
+                elif type(msg) is Detach:
+                    # the coroutine stays suspended for another runner
+                    self.task_exited(task, *msg.result())
                 else:
                     task._abort = msg
                     self.reschedule_raise(task, TypeError(_FOREIGN_YIELD.format(msg)))
@@ -459,9 +493,10 @@ class Runner:
         main = self.main_task
         if main is None or main not in self.tasks:
             return  # raised out of run() at the end
-        if main._ki_pending:
-            return  # offered already: it waits for the main task's next checkpoint
-        main._ki_pending = True
+        main._ki_pending = True  # its next checkpoint raises it
+        if self.ki_offered:
+            return  # its abort was tried already: it waits for that checkpoint
+        self.ki_offered = True
         main._attempt_delivery_of_pending_ki()
 
     # ---- statistics ----

@@ -183,6 +183,7 @@ class Task(metaclass=NoPublicConstructor):
             # pending for the next checkpoint
             self._ki_pending = False
             self._runner.ki_pending = False
+            self._runner.ki_offered = False
             return KeyboardInterrupt()
 
         self._attempt_abort(RaiseCancel(consume, keyboard_interrupt=True))

@@ -116,7 +116,7 @@ class _Worker:
         try:
             deliver(result)
         except BaseException as exc:
-            print("Exception while delivering the result of a lowio worker thread", file=sys.stderr)
+            print("Exception while delivering result of a lowio worker thread", file=sys.stderr)
             traceback.print_exception(type(exc), exc, exc.__traceback__)
 
     def _work(self) -> None:
