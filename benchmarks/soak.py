@@ -22,7 +22,7 @@ Two workloads, each in ``lowio.run`` with ``lowio.socket`` on loopback TCP:
 
 ``python -m benchmarks.soak [--only soak,connections] [--seconds S]
 [--round-trips N] [--connections N]`` prints one line per workload and
-exits non-zero if a check failed.  tests/test_faults.py runs both at CI
+exits non-zero if a check failed.  tests/runtime/test_faults.py runs both at CI
 size (a few seconds, 500 connections).
 """
 

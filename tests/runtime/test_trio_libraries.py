@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).resolve().parent / "trio_libraries"
+HERE = Path(__file__).resolve().parent.parent / "trio_libraries"
 
 
 def run(args: list[str], *, as_trio_env: str | None = None, cwd: Path = HERE) -> str:
@@ -122,7 +122,7 @@ def test_lowio_as_trio_failure_is_one_line_on_stderr() -> None:
 
 
 def test_websocket_echo_benchmark_runs_both_runtimes() -> None:
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     out = run(
         ["-m", "benchmarks.ws_echo", "--reps", "1", "--clients", "5", "--seconds", "0.2"], cwd=root
     )

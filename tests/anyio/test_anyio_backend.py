@@ -43,7 +43,7 @@ from lowio.testing import MockClock  # noqa: E402
 
 pytestmark = pytest.mark.anyio
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

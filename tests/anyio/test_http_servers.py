@@ -46,7 +46,7 @@ pytestmark = pytest.mark.anyio
 
 __all__ = ["ca", "cert_files", "client_ssl_context"]  # fixtures, used by name
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parent.parent  # the helpers (_asgi_app, ...) live there
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent / "trio_suite"))
+sys.path.insert(0, str(Path(__file__).parent))
 import run as harness
 
 from lowio._trio_alias import PRIVATE_MARK

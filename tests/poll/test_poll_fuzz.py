@@ -27,8 +27,11 @@ BODY = Path(__file__).resolve().parent / "_poll_fuzz.py"
 
 @pytest.mark.timeout(max(120, EXAMPLES // 10))
 def test_no_entry_point_crashes_or_raises_an_undocumented_error() -> None:
+    # the body imports helpers from this folder and from tests/ (conftest)
+    path = os.pathsep.join([str(BODY.parent), str(BODY.parent.parent)])
     result = subprocess.run(
         [sys.executable, str(BODY), str(EXAMPLES)],
+        env={**os.environ, "PYTHONPATH": path},
         capture_output=True,
         text=True,
         timeout=max(110, EXAMPLES // 10 - 10),
