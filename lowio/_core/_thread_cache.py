@@ -31,6 +31,7 @@ from collections.abc import Callable
 from threading import Lock, Thread
 from typing import Any, TypeVar
 
+from ._library_name import library_name
 from ._outcome import Outcome, capture
 
 T = TypeVar("T")
@@ -81,7 +82,9 @@ class _Worker:
         # held while there is no job; released by whoever assigns one
         self._job_slot = Lock()
         self._job_slot.acquire()
-        self._default_name = f"lowio thread {next(_name_counter)}"
+        # "lowio thread N"; "Trio thread N" under install_as_trio, trio's name
+        library = "Trio" if library_name() == "trio" else "lowio"
+        self._default_name = f"{library} thread {next(_name_counter)}"
         if sys.version_info >= (3, 14):  # pragma: no cover - start with an empty context
             self._thread = Thread(
                 target=self._work,
