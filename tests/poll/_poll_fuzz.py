@@ -3,8 +3,8 @@ is a failed test, not a dead test run): every public entry point of
 ``lowio.poll`` gets ill-formed arguments from hypothesis, and every error
 must be a documented exception type with a message.
 
-Run directly: ``PYTHONPATH=tests/poll:tests python tests/poll/_poll_fuzz.py EXAMPLES``; it prints a JSON
-summary (examples run, calls made, exceptions seen by type).
+Run directly: ``PYTHONPATH=tests/poll:tests python tests/poll/_poll_fuzz.py EXAMPLES``;
+it prints a JSON summary (examples run, calls made, exceptions seen by type).
 """
 
 from __future__ import annotations
