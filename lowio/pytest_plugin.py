@@ -205,14 +205,13 @@ def _all_fixtures(kwargs: dict[str, Any]) -> list[_AsyncFixture]:
 
 def _run_test(test: Callable[..., Any], kwargs: dict[str, Any]) -> None:
     from . import run
-    from ._core import Clock, Instrument, open_nursery
+    from ._core import open_nursery
     from ._sync import Event
+    from .testing._trio_test import run_settings
 
-    sync_values = [v for v in kwargs.values() if not isinstance(v, _AsyncFixture)]
-    clocks = [v for v in sync_values if isinstance(v, Clock)]
-    if len(clocks) > 1:
-        raise ValueError(f"a test can have one clock, not {len(clocks)}: {clocks!r}")
-    instruments = [v for v in sync_values if isinstance(v, Instrument)]
+    clock, instruments = run_settings(
+        v for v in kwargs.values() if not isinstance(v, _AsyncFixture)
+    )
     fixtures = _all_fixtures(kwargs)
 
     async def main() -> None:
@@ -236,7 +235,7 @@ def _run_test(test: Callable[..., Any], kwargs: dict[str, Any]) -> None:
                 test_done.set()
 
     try:
-        run(main, clock=clocks[0] if clocks else None, instruments=instruments)
+        run(main, clock=clock, instruments=instruments)
     except BaseExceptionGroup as group:
         leaves = _leaves(group)
         if len(leaves) == 1:  # report the error itself, as pytest users expect
