@@ -9,13 +9,12 @@ from contextlib import contextmanager
 from signal import Signals
 
 import lowio
-from lowio._signals import SignalReceiver
 
 
 class _SignalIterator:
     __slots__ = ("_native",)
 
-    def __init__(self, native: SignalReceiver) -> None:
+    def __init__(self, native: AsyncIterator[int]) -> None:
         self._native = native
 
     def __aiter__(self) -> _SignalIterator:

@@ -30,7 +30,7 @@ from anyio._core._tasks import TaskHandle
 from anyio.abc._tasks import call_for_coroutine, get_callable_name, get_coro_name
 
 import lowio
-from lowio._core import Nursery, NurseryManager
+from lowio import _internal_api as lowio_api
 
 from ._cancel_scope import CancelScope
 from ._sync import Event
@@ -109,9 +109,9 @@ class TaskGroup(abc.TaskGroup):
     """See the module docstring."""
 
     def __init__(self) -> None:
-        self._manager = NurseryManager()
+        self._manager = lowio.open_nursery(strict_exception_groups=True)
         self._entered = False
-        self._nursery: Nursery | None = None  # set while the group accepts tasks
+        self._nursery: lowio.Nursery | None = None  # set while the group accepts tasks
         self.cancel_scope = None  # type: ignore[assignment]  # set on entry
 
     async def __aenter__(self) -> TaskGroup:
@@ -138,7 +138,7 @@ class TaskGroup(abc.TaskGroup):
             del exc_val, exc_tb
             self._nursery = None
 
-    def _active_nursery(self, coro: Coroutine[Any, Any, Any] | None = None) -> Nursery:
+    def _active_nursery(self, coro: Coroutine[Any, Any, Any] | None = None) -> lowio.Nursery:
         """The nursery to spawn in; ``RuntimeError`` if the group is not
         active (``coro`` is closed first, so it warns of no missing await)."""
         nursery = self._nursery
@@ -165,9 +165,10 @@ class TaskGroup(abc.TaskGroup):
             context = context.copy()
             context.run(sniffio.current_async_library_cvar.set, "lowio")
         try:
-            nursery._parent_task._runner.spawn_impl(
-                handle._run_coro, (), nursery, handle.name, context=context
-            )
+            if context is None:
+                nursery.start_soon(handle._run_coro, name=handle.name)
+            else:
+                lowio_api.start_soon_in_context(nursery, handle._run_coro, handle.name, context)
         except BaseException:
             coro.close()
             raise
@@ -219,6 +220,4 @@ def _one_cancelled(group: BaseExceptionGroup[Any]) -> lowio.Cancelled:
     while isinstance(first, BaseExceptionGroup):
         first = first.exceptions[0]
     assert isinstance(first, lowio.Cancelled)
-    return lowio.Cancelled._create(
-        source=first.source, reason=first.reason, source_task=first.source_task
-    )
+    return lowio_api.cancelled_like(first)

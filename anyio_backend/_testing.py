@@ -1,5 +1,5 @@
 """anyio's pytest runner on lowio: one lowio run kept alive across pytest's
-fixture and test calls (``lowio._core.SteppedRun``).
+fixture and test calls (``SteppedRun``, from ``lowio._internal_api``).
 
 The run's main task serves calls one at a time: for each one, the host
 (pytest, synchronous) queues the call, then advances the run until the call
@@ -19,8 +19,8 @@ from typing import Any, TypeVar
 
 from anyio import abc
 
-from lowio._core import ParkingLot, SteppedRun
-from lowio._core._outcome import Error, Outcome, Value
+from lowio._internal_api import Error, Outcome, SteppedRun, Value
+from lowio.lowlevel import ParkingLot
 
 T = TypeVar("T")
 

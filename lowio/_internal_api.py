@@ -12,13 +12,28 @@ and matches no error text: it tells lowio's errors apart by their classes
 * :func:`stdlib_socket`: the standard socket a lowio socket wraps.
 * :func:`wait_for_handover`: anyio's ``fast_acquire`` on lowio's
   ``Lock`` and ``Semaphore``.
+* :func:`start_soon_in_context`: ``nursery.start_soon`` in a given
+  ``contextvars.Context`` (anyio's ``TaskGroup.create_task(context=)``).
+* :func:`cancelled_like`: a new ``lowio.Cancelled`` with another one's
+  source, reason and task (users cannot construct ``Cancelled``; anyio's
+  task group raises one in place of a group of cancellations).
+* ``SteppedRun`` (``lowio._core._driver``, whose docstring states the
+  contract): one run advanced in pieces by a synchronous host
+  (``run_until(done)``, ``finish()``, ``finished``); anyio's pytest runner.
+  Call it from outside any run; it runs in the calling thread.
+* ``Value`` / ``Error`` / ``Outcome``: a captured result or exception;
+  ``unwrap()`` returns the value or raises the exception (with its
+  traceback).  No checkpoint; any thread.
 """
 
 from __future__ import annotations
 
 import socket as _stdlib_socket
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
+from contextvars import Context
 
+from ._core import Cancelled, Nursery, SteppedRun
+from ._core._outcome import Error, Outcome, Value
 from ._owned_fast_path import call, park, recv, send, send_all, wait
 from ._socket import SocketType
 from ._sync import Lock, Semaphore
@@ -39,12 +54,34 @@ def wait_for_handover(primitive: Lock | Semaphore) -> Awaitable[None]:
     return primitive._lot.park()
 
 
+def start_soon_in_context(
+    nursery: Nursery, async_fn: Callable[[], Awaitable[object]], name: object, context: Context
+) -> None:
+    """``nursery.start_soon(async_fn, name=name)``, the task running in
+    ``context`` itself (not a copy: give each task a context of its own).
+    Not a checkpoint; ``RuntimeError`` if the nursery has closed.  From the
+    run's thread."""
+    nursery._parent_task._runner.spawn_impl(async_fn, (), nursery, name, context=context)
+
+
+def cancelled_like(exc: Cancelled) -> Cancelled:
+    """A new ``Cancelled`` carrying ``exc``'s ``source``, ``reason`` and
+    ``source_task`` (no traceback, cause or context).  Any thread."""
+    return Cancelled._create(source=exc.source, reason=exc.reason, source_task=exc.source_task)
+
+
 __all__ = [
+    "Error",
+    "Outcome",
+    "SteppedRun",
+    "Value",
     "call",
+    "cancelled_like",
     "park",
     "recv",
     "send",
     "send_all",
+    "start_soon_in_context",
     "stdlib_socket",
     "wait",
     "wait_for_handover",
