@@ -191,6 +191,15 @@ def test_every_backend_method_is_implemented() -> None:
     assert all(name in vars(backend) for name in methods)
 
 
+def test_hot_backend_methods_are_lowios_functions_themselves() -> None:
+    # no forwarding frame between anyio and lowio on these paths
+    backend = backend_package.backend_class
+    assert backend.checkpoint is lowio.lowlevel.checkpoint
+    assert backend.cancel_shielded_checkpoint is lowio.lowlevel.cancel_shielded_checkpoint
+    assert backend.sleep is lowio.sleep
+    assert backend.current_time is lowio.current_time
+
+
 def test_run_options_and_awaitables() -> None:
     clock = MockClock(autojump_threshold=0)
 
