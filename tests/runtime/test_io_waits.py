@@ -785,3 +785,14 @@ def test_cancel_and_readiness_in_the_same_tick(pair: Pair) -> None:
         assert a.recv(1) == b"x"
 
     lowio.run(main)
+
+
+def test_waiting_on_a_closed_fd_raises_the_plain_ebadf() -> None:
+    async def main() -> None:
+        for wait in (lowio.lowlevel.wait_readable, lowio.lowlevel.wait_writable):
+            with socket.socket() as sock:
+                fd = sock.fileno()
+            with pytest.raises(OSError, match=r"^\[Errno 9\] Bad file descriptor$"):
+                await wait(fd)
+
+    lowio.run(main)
