@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 import pytest
 import sniffio
 from _exception_helpers import cause_chain
+from _thread_helpers import WAIT, run
 
 import lowio
 from lowio.lowlevel import (
@@ -200,3 +201,18 @@ def test_run_sync_soon_crash_after_the_system_nursery_closed() -> None:
     assert isinstance(cause, BaseExceptionGroup)
     assert [type(e) for e in cause.exceptions] == [KeyError]
     assert record == ["2nd ran"]  # the later callback still ran
+
+
+def test_run_sync_soon_wakes_a_sleeping_loop_quickly() -> None:
+    async def main() -> None:
+        token = current_token()
+        with lowio.CancelScope() as scope:
+            timer = threading.Timer(0.02, token.run_sync_soon, (scope.cancel,))
+            start = time.monotonic()
+            timer.start()
+            await lowio.sleep_forever()
+        timer.join(WAIT)
+        assert time.monotonic() - start < 0.25
+        assert scope.cancelled_caught
+
+    run(main)
