@@ -6,7 +6,7 @@ check, then the system call; on EAGAIN the task parks on the fd's
 persistent edge-triggered registration with no ``epoll_ctl`` (the EAGAIN
 proves the next change is an edge) and retries when woken; when the call
 succeeds without parking, a schedule point follows.  So every I/O method is
-a checkpoint, as in trio, and data read is never lost to a cancellation.
+a checkpoint, and data read is never lost to a cancellation.
 A short read or write proves nothing here (a packet-mode pipe or a TTY in
 canonical mode returns one packet or line per read): the stream always
 makes the system call, and writes until EAGAIN before it waits.  ``close()`` calls

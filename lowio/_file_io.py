@@ -1,6 +1,6 @@
 """Async files: ``lowio.open_file``, ``lowio.wrap_file`` and the async file
-object they return, ``AsyncIOWrapper`` (trio's names; like trio, the class
-is reachable here but not exported from ``lowio``).
+object they return, ``AsyncIOWrapper`` (trio's names; the class is
+defined here and not exported from ``lowio``).
 
 The wrapper holds an ordinary (blocking) file object and forwards to it:
 

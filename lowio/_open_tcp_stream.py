@@ -1,5 +1,5 @@
 """``lowio.open_tcp_stream``: a TCP connection to a host name, made with
-"happy eyeballs" (RFC 6555 / RFC 8305) as trio makes it.
+"happy eyeballs" (RFC 6555 / RFC 8305).
 
 The resolver's addresses are tried in its order, except that the first
 address of the other family (IPv4 after IPv6 or the reverse) moves up to

@@ -273,7 +273,7 @@ class PosixPath(Path, pathlib.PurePosixPath):
 
 
 class WindowsPath(Path, pathlib.PureWindowsPath):
-    """A :class:`lowio.Path` for Windows paths, as trio has it: on POSIX it
+    """A :class:`lowio.Path` for Windows paths (trio's class): on POSIX it
     is a pure path whose file-system methods raise
     ``pathlib.UnsupportedOperation`` (``NotImplementedError`` before Python
     3.13), as ``pathlib.WindowsPath`` does there."""

@@ -11,7 +11,7 @@ How a signal reaches a task:
    such a signal would wait for the next unrelated wake-up).
 2. The Python-level handler installed here runs in the main thread between
    two bytecodes and calls ``token.run_sync_soon(receiver._add, signum,
-   idempotent=True)``, as trio does: the callback runs in the loop, and a
+   idempotent=True)``: the callback runs in the loop, and a
    signal raised twice before the loop gets to it is queued once.
 3. ``_add`` records the signal in an ordered set (a second arrival before
    the receiver reads it is coalesced into the first) and wakes the task
@@ -44,7 +44,7 @@ _Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 
 class SignalReceiver:
     """The async iterator ``open_signal_receiver`` gives: yields signal
-    numbers (plain ``int`` s, as trio), oldest first, each pending signal
+    numbers (plain ``int`` s, not ``signal.Signals``), oldest first, each pending signal
     once however often it arrived.  One task at a time may iterate."""
 
     def __init__(self) -> None:
@@ -64,8 +64,9 @@ class SignalReceiver:
     def _redeliver_remaining(self) -> None:
         self._closed = True
 
-        # each pending signal is re-raised even if a handler raises (the
-        # exceptions chain, as in trio)
+        # each pending signal is re-raised even if a handler raises: the
+        # last handler's exception propagates, the earlier ones in its
+        # ``__context__`` chain
         def deliver_next() -> None:
             if self._pending:
                 signum, _ = self._pending.popitem(last=False)

@@ -17,7 +17,7 @@ from ._core._traps import cancel_shielded_checkpoint, checkpoint_if_cancelled
 
 _NUMERIC_ONLY = _stdlib_socket.AI_NUMERICHOST | _stdlib_socket.AI_NUMERICSERV
 
-# ---- per-run overrides (RunVars, as trio's) ----
+# ---- per-run overrides (RunVars: each lasts until its run ends) ----
 
 _RESOLVER: RunVar[Any] = RunVar("hostname_resolver", default=None)
 _SOCKET_FACTORY: RunVar[Any] = RunVar("socket_factory", default=None)
@@ -60,7 +60,7 @@ def current_socket_factory() -> Any:
 
 
 def encode_hostname(hostname: str) -> bytes:
-    """The bytes handed to the resolver for ``hostname``, as trio: ASCII
+    """The bytes handed to the resolver for ``hostname``: ASCII
     names unchanged, others IDNA 2008 (the ``idna`` package) when
     installed, else Python's IDNA 2003 codec."""
     try:
@@ -97,7 +97,8 @@ async def getaddrinfo(
             await cancel_shielded_checkpoint()
             raise
     except BaseException:
-        await cancel_shielded_checkpoint()  # as trio: a checkpoint, then the error
+        # failing is a schedule point too (shielded: the error comes out, not Cancelled)
+        await cancel_shielded_checkpoint()
         raise
     else:
         await cancel_shielded_checkpoint()
@@ -105,7 +106,7 @@ async def getaddrinfo(
     name = encode_hostname(host) if isinstance(host, str) else host
     resolver = _override(_RESOLVER)
     if resolver is not None:
-        # user code: not protected from Ctrl-C by lowio's frames (as in trio)
+        # user code: not protected from Ctrl-C by lowio's frames
         return await await_unprotected(resolver.getaddrinfo, name, port, family, type, proto, flags)
     result = await _in_thread(_stdlib_socket.getaddrinfo, name, port, family, type, proto, flags)
     return result  # type: ignore[no-any-return]
@@ -130,7 +131,8 @@ async def resolve_address(
     type_: int, family: int, proto: int, v6only: bool, address: Any, *, local: bool
 ) -> Any:
     """Normalises an address for ``bind`` / ``connect`` / ``sendto``: names
-    are resolved (as trio does), numeric addresses pass unchanged."""
+    are resolved with ``getaddrinfo`` (a worker thread; the first result
+    wins), numeric addresses pass unchanged.  A checkpoint if it resolves."""
     if family == _stdlib_socket.AF_INET:
         if not isinstance(address, tuple) or len(address) != 2:
             raise ValueError("address should be a (host, port) tuple")

@@ -182,7 +182,7 @@ class Process(metaclass=NoPublicConstructor):
         self.args: StrOrBytesPath | Sequence[StrOrBytesPath] = popen.args
         self.pid: int = popen.pid
         # the pidfd while the child is unreaped; None once it is (or where
-        # there are no pidfds: wait() uses a thread then), as trio's
+        # there are no pidfds: wait() uses a thread then)
         self._pidfd: int | None = None
         if _can_try_pidfd_open:
             with contextlib.suppress(OSError):

@@ -216,7 +216,8 @@ class _RunSync(Generic[RetT]):
         self.queue: queue.SimpleQueue[Outcome[RetT]] = queue.SimpleQueue()
 
     def _call(self) -> RetT:
-        # as trio: user code, so not protected from Ctrl-C by lowio's frames
+        # user code, run unprotected: Ctrl-C may be raised inside it, though
+        # lowio's frames around it are protected
         ret: RetT = call_unprotected(self.context.run, self.fn, *self.args)
         return _not_a_coroutine(ret, self.fn, "synchronous function")
 
@@ -244,7 +245,8 @@ class _Run(Generic[RetT]):
         self.queue: queue.SimpleQueue[Outcome[RetT]] = queue.SimpleQueue()
 
     async def _call(self) -> RetT:
-        # as trio: user code, so not protected from Ctrl-C by lowio's frames
+        # user code, run unprotected: Ctrl-C may be raised inside it, though
+        # lowio's frames around it are protected
         return await await_unprotected(coroutine_or_error, self.afn, self.args)
 
     async def run_in_task(self) -> None:

@@ -21,12 +21,13 @@ from typing import TYPE_CHECKING as _TYPE_CHECKING
 from typing import Any as _Any
 from typing import SupportsIndex as _SupportsIndex
 
-# The constants this Python happens to have, as trio.socket does.
+# Every upper-case constant of this Python's socket module (which ones
+# exist depends on the platform and the Python version).
 globals().update(
     {_name: getattr(_stdlib_socket, _name) for _name in _stdlib_socket.__all__ if _name.isupper()}
 )
 if not hasattr(_stdlib_socket, "IP_BIND_ADDRESS_NO_PORT") and _sys.platform == "linux":
-    IP_BIND_ADDRESS_NO_PORT = 24  # as trio: missing from older Pythons
+    IP_BIND_ADDRESS_NO_PORT = 24  # Linux's value; older Pythons lack the name
 
 from socket import (  # noqa: E402
     AF_INET,
@@ -130,7 +131,7 @@ def fromfd(
 ) -> SocketType:
     """A lowio socket on a ``dup()`` of ``fd`` (``socket.fromfd``); the
     family, type and protocol are read from the fd itself (the arguments
-    are ignored on Linux, as in trio)."""
+    are ignored on Linux: the fd's own values win)."""
     fd = _index(fd)
     family, type, proto = _sniff(fd)
     return SocketType(_stdlib_socket.fromfd(fd, family, type, proto))
@@ -196,7 +197,7 @@ __all__ = [
     "socketpair",
     "timeout",
 ]
-# ``from lowio.socket import *`` brings every constant, as trio.socket's does
+# ``from lowio.socket import *`` brings every constant too
 __all__ += [_n for _n in dict(globals()) if _n.isupper() and _n not in __all__]
 __all__ += [
     _n
