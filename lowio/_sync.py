@@ -294,6 +294,12 @@ class _LockImpl(_AsyncContextManagerMixin):
         if task._cancel_status.effectively_cancelled or task._ki_pending:
             await checkpoint_if_cancelled()  # raises
         task._cancel_points += 1
+        lot = self._lot
+        if self._owner is None and not lot:  # _take's free case, inline
+            self._owner = task
+            add_parking_lot_breaker(task, lot)
+            await cancel_shielded_checkpoint()
+            return
         try:
             self._take(task)
         except WouldBlock:
