@@ -80,7 +80,8 @@ class Event:
         checkpoint; setting an already set event does nothing."""
         if not self._flag:
             self._flag = True
-            self._lot.unpark_all()
+            if self._lot:  # most sets wake nobody: skip the unpark machinery
+                self._lot.unpark_all()
 
     async def wait(self) -> None:
         """Blocks until the flag is set.
