@@ -28,7 +28,7 @@ from abc import ABCMeta, abstractmethod
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic
+from typing import TYPE_CHECKING, Any, Generic, cast
 
 from ._abc import ReceiveChannel, ReceiveType, SendChannel, SendType, T
 from ._core import (
@@ -426,6 +426,11 @@ class open_memory_channel(tuple["MemorySendChannel[T]", "MemoryReceiveChannel[T]
         if max_buffer_size < 0:
             raise ValueError("max_buffer_size must be >= 0")
         state: _ChannelState[T] = _ChannelState(max_buffer_size)
-        return MemorySendChannel[T]._create(state), MemoryReceiveChannel[T]._create(state)
+        # the plain classes: subscripting them here would build a typing
+        # alias on every call, for nothing at run time
+        return (
+            cast("MemorySendChannel[T]", MemorySendChannel._create(state)),
+            cast("MemoryReceiveChannel[T]", MemoryReceiveChannel._create(state)),
+        )
 
     def __init__(self, max_buffer_size: int | float) -> None: ...

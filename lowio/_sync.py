@@ -30,6 +30,7 @@ from ._core import (
     remove_parking_lot_breaker,
 )
 from ._core._exceptions import final
+from ._core._local import GLOBAL_RUN_CONTEXT, no_run_error
 
 __all__ = [
     "CapacityLimiter",
@@ -79,7 +80,8 @@ class Event:
         checkpoint; setting an already set event does nothing."""
         if not self._flag:
             self._flag = True
-            self._lot.unpark_all()
+            if self._lot:  # most sets wake nobody: skip the unpark machinery
+                self._lot.unpark_all()
 
     async def wait(self) -> None:
         """Blocks until the flag is set.
@@ -260,13 +262,15 @@ class _LockImpl(_AsyncContextManagerMixin):
           WouldBlock: if another task holds the lock, or tasks are waiting.
           RuntimeError: if the current task already holds it.
         """
-        task = current_task()
-        if self._owner is task:
-            raise RuntimeError("attempt to re-acquire an already held Lock")
+        self._take(current_task())
+
+    def _take(self, task: Task) -> None:
         if self._owner is None and not self._lot:
             self._owner = task
             # if the owner exits without releasing, the waiters must not hang
             add_parking_lot_breaker(task, self._lot)
+        elif self._owner is task:
+            raise RuntimeError("attempt to re-acquire an already held Lock")
         else:
             raise WouldBlock
 
@@ -283,9 +287,22 @@ class _LockImpl(_AsyncContextManagerMixin):
           BrokenResourceError: if the task holding the lock exited without
             releasing it.
         """
-        await checkpoint_if_cancelled()
+        # the checkpoint written out (as the memory channels do): a lock
+        # taken and released around every send is on the hot path
+        task = GLOBAL_RUN_CONTEXT.task
+        if task is None:
+            raise no_run_error(f"{type(self).__name__}.acquire()")
+        if task._cancel_status.effectively_cancelled or task._ki_pending:
+            await checkpoint_if_cancelled()  # raises
+        task._cancel_points += 1
+        lot = self._lot
+        if self._owner is None and not lot:  # _take's free case, inline
+            self._owner = task
+            add_parking_lot_breaker(task, lot)
+            await cancel_shielded_checkpoint()
+            return
         try:
-            self.acquire_nowait()
+            self._take(task)
         except WouldBlock:
             try:
                 # Condition.wait relies on this: being unparked from this lot
@@ -298,6 +315,9 @@ class _LockImpl(_AsyncContextManagerMixin):
         else:
             await cancel_shielded_checkpoint()
 
+    # ``async with lock:`` -- entering is acquire() itself, with no frame between
+    __aenter__ = acquire
+
     def release(self) -> None:
         """Releases the lock, handing it straight to the oldest waiter if
         any.  Not a checkpoint.
@@ -305,14 +325,17 @@ class _LockImpl(_AsyncContextManagerMixin):
         Raises:
           RuntimeError: if the current task does not hold the lock.
         """
-        task = current_task()
+        task = GLOBAL_RUN_CONTEXT.task
+        if task is None:
+            raise no_run_error(f"{type(self).__name__}.release()")
         if task is not self._owner:
             raise RuntimeError("can't release a Lock you don't own")
-        remove_parking_lot_breaker(task, self._lot)
-        if self._lot:
-            (owner,) = self._lot.unpark(count=1)
+        lot = self._lot
+        remove_parking_lot_breaker(task, lot)
+        if lot:
+            (owner,) = lot.unpark(count=1)
             self._owner = owner
-            add_parking_lot_breaker(owner, self._lot)
+            add_parking_lot_breaker(owner, lot)
         else:
             self._owner = None
 

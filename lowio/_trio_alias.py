@@ -156,7 +156,7 @@ class _PublicNames(types.ModuleType):
             if attr.startswith(prefix):
                 found = getattr(importlib.import_module(namespace), attr[len(prefix) :], None)
                 if found is not None:
-                    return found
+                    return self._resolved(attr, found)
         if self._lenient is not None:
             found = _foreign_object(self._lenient, attr)
             if found is not _MISSING:
@@ -165,7 +165,7 @@ class _PublicNames(types.ModuleType):
             for namespace in self._lowio_namespaces:
                 found = getattr(importlib.import_module(namespace), attr, _MISSING)
                 if found is not _MISSING:
-                    return found
+                    return self._resolved(attr, found)
         for folder in getattr(self, "__path__", ()):  # a submodule not imported yet
             if os.path.exists(os.path.join(folder, attr + ".py")) or os.path.isdir(
                 os.path.join(folder, attr)
@@ -178,6 +178,17 @@ class _PublicNames(types.ModuleType):
         if self._lenient is not None and attr in _defined_names(self._lenient):
             return _PrivateName(f"{self.__name__}.{attr}")
         raise AttributeError(f"{PRIVATE_MARK} {self.__name__}.{attr}")
+
+    def _resolved(self, attr: str, found: Any) -> Any:
+        """``found``, the lowio object ``attr`` names, bound in this module
+        from now on (outside trio's own test suite): later reads are plain
+        module attribute reads, as ``trio.X`` is on trio, where the name is
+        bound once at import (a trio library reads ``trio.fail_after`` and
+        the like on every request).  Rebinding a lowio name afterwards does
+        not change what this module's name gives, as on trio."""
+        if self._lenient is None:
+            self.__dict__[attr] = found
+        return found
 
     def __setattr__(self, attr: str, value: Any) -> None:
         # In trio's suite, a test patching one of trio's private names
