@@ -221,8 +221,9 @@ class DTLSEndpoint:
         self._closed = False
 
     def __repr__(self) -> str:
+        # not the socket's repr: a custom socket's may fail (and this runs in __del__)
         state = "closed" if self._closed else "open"
-        return f"<lowio.DTLSEndpoint {state} on {self.socket!r}>"
+        return f"<lowio.DTLSEndpoint ({state}) at {id(self):#x}>"
 
     def __del__(self) -> None:
         if self._closed:
@@ -271,7 +272,7 @@ class DTLSEndpoint:
                 _receive_loop,
                 weakref.ref(self),
                 self.socket,
-                name=f"<DTLS receiver on {self.socket!r}>",
+                name=f"<DTLS receiver of endpoint at {id(self):#x}>",
             )
             self._receiving = True
 
@@ -364,6 +365,8 @@ class DTLSEndpoint:
     # ---- called by the receive task ----
 
     async def _route(self, packet: bytes, address: Any) -> None:
+        if not packet:
+            return  # no DTLS record is empty (and OpenSSL's BIO refuses b"")
         if looks_like_client_hello(packet):
             await self._answer_client_hello(packet, address)
             return
@@ -579,10 +582,18 @@ class DTLSChannel(Channel[bytes], metaclass=_NoPublicConstructorABC):
             except ssl_module.WantReadError:
                 return False
             except ssl_module.Error:
-                with contextlib.suppress(ssl_module.Error):
-                    self._ssl.bio_read(_TLS_RECORD_MAX)  # the alert was sent already
                 raise first from None
         return True
+
+    async def _step_or_fail(self) -> bool:
+        """``_handshake_step``; if OpenSSL gave up, the alert it wrote for
+        the peer is sent (best effort) before its error is raised."""
+        try:
+            return self._handshake_step()
+        except self._ssl_module.Error:
+            with contextlib.suppress(OSError, ClosedResourceError):
+                await self._send_flight(self._read_flight([]))
+            raise
 
     async def do_handshake(self, *, initial_retransmit_timeout: float = 1.0) -> None:
         """Runs the DTLS handshake, unless it ran already (then returns at
@@ -619,7 +630,7 @@ class DTLSChannel(Channel[bytes], metaclass=_NoPublicConstructorABC):
     async def _handshake(self, initial_timeout: float) -> None:
         # The first flight: a client's ClientHello, or a server's answer to
         # the hello that serve() already fed in.
-        self._handshake_step()
+        await self._step_or_fail()
         flight = self._read_flight([])
         if not flight:
             raise self._ssl_module.Error("OpenSSL produced no handshake message to send")
@@ -632,7 +643,7 @@ class DTLSChannel(Channel[bytes], metaclass=_NoPublicConstructorABC):
             with move_on_after(timeout) as timer:
                 while True:
                     self._ssl.bio_write(await self._next_packet())
-                    if self._handshake_step():
+                    if await self._step_or_fail():
                         self._handshake_done = True
                         self._final_flight = self._read_flight(flight)
                         await self._send_flight(self._final_flight)
