@@ -144,6 +144,9 @@ class DTLSChannel(Channel[bytes], metaclass=_NoPublicConstructorABC):
         self._inbox, self._packets = _open_memory_channel[bytes](endpoint.incoming_packets_buffer)
         self._handshake_lock = Lock()
         self._packer = FlightPacker()
+        # our flight in the air during the handshake (kept across a
+        # cancelled do_handshake, so that a new call resumes), then our last
+        self._flight: list[FlightItem] = []
         self._final_flight: list[FlightItem] = []
 
     def __repr__(self) -> str:
@@ -287,12 +290,15 @@ class DTLSChannel(Channel[bytes], metaclass=_NoPublicConstructorABC):
             await self._handshake(float(initial_retransmit_timeout))
 
     async def _handshake(self, initial_timeout: float) -> None:
-        # The first flight: a client's ClientHello, or a server's answer to
-        # the hello that serve() already fed in.
-        await self._step_or_fail()
-        flight = self._read_flight([])
-        if not flight:
-            raise self._ssl_module.Error("OpenSSL produced no handshake message to send")
+        if not self._flight:
+            # The first flight: a client's ClientHello, or a server's answer
+            # to the hello that serve() already fed in.
+            await self._step_or_fail()
+            self._flight = self._read_flight([])
+            if not self._flight:
+                raise self._ssl_module.Error("OpenSSL produced no handshake message to send")
+        # else a cancelled do_handshake left this flight unanswered: resend it
+        flight = self._flight
         timeout = initial_timeout
         losses = 0  # timeouts in a row for the flight in the air
         while True:
@@ -316,7 +322,7 @@ class DTLSChannel(Channel[bytes], metaclass=_NoPublicConstructorABC):
                     # the peer's whole flight arrived and ours is next; the
                     # timer restarts from its initial value only after a
                     # flight that needed no retransmission (RFC 6347 4.2.4.1)
-                    flight = answer
+                    flight = self._flight = answer
                     if losses == 0:
                         timeout = initial_timeout
                     losses = 0

@@ -267,6 +267,28 @@ def test_first_flight_lost_is_retransmitted_after_the_initial_timeout() -> None:
     run(main, autojump=True)
 
 
+def test_a_cancelled_handshake_resumes_on_the_next_call() -> None:
+    async def main() -> None:
+        async with echo_server() as server:
+            open_path = False
+            relay = Relay(server.socket.getsockname(), lambda data, _: open_path)
+            async with lowio.open_nursery() as nursery:
+                address = await nursery.start(relay.run)
+                with DTLSEndpoint(udp_socket()) as client:
+                    channel = client.connect(address, client_context())
+                    with lowio.move_on_after(5) as scope:
+                        await channel.do_handshake(initial_retransmit_timeout=1)
+                    assert scope.cancelled_caught
+                    assert len(relay.seen) == 3  # sent at 0, 1 and 3 s: all lost
+                    open_path = True
+                    await channel.do_handshake(initial_retransmit_timeout=1)
+                    await channel.send(b"resumed")
+                    assert await channel.receive() == b"resumed"
+                nursery.cancel_scope.cancel()
+
+    run(main, autojump=True)
+
+
 def test_tiny_mtu_is_respected_by_the_handshake() -> None:
     mtu = 300  # a ClientHello (~240 bytes) cannot be fragmented
 
