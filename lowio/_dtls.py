@@ -33,7 +33,7 @@ import warnings
 import weakref
 from collections.abc import Awaitable, Callable
 from socket import AF_INET6, SOCK_DGRAM
-from types import ModuleType, TracebackType
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from ._channel import MemoryReceiveChannel, MemorySendChannel
@@ -49,7 +49,7 @@ from ._core import (
     spawn_system_task,
 )
 from ._core._exceptions import final
-from ._dtls_channel import DTLSChannel, _openssl
+from ._dtls_channel import DTLSChannel, _ClosedOnExit, _openssl
 from ._dtls_records import (
     CookieJar,
     MalformedPacket,
@@ -62,7 +62,6 @@ from ._sync import Lock
 
 if TYPE_CHECKING:
     from OpenSSL import SSL
-    from typing_extensions import Self
 
 __all__ = ["DTLSEndpoint"]
 
@@ -90,7 +89,7 @@ def _lookup_key(family: int, address: Any) -> Any:
 
 
 @final
-class DTLSEndpoint:
+class DTLSEndpoint(_ClosedOnExit):
     """A UDP socket carrying DTLS associations with any number of peers,
     as client and as server at once (trio's ``DTLSEndpoint``).
 
@@ -171,17 +170,6 @@ class DTLSEndpoint:
         for channel in list(self._channels.values()):
             channel.close()
         self._new_channels[0].close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc_value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _check_open(self) -> None:
         if self._closed:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from abc import abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from socket import AF_INET
@@ -111,8 +112,28 @@ class DTLSChannelStatistics:
     incoming_packets_dropped_in_trio: int
 
 
+class _ClosedOnExit:
+    """``with obj:`` calls ``obj.close()`` on the way out (the endpoint and
+    the channel are synchronous context managers)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Closes it (each subclass says what that means)."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
 @final
-class DTLSChannel(Channel[bytes], metaclass=_NoPublicConstructorABC):
+class DTLSChannel(_ClosedOnExit, Channel[bytes], metaclass=_NoPublicConstructorABC):
     """One DTLS association with one peer (trio's ``DTLSChannel``): a
     ``lowio.abc.Channel`` of datagrams, each ``send`` one encrypted
     datagram, each ``receive`` the cleartext of one.  Made by
@@ -174,17 +195,6 @@ class DTLSChannel(Channel[bytes], metaclass=_NoPublicConstructorABC):
         self._closed = True
         self.endpoint._unregister(self)
         self._packets.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc_value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     async def aclose(self) -> None:
         """``close``, then a checkpoint (the ``lowio.abc.Channel`` method)."""
