@@ -1,11 +1,13 @@
 """DTLSEndpoint and DTLSChannel: echo over IPv4/IPv6, the stateless cookie
 exchange (a spoofed ClientHello makes no channel, a cookie is bound to its
-address), garbage datagrams, retransmission with the configured timeout,
-the MTU (respected, and the fall-back to the minimum after losses), the
-incoming buffer limit, closing, replaced associations, handshake failure,
-collection of unclosed endpoints (in and after the run), bad arguments,
-and the ImportError without pyOpenSSL.  Every test also checks that fds
-and threads come back to baseline (conftest's ``no_leaks``).
+address), garbage datagrams, retransmission with the configured timeout, a
+cancelled handshake resumed, the MTU (respected, and the fall-back to the
+minimum after losses), the incoming buffer limit, closing, replaced
+associations, handshake failure, collection of unclosed endpoints (in and
+after the run), bad arguments, the ImportError without pyOpenSSL, and
+(Hypothesis) that the ClientHello parser raises nothing but
+MalformedPacket.  Every test also checks that fds and threads come back to
+baseline (conftest's ``no_leaks``).
 
 Lossy paths are made with ``Relay``: a UDP socket between client and
 server that forwards datagrams through a filter."""
@@ -24,10 +26,13 @@ from typing import Any
 
 import pytest
 import trustme
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from OpenSSL import SSL
 
 import lowio
 from lowio import DTLSChannel, DTLSEndpoint
+from lowio._dtls_records import MalformedPacket, parse_client_hello_untrusted
 from lowio.socket import SOCK_DGRAM, SocketType
 from lowio.testing import MockClock, wait_all_tasks_blocked
 
@@ -175,6 +180,7 @@ def test_client_hello_without_cookie_makes_no_channel() -> None:
         async with echo_server(handler) as server:
             address = server.socket.getsockname()
             hello = _client_hello()
+            assert parse_client_hello_untrusted(hello).cookie == b""
             with udp_socket() as a, udp_socket() as b:
                 await a.bind(("127.0.0.1", 0))
                 await b.bind(("127.0.0.1", 0))
@@ -213,6 +219,33 @@ GARBAGE = [
     b"\x17\xfe\xfd" + bytes(8) + b"\x00\x05hello",  # application data, no association
     os.urandom(200),
 ]
+
+
+_HELLO = _client_hello()
+
+
+def _mutated_hello(at: int, flip: int, cut: bool) -> bytes:
+    """A real ClientHello with one byte changed, or cut off before it."""
+    packet = bytearray(_HELLO)
+    packet[at] ^= flip
+    return bytes(packet[:at] if cut else packet)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.binary(max_size=300),
+        st.builds(
+            _mutated_hello, st.integers(0, len(_HELLO) - 1), st.integers(1, 255), st.booleans()
+        ),
+    )
+)
+def test_client_hello_parser_raises_only_malformed_packet(packet: bytes) -> None:
+    try:
+        hello = parse_client_hello_untrusted(packet)
+    except MalformedPacket:
+        return
+    assert len(hello.cookie) <= 255
 
 
 def test_garbage_datagrams_do_not_crash_server_or_client() -> None:
