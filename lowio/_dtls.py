@@ -58,6 +58,7 @@ from ._dtls_records import (
     looks_like_client_hello,
     parse_client_hello_untrusted,
 )
+from ._socket import SocketType
 from ._sync import Lock
 
 if TYPE_CHECKING:
@@ -111,12 +112,14 @@ class DTLSEndpoint(_ClosedOnExit):
 
     _closed = True  # until __init__ completes: __del__ has nothing to do
 
-    def __init__(self, socket: Any, *, incoming_packets_buffer: int = 10) -> None:
+    def __init__(self, socket: SocketType, *, incoming_packets_buffer: int = 10) -> None:
         self._ssl_module = _openssl()
-        kind = getattr(socket, "type", None)
-        if kind is None:
-            raise TypeError(f"DTLSEndpoint needs a lowio socket, not {type(socket).__name__}")
-        if kind != SOCK_DGRAM:
+        if not isinstance(socket, SocketType):
+            raise TypeError(
+                "DTLSEndpoint needs a lowio socket (lowio.socket.socket(type=SOCK_DGRAM)), "
+                f"not {type(socket).__name__}"
+            )
+        if socket.type != SOCK_DGRAM:
             raise ValueError("DTLS requires a SOCK_DGRAM socket")
         if isinstance(incoming_packets_buffer, bool) or not isinstance(
             incoming_packets_buffer, int
@@ -336,7 +339,7 @@ async def _run_handler(
         await async_fn(channel, *args)
 
 
-async def _receive_loop(endpoint_ref: weakref.ref[DTLSEndpoint], sock: Any) -> None:
+async def _receive_loop(endpoint_ref: weakref.ref[DTLSEndpoint], sock: SocketType) -> None:
     """The endpoint's receive task: holds the endpoint only while routing a
     datagram (so a dropped endpoint can be collected); ends when the socket
     is closed or the endpoint is gone."""

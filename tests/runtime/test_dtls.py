@@ -532,7 +532,10 @@ def test_bad_arguments_are_named() -> None:
         with lowio.socket.socket() as stream, pytest.raises(ValueError, match=r"^DTLS requires a"):
             DTLSEndpoint(stream)
         with pytest.raises(TypeError, match="needs a lowio socket"):
-            DTLSEndpoint(object())
+            DTLSEndpoint(object())  # type: ignore[arg-type]
+        plain = stdlib_socket.socket(type=SOCK_DGRAM)
+        with plain, pytest.raises(TypeError, match="needs a lowio socket"):
+            DTLSEndpoint(plain)  # type: ignore[arg-type]
         with udp_socket() as sock:
             with pytest.raises(ValueError, match="incoming_packets_buffer"):
                 DTLSEndpoint(sock, incoming_packets_buffer=-1)
