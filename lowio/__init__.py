@@ -38,6 +38,8 @@ from ._core import (
     open_nursery,
     run,
 )
+from ._dtls import DTLSEndpoint
+from ._dtls_channel import DTLSChannel, DTLSChannelStatistics
 from ._file_io import open_file, wrap_file
 from ._open_tcp_stream import open_tcp_stream
 from ._path import Path, PosixPath, WindowsPath
@@ -95,6 +97,9 @@ __all__ = [
     "ClosedResourceError",
     "Condition",
     "ConditionStatistics",
+    "DTLSChannel",
+    "DTLSChannelStatistics",
+    "DTLSEndpoint",
     "EndOfChannel",
     "Event",
     "EventStatistics",
