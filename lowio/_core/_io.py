@@ -63,6 +63,8 @@ WRITE_BITS = flags.OUT | flags.ERR | flags.HUP
 SHIFT = flags.FLAG_BITS
 FLAG_MASK = flags.FLAG_MASK
 EVENTS_CAPACITY = 1024
+BUSY_READ = "another task is already waiting to read from this fd"
+BUSY_WRITE = "another task is already waiting to write to this fd"
 
 
 def fd_of(source: object) -> int:
@@ -344,7 +346,7 @@ class IOManager:
         if state is None:
             state = self._new_state(fd)
         elif state.read_task is not None:
-            raise BusyResourceError("another task is already waiting to read from this fd")
+            raise BusyResourceError(BUSY_READ)
         elif state.read_ready and state.owned:
             state.read_ready = state.drained = False
             state.read_task = HELD
@@ -372,7 +374,7 @@ class IOManager:
         if state is None:
             state = self._new_state(fd, WRITE_MASK)
         elif state.write_task is not None:
-            raise BusyResourceError("another task is already waiting to write to this fd")
+            raise BusyResourceError(BUSY_WRITE)
         elif state.write_ready and state.owned:
             state.write_ready = False
             state.write_task = HELD
@@ -399,7 +401,7 @@ class IOManager:
         until the next edge with no ``epoll_ctl``.  A checkpoint."""
         state = self._states.get(fd) or self._new_state(fd)
         if state.read_task is not None:
-            raise BusyResourceError("another task is already waiting to read from this fd")
+            raise BusyResourceError(BUSY_READ)
         task = GLOBAL_RUN_CONTEXT.task
         if task is None:
             raise no_run_error("wait_readable()")
@@ -413,7 +415,7 @@ class IOManager:
         short (EPOLLOUT is added to the registration the first time)."""
         state = self._states.get(fd) or self._new_state(fd, WRITE_MASK)
         if state.write_task is not None:
-            raise BusyResourceError("another task is already waiting to write to this fd")
+            raise BusyResourceError(BUSY_WRITE)
         if not state.mask & flags.OUT:
             self._arm(state, state.mask | flags.OUT)
         task = GLOBAL_RUN_CONTEXT.task
@@ -456,6 +458,8 @@ def _after_fork_in_child() -> None:
     # so that every wait asks the poller, and so raises, instead of
     # trusting readiness cached for the parent.
     for manager in list(_managers):
+        for state in manager._states.values():
+            state.drained = False  # an owner's next recv goes to the poller too
         manager._states = {}
 
 
@@ -483,4 +487,13 @@ class IOStatistics:
 # the cache (its fd is -1), so owners read its flags without a type check.
 UNCLAIMED = FdState(-1, -1, -1)
 
-__all__ = ["HELD", "UNCLAIMED", "FdState", "IOManager", "IOStatistics", "fd_of"]
+__all__ = [
+    "BUSY_READ",
+    "BUSY_WRITE",
+    "HELD",
+    "UNCLAIMED",
+    "FdState",
+    "IOManager",
+    "IOStatistics",
+    "fd_of",
+]
