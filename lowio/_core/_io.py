@@ -41,6 +41,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..poll import Events, Poll, Waker, flags
 from ._exceptions import BusyResourceError, ClosedResourceError
+from ._io_core import configure as _configure_dispatch
+from ._io_core import dispatch as _dispatch
 from ._local import GLOBAL_RUN_CONTEXT, no_run_error
 from ._traps import Abort, Park, checkpoint
 
@@ -166,6 +168,9 @@ class FdState:
         return Abort.SUCCEEDED
 
 
+_dispatch_configured = False
+
+
 class IOManager:
     """Owns the run's ``Poll``, its ``Events`` buffer and its ``Waker``.
     Used from the run's thread only, except :meth:`wake`."""
@@ -189,6 +194,14 @@ class IOManager:
         self._free: list[int] = []
         self._states: dict[int, FdState] = {}
         _managers.add(self)
+        global _dispatch_configured
+        if not _dispatch_configured:
+            from ._task import Task
+
+            _configure_dispatch(
+                FdState, Task, SHIFT, SLOT_MASK, FLAG_MASK, READ_BITS, UNSURE_BITS, WRITE_BITS
+            )
+            _dispatch_configured = True
 
     def close(self) -> None:
         self.waker.close()
@@ -201,12 +214,16 @@ class IOManager:
     # ---- the loop's side (the runner polls and hands the events here) ----
 
     def _process(self, packed: Any) -> None:
-        # The read and write branches below repeat each other on purpose:
-        # inlined for speed (this runs for every event), do not fold them.
         runner = self._runner
-        hooks = runner.instruments.active
+        if not runner.instruments.active:
+            # the loop below, in C (_io_core.c)
+            _dispatch(packed, self._slots, runner.runq)
+            return
+        # With instruments: each task woken calls the task_scheduled hook.
+        # The read and write branches repeat each other on purpose (speed).
         slots = self._slots
         runq = runner.runq
+        call = runner.instruments.call
         for value in packed:
             token = value >> SHIFT
             state = slots[token & SLOT_MASK]
@@ -226,8 +243,7 @@ class IOManager:
                     task._fn = task._send
                     task._arg = None
                     runq.append(task)
-                    if hooks:
-                        runner.instruments.call("task_scheduled", task)
+                    call("task_scheduled", task)
             if bits & WRITE_BITS:
                 task = state.write_task
                 if not task:
@@ -239,8 +255,7 @@ class IOManager:
                     task._fn = task._send
                     task._arg = None
                     runq.append(task)
-                    if hooks:
-                        runner.instruments.call("task_scheduled", task)
+                    call("task_scheduled", task)
 
     # ---- registrations ----
 
