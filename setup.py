@@ -1,7 +1,8 @@
-# The C extensions: lowio._sys._native, built by cffi (API mode), and two
-# small ones written against the CPython API, for the poll layer's calls that
-# cost too much through cffi or as Python methods (see their header
-# comments): lowio.poll._registry_core and lowio.poll._events_core.
+# The C extensions: lowio._sys._native, built by cffi (API mode), and three
+# small ones written against the CPython API, for the calls that cost too
+# much through cffi or as Python code (see their header comments):
+# lowio.poll._registry_core and lowio.poll._events_core (the poll layer's),
+# and lowio._core._io_core (the I/O manager's event hand-out).
 # Everything else is in
 # pyproject.toml, except the start-up files that register the anyio backend
 # (lowio_anyio.pth, and lowio_anyio.start for Python 3.15+, PEP 829): they
@@ -77,8 +78,14 @@ EVENTS_CORE = Extension(
     extra_compile_args=["-O2", "-std=gnu11"],
 )
 
+IO_CORE = Extension(
+    "lowio._core._io_core",
+    sources=["lowio/_core/_io_core.c"],
+    extra_compile_args=["-O2", "-std=gnu11"],
+)
+
 setup(
     cffi_modules=["lowio/_sys/_build.py:ffibuilder"],
-    ext_modules=[REGISTRY_CORE, EVENTS_CORE],
+    ext_modules=[REGISTRY_CORE, EVENTS_CORE, IO_CORE],
     cmdclass=cmdclass,
 )

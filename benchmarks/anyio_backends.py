@@ -9,7 +9,8 @@
   (``echo_servers.py``: ``anyio.create_tcp_listener`` +
   ``listener.serve(handler)``) in a child process per backend, driven by the
   C load generator exactly like the ``echo`` workload: 1 connection x 64 B
-  on one shared core and 100 connections x 1 KiB.
+  on one shared core, 100 connections x 1 KiB and (full mode) x 64 KiB; the
+  contender ``uvloop`` is anyio's asyncio backend with ``use_uvloop``.
 
 The first two run in this process (``runtime_anyio``) with the harness of
 the runtime workloads (one fresh ``anyio.run`` per rep, verified counts);
@@ -61,7 +62,13 @@ IN_PROCESS: dict[str, Workload] = {
 
 ECHO_CASES = (
     Case(1, 64, shared_core=True),
-    Case(100, 1024, target="≥ 1.50x trio", check=lambda r: r["trio"] >= 1.5),
+    Case(
+        100,
+        1024,
+        target="≥ 1.50x trio, ≥ 1.00x uvloop",
+        check=lambda r: r["trio"] >= 1.5 and r["uvloop"] >= 1.0,
+    ),
+    Case(100, 65536, full_only=True, target="≥ 1.00x uvloop", check=lambda r: r["uvloop"] >= 1.0),
 )
 
 
@@ -92,8 +99,9 @@ def _echo_rows(quick: bool, scale: float, reps: int) -> tuple[list[Row], list[st
         return [], [], ["anyio_echo skipped: lowio's anyio backend is not installed"]
     reps = default_reps(quick, reps)
     seconds = rep_seconds(quick, scale)
-    # with a single CPU the client and the server share it anyway
-    cases = list(ECHO_CASES) if env.split else [Case(1, 64), *ECHO_CASES[1:]]
+    cases = [c for c in ECHO_CASES if not (quick and c.full_only)]
+    if not env.split:  # with a single CPU the client and the server share it anyway
+        cases = [Case(1, 64), *cases[1:]]
     servers = start_servers(env.contenders, env.server_cpu)
     try:
         by_backend = {kind.removeprefix("anyio-"): s for kind, s in servers.items()}

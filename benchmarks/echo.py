@@ -178,16 +178,22 @@ class Case:
         return f"{self.conns} conn{'s' if self.conns > 1 else ''} x {_size(self.size)}{where}"
 
 
+def _ahead_of(*names: str) -> Callable[[dict[str, float]], bool]:
+    return lambda r: all(r[name] >= 1.0 for name in names)
+
+
+PROTOCOLS = "≥ 1.00x trio, asyncio-proto, uvloop-proto"
 CASES = (
-    Case(1, 64),
-    Case(1, 64, shared_core=True),
+    Case(1, 64, target="≥ 1.00x trio", check=_ahead_of("trio")),
+    Case(1, 64, shared_core=True, target="≥ 1.00x trio", check=_ahead_of("trio")),
+    Case(100, 1024, target=PROTOCOLS, check=_ahead_of("trio", "asyncio-proto", "uvloop-proto")),
     Case(
         100,
-        1024,
-        target="≥ 1.50x trio, ≥ 1.00x asyncio",
-        check=lambda r: r["trio"] >= 1.5 and r["asyncio"] >= 1.0,
+        65536,
+        full_only=True,
+        target=PROTOCOLS,
+        check=_ahead_of("trio", "asyncio-proto", "uvloop-proto"),
     ),
-    Case(100, 65536, full_only=True),
 )
 
 

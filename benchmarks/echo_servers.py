@@ -24,7 +24,8 @@ port on a line of its own, and serves until it is killed.
 * ``c-reference``: ``echo_ref.c``, a C server on edge-triggered epoll, the
   ceiling (only when a C compiler builds it; the parent runs the binary,
   which takes the same CPU argument and announces its port the same way).
-* ``anyio-lowio``, ``anyio-trio``, ``anyio-asyncio`` (the ``anyio_echo``
+* ``anyio-lowio``, ``anyio-trio``, ``anyio-asyncio``, ``anyio-uvloop``
+  (anyio's asyncio backend with ``use_uvloop``; the ``anyio_echo``
   workload): one program written with anyio streams --
   ``anyio.create_tcp_listener`` + ``listener.serve(handler)``, the handler
   ``async for chunk in stream: await stream.send(chunk)`` -- run by
@@ -78,6 +79,7 @@ ANYIO_KINDS: dict[str, tuple[str, ...]] = {
     "anyio-lowio": ("anyio", "lowio"),
     "anyio-trio": ("anyio", "trio"),
     "anyio-asyncio": ("anyio",),
+    "anyio-uvloop": ("anyio", "uvloop"),
 }
 
 
@@ -238,7 +240,10 @@ def serve_anyio(backend: str, announce: Callable[[int], None]) -> None:
         announce(listener.extra(anyio.abc.SocketAttribute.local_port))
         await listener.serve(handle)
 
-    anyio.run(main, backend=backend)
+    if backend == "uvloop":
+        anyio.run(main, backend="asyncio", backend_options={"use_uvloop": True})
+    else:
+        anyio.run(main, backend=backend)
 
 
 def serve(kind: str, announce: Callable[[int], None]) -> None:

@@ -22,6 +22,7 @@ FRAMEWORKS = (
     "c-reference",
     "lowio-stream",
     "trio-stream",
+    "anyio-uvloop",
 )
 BASELINES = ("lowio", "anyio-lowio")
 

@@ -78,6 +78,9 @@ import types
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from ._core._exceptions import BusyResourceError
+from ._core._io import BUSY_READ as _BUSY_READ
+from ._core._io import BUSY_WRITE as _BUSY_WRITE
 from ._core._io import FdState, fd_of
 from ._core._local import GLOBAL_RUN_CONTEXT, no_run_error
 from ._core._traps import CHECKPOINT, DELIVER_PENDING
@@ -264,51 +267,48 @@ def call(owner: Owner, write: bool, fn: Callable[..., T], *args: Any) -> Generat
 
 
 @types.coroutine
-def recv(sock: SocketOwner, bufsize: int, flags: int) -> Generator[Any, Any, bytes]:
+def recv(sock: SocketOwner, bufsize: int, flags: int = 0) -> Generator[Any, Any, bytes]:
     """``sock._recv(bufsize, flags)`` the owned way, with the drained rule
     (see the module docstring)."""
-    task = _task("lowio I/O")
+    task = GLOBAL_RUN_CONTEXT.task  # _task(), inlined
+    if task is None:
+        raise no_run_error("lowio I/O")
+    task._cancel_points += 1
     if task._cancel_status.effectively_cancelled or task._ki_pending:
         yield DELIVER_PENDING
     recv = sock._recv
+    state = sock._state
     if flags:
         if flags & _MSG_OOB:
             sock._drain = NEVER  # the urgent byte read: no PRI will say so
+    elif state.drained:
+        # (drained is only ever set on the live entry the socket claimed)
+        state.drained = False
+        if not state.read_ready and not state.read_unsure and state.read_task is None:
+            # the buffer is empty and the next data an edge: wait first
+            flags = -1
+    if flags >= 0:
+        try:
+            data = recv(bufsize, flags)
+        except _BlockingIOError:
+            pass
+        except BaseException:
+            yield CHECKPOINT
+            raise
+        else:
+            if 0 < len(data) < bufsize and sock._drain and not flags:
+                _short_read(sock)
+            yield CHECKPOINT
+            return data
+        state = task._runner.io.claim(sock, False)
     else:
-        state = sock._state
-        if state.drained:
-            state.drained = False
-            if not state.read_ready and not state.read_unsure and state.read_task is None:
-                # the buffer is empty and the next data an edge: wait first
-                wait = task._runner.io.wait_owned_readable
-                fd = sock._fd
-                while True:
-                    yield from wait(fd)
-                    try:
-                        data = recv(bufsize, 0)
-                    except _BlockingIOError:
-                        continue
-                    if 0 < len(data) < bufsize:
-                        _short_read(sock)
-                    return data
-    try:
-        data = recv(bufsize, flags)
-    except _BlockingIOError:
-        pass
-    except BaseException:
-        yield CHECKPOINT
-        raise
-    else:
-        if 0 < len(data) < bufsize and sock._drain and not flags:
-            _short_read(sock)
-        yield CHECKPOINT
-        return data
-    io = task._runner.io
-    fd = sock._fd
-    io.claim(sock, False)
-    wait = io.wait_owned_readable
-    while True:
-        yield from wait(fd)
+        flags = 0
+    while True:  # IOManager.wait_owned_readable, inlined
+        if state.read_task is not None:
+            raise BusyResourceError(_BUSY_READ)
+        state.read_ready = state.drained = False
+        state.read_task = task
+        yield state.abort_read
         try:
             data = recv(bufsize, flags)
         except _BlockingIOError:
@@ -319,10 +319,13 @@ def recv(sock: SocketOwner, bufsize: int, flags: int) -> Generator[Any, Any, byt
 
 
 @types.coroutine
-def send(sock: SocketOwner, data: Any, flags: int) -> Generator[Any, Any, int]:
+def send(sock: SocketOwner, data: Any, flags: int = 0) -> Generator[Any, Any, int]:
     """``sock._send(data, flags)`` the owned way: one send, which may be
     partial; returns the number of bytes sent."""
-    task = _task("lowio I/O")
+    task = GLOBAL_RUN_CONTEXT.task  # _task(), inlined
+    if task is None:
+        raise no_run_error("lowio I/O")
+    task._cancel_points += 1
     if task._cancel_status.effectively_cancelled or task._ki_pending:
         yield DELIVER_PENDING
     send = sock._send
@@ -336,12 +339,13 @@ def send(sock: SocketOwner, data: Any, flags: int) -> Generator[Any, Any, int]:
     else:
         yield CHECKPOINT
         return sent
-    io = task._runner.io
-    fd = sock._fd
-    io.claim(sock, True)
-    wait = io.wait_owned_writable
-    while True:
-        yield from wait(fd)
+    state = task._runner.io.claim(sock, True)
+    while True:  # IOManager.wait_owned_writable, inlined
+        if state.write_task is not None:
+            raise BusyResourceError(_BUSY_WRITE)
+        state.write_ready = False
+        state.write_task = task
+        yield state.abort_write
         try:
             return send(data, flags)
         except _BlockingIOError:
@@ -355,7 +359,10 @@ def send_all(owner: Owner, data: Any) -> Generator[Any, Any, None]:
     otherwise the task parks (after EAGAIN, or after a short write when
     ``owner._short_write_full``) and writes the rest when woken.  If
     cancelled while parked, the part already written stays written."""
-    task = _task("send_all()")
+    task = GLOBAL_RUN_CONTEXT.task  # _task(), inlined
+    if task is None:
+        raise no_run_error("send_all()")
+    task._cancel_points += 1
     if task._cancel_status.effectively_cancelled or task._ki_pending:
         yield DELIVER_PENDING
     send = owner._send

@@ -245,8 +245,17 @@ class SocketType:
         if err != 0:
             raise OSError(err, f"Error connecting to {address!r}: {os.strerror(err)}")
 
-    def recv(self, bufsize: int, flags: int = 0, /) -> Awaitable[bytes]:
-        return fast.recv(self, bufsize, flags)
+    if TYPE_CHECKING:
+
+        def recv(self, bufsize: int, flags: int = 0, /) -> Awaitable[bytes]: ...
+
+        def send(self, data: Buffer, flags: int = 0, /) -> Awaitable[int]: ...
+
+    else:
+        # the fast path's coroutines themselves, not methods calling them
+        # (one Python call less per operation)
+        recv = fast.recv
+        send = fast.send
 
     # recv_into / recvfrom_into take keywords, as socket.socket's (and so trio's) do
     def recv_into(
@@ -271,9 +280,6 @@ class SocketType:
         self, buffers: Any, ancbufsize: int = 0, flags: int = 0, /
     ) -> Awaitable[tuple[int, list[tuple[int, int, bytes]], int, Any]]:
         return fast.call(self, False, self._sock.recvmsg_into, buffers, ancbufsize, flags)
-
-    def send(self, data: Buffer, flags: int = 0, /) -> Awaitable[int]:
-        return fast.send(self, data, flags)
 
     async def sendto(self, data: Buffer, *args: Any) -> int:
         """``sendto(data, address)`` or ``sendto(data, flags, address)``."""

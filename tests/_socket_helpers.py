@@ -13,6 +13,7 @@ import pytest
 
 import lowio
 from lowio._core import GLOBAL_RUN_CONTEXT
+from lowio._core._io import HELD, FdState
 from lowio._core._thread_cache import THREAD_CACHE
 
 
@@ -110,21 +111,33 @@ class EpollCtlCounter:
 
 
 class WaitCounter:
-    """Counts the owned-fast-path waits (``wait_owned_readable/writable``)."""
+    """Counts the tasks parking on an fd (the owned fast path parks inline,
+    without calling ``wait_owned_readable/writable``): every time a task
+    becomes an entry's ``read_task`` / ``write_task``.  The counting
+    properties replace ``FdState``'s slots once per test process (they
+    behave the same); the latest ``WaitCounter`` counts."""
+
+    current: WaitCounter | None = None
 
     def __init__(self) -> None:
-        io = io_manager()
         self.reads = 0
         self.writes = 0
-        read, write = io.wait_owned_readable, io.wait_owned_writable
+        WaitCounter.current = self
+        if not isinstance(FdState.__dict__["read_task"], property):
+            FdState.read_task = _counting_slot("read_task", "reads")  # type: ignore[method-assign]
+            FdState.write_task = _counting_slot("write_task", "writes")  # type: ignore[method-assign]
 
-        def counted_read(fd: int) -> Any:
-            self.reads += 1
-            return read(fd)
 
-        def counted_write(fd: int) -> Any:
-            self.writes += 1
-            return write(fd)
+def _counting_slot(name: str, counter: str) -> property:
+    slot = FdState.__dict__[name]
 
-        io.wait_owned_readable = counted_read
-        io.wait_owned_writable = counted_write
+    def get(state: FdState) -> Any:
+        return slot.__get__(state, FdState)
+
+    def set_(state: FdState, task: Any) -> None:
+        current = WaitCounter.current
+        if task is not None and task is not HELD and current is not None:
+            setattr(current, counter, getattr(current, counter) + 1)
+        slot.__set__(state, task)
+
+    return property(get, set_)

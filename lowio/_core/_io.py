@@ -41,6 +41,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..poll import Events, Poll, Waker, flags
 from ._exceptions import BusyResourceError, ClosedResourceError
+from ._io_core import configure as _configure_dispatch
+from ._io_core import dispatch as _dispatch
 from ._local import GLOBAL_RUN_CONTEXT, no_run_error
 from ._traps import Abort, Park, checkpoint
 
@@ -63,6 +65,8 @@ WRITE_BITS = flags.OUT | flags.ERR | flags.HUP
 SHIFT = flags.FLAG_BITS
 FLAG_MASK = flags.FLAG_MASK
 EVENTS_CAPACITY = 1024
+BUSY_READ = "another task is already waiting to read from this fd"
+BUSY_WRITE = "another task is already waiting to write to this fd"
 
 
 def fd_of(source: object) -> int:
@@ -164,6 +168,9 @@ class FdState:
         return Abort.SUCCEEDED
 
 
+_dispatch_configured = False
+
+
 class IOManager:
     """Owns the run's ``Poll``, its ``Events`` buffer and its ``Waker``.
     Used from the run's thread only, except :meth:`wake`."""
@@ -187,6 +194,14 @@ class IOManager:
         self._free: list[int] = []
         self._states: dict[int, FdState] = {}
         _managers.add(self)
+        global _dispatch_configured
+        if not _dispatch_configured:
+            from ._task import Task
+
+            _configure_dispatch(
+                FdState, Task, SHIFT, SLOT_MASK, FLAG_MASK, READ_BITS, UNSURE_BITS, WRITE_BITS
+            )
+            _dispatch_configured = True
 
     def close(self) -> None:
         self.waker.close()
@@ -199,12 +214,16 @@ class IOManager:
     # ---- the loop's side (the runner polls and hands the events here) ----
 
     def _process(self, packed: Any) -> None:
-        # The read and write branches below repeat each other on purpose:
-        # inlined for speed (this runs for every event), do not fold them.
         runner = self._runner
-        hooks = runner.instruments.active
+        if not runner.instruments.active:
+            # the loop below, in C (_io_core.c)
+            _dispatch(packed, self._slots, runner.runq)
+            return
+        # With instruments: each task woken calls the task_scheduled hook.
+        # The read and write branches repeat each other on purpose (speed).
         slots = self._slots
         runq = runner.runq
+        call = runner.instruments.call
         for value in packed:
             token = value >> SHIFT
             state = slots[token & SLOT_MASK]
@@ -224,8 +243,7 @@ class IOManager:
                     task._fn = task._send
                     task._arg = None
                     runq.append(task)
-                    if hooks:
-                        runner.instruments.call("task_scheduled", task)
+                    call("task_scheduled", task)
             if bits & WRITE_BITS:
                 task = state.write_task
                 if not task:
@@ -237,8 +255,7 @@ class IOManager:
                     task._fn = task._send
                     task._arg = None
                     runq.append(task)
-                    if hooks:
-                        runner.instruments.call("task_scheduled", task)
+                    call("task_scheduled", task)
 
     # ---- registrations ----
 
@@ -344,7 +361,7 @@ class IOManager:
         if state is None:
             state = self._new_state(fd)
         elif state.read_task is not None:
-            raise BusyResourceError("another task is already waiting to read from this fd")
+            raise BusyResourceError(BUSY_READ)
         elif state.read_ready and state.owned:
             state.read_ready = state.drained = False
             state.read_task = HELD
@@ -372,7 +389,7 @@ class IOManager:
         if state is None:
             state = self._new_state(fd, WRITE_MASK)
         elif state.write_task is not None:
-            raise BusyResourceError("another task is already waiting to write to this fd")
+            raise BusyResourceError(BUSY_WRITE)
         elif state.write_ready and state.owned:
             state.write_ready = False
             state.write_task = HELD
@@ -399,7 +416,7 @@ class IOManager:
         until the next edge with no ``epoll_ctl``.  A checkpoint."""
         state = self._states.get(fd) or self._new_state(fd)
         if state.read_task is not None:
-            raise BusyResourceError("another task is already waiting to read from this fd")
+            raise BusyResourceError(BUSY_READ)
         task = GLOBAL_RUN_CONTEXT.task
         if task is None:
             raise no_run_error("wait_readable()")
@@ -413,7 +430,7 @@ class IOManager:
         short (EPOLLOUT is added to the registration the first time)."""
         state = self._states.get(fd) or self._new_state(fd, WRITE_MASK)
         if state.write_task is not None:
-            raise BusyResourceError("another task is already waiting to write to this fd")
+            raise BusyResourceError(BUSY_WRITE)
         if not state.mask & flags.OUT:
             self._arm(state, state.mask | flags.OUT)
         task = GLOBAL_RUN_CONTEXT.task
@@ -456,6 +473,8 @@ def _after_fork_in_child() -> None:
     # so that every wait asks the poller, and so raises, instead of
     # trusting readiness cached for the parent.
     for manager in list(_managers):
+        for state in manager._states.values():
+            state.drained = False  # an owner's next recv goes to the poller too
         manager._states = {}
 
 
@@ -483,4 +502,13 @@ class IOStatistics:
 # the cache (its fd is -1), so owners read its flags without a type check.
 UNCLAIMED = FdState(-1, -1, -1)
 
-__all__ = ["HELD", "UNCLAIMED", "FdState", "IOManager", "IOStatistics", "fd_of"]
+__all__ = [
+    "BUSY_READ",
+    "BUSY_WRITE",
+    "HELD",
+    "UNCLAIMED",
+    "FdState",
+    "IOManager",
+    "IOStatistics",
+    "fd_of",
+]
