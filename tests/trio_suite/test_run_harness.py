@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -115,3 +116,53 @@ def test_a_module_lowio_cannot_import_counts_each_of_its_tests(
     lowio = {"test_y.py::": ("error", "cannot import name 'fail_after' from 'trio._timeouts'")}
     assert compare(trio, lowio, {}, monkeypatch) == 1
     assert "2 tests pass on trio but not on lowio" in capsys.readouterr().out
+
+
+FAKE_NET_CHECK = """
+import importlib.util, os, sys
+from lowio._trio_alias import PRIVATE_MARK, install_as_trio
+import trio_fake_net
+
+trio_dir = os.path.dirname(importlib.util.find_spec("trio").origin)
+install_as_trio(_tests_dir=trio_dir)
+trio_fake_net.install(trio_dir)
+
+import trio
+from trio.testing._fake_net import FakeNet
+
+assert sys.modules["trio.testing._fake_net"].__file__ == os.path.join(
+    trio_dir, "testing", "_fake_net.py"
+)
+import trio._util
+# bound only while trio's file was imported: trio._util's own tests still
+# count as reading trio's internals
+assert PRIVATE_MARK in repr(trio._util.NoPublicConstructor)
+
+
+async def main():
+    FakeNet().enable()
+    a = trio.socket.socket(type=trio.socket.SOCK_DGRAM)
+    b = trio.socket.socket(type=trio.socket.SOCK_DGRAM)
+    await a.bind(("127.0.0.1", 0))
+    await b.sendto(b"ping", a.getsockname())  # resolved by _resolve_address_nocp
+    data, source = await a.recvfrom(10)
+    assert data == b"ping" and source == b.getsockname(), (data, source)
+    print("ok")
+
+
+trio.run(main)
+"""
+
+
+def test_trio_fake_net_runs_on_lowio() -> None:
+    """trio's own FakeNet loads under trio's names and carries a datagram
+    through lowio's socket API (a separate process: install_as_trio is for
+    good)."""
+    import subprocess
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), *sys.path])}
+    done = subprocess.run(
+        [sys.executable, "-c", FAKE_NET_CHECK], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
