@@ -345,6 +345,10 @@ class Runner:
         tasks = self.tasks
         heap = timers._heap
         current_time = clock.current_time
+        poll = self._poll
+        events = self._events
+        process_events = self._process_events
+        signal_wakeup = self.signal_wakeup
         while init_task in tasks:
             if (
                 not self.runq
@@ -354,7 +358,35 @@ class Runner:
                 or entry_queue._idempotent
             ):
                 steps = 0
-                self._io_and_timers(timers, clock, entry_queue)
+                # The I/O wait (a guest run's tick does it in pieces: it
+                # calls io_wait_timeout and after_io_wait).  Their usual
+                # cases are inlined here; they run only when there is
+                # something more for them to do.
+                if self.runq:
+                    timeout: float | None = 0.0
+                    idle_primed = 0
+                elif not heap and not self.waiting_for_idle:
+                    timeout = None
+                    idle_primed = 0
+                else:
+                    timeout, idle_primed = self.io_wait_timeout(timers, clock)
+                if instruments.active:
+                    instruments.call("before_io_wait", MAX_SLEEP if timeout is None else timeout)
+                n = poll(events, timeout)
+                if n:
+                    process_events(events.packed())
+                    wakeup = signal_wakeup.state
+                    if wakeup is not None and wakeup.read_ready:
+                        signal_wakeup.drain()
+                if (
+                    instruments.active
+                    or entry_queue._queue
+                    or entry_queue._idempotent
+                    or self.ki_pending
+                    or heap
+                    or idle_primed
+                ):
+                    self.after_events(n, timeout, idle_primed)
             elif heap and heap[0][0] <= current_time():
                 # as in trio, deadlines are checked before every batch: a
                 # checkpoint right after a deadline passed raises Cancelled
@@ -416,18 +448,6 @@ class Runner:
             if until is not None and until():
                 return
 
-    def _io_and_timers(
-        self,
-        timers: Any,
-        clock: Clock,
-        entry_queue: EntryQueue,
-    ) -> None:
-        timeout, idle_primed = self.io_wait_timeout(timers, clock)
-        if self.instruments.active:
-            self.instruments.call("before_io_wait", MAX_SLEEP if timeout is None else timeout)
-        n = self._poll(self._events, timeout)  # IOManager.wait, inlined: the hot path
-        self.after_io_wait(n, timeout, idle_primed)
-
     def io_wait_timeout(self, timers: Any, clock: Clock) -> tuple[float | None, int]:
         """How long the next I/O wait may block (None: until woken) and
         what it is primed for when it times out (0: nothing, 1: the tasks
@@ -456,14 +476,18 @@ class Runner:
         hands them out, runs the ``run_sync_soon`` callbacks, delivers
         Ctrl-C, expires timers, and wakes idle waiters or autojumps if the
         wait timed out as primed."""
-        timers = self.timers
-        clock = self.clock
-        entry_queue = self.entry_queue
         if n:
             self._process_events(self._events.packed())
             wakeup = self.signal_wakeup.state
             if wakeup is not None and wakeup.read_ready:
                 self.signal_wakeup.drain()  # a signal woke the loop
+        self.after_events(n, timeout, idle_primed)
+
+    def after_events(self, n: int, timeout: float | None, idle_primed: int) -> None:
+        """The part of ``after_io_wait`` after the events are handed out."""
+        timers = self.timers
+        clock = self.clock
+        entry_queue = self.entry_queue
         if self.instruments.active:
             self.instruments.call("after_io_wait", MAX_SLEEP if timeout is None else timeout)
         if entry_queue._queue or entry_queue._idempotent:
