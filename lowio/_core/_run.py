@@ -39,7 +39,7 @@ from ._nursery import Nursery, open_nursery
 from ._parking_lot import ParkingLot
 from ._task import Task
 from ._timers import Timers
-from ._traps import CHECKPOINT, Abort, Park, wait_task_rescheduled
+from ._traps import CHECKPOINT, Abort, Park, ParkRaisingHere, RaiseHere, wait_task_rescheduled
 from ._wakeup_fd import SignalWakeup
 
 T = TypeVar("T")
@@ -209,10 +209,14 @@ class Runner:
 
     def reschedule_raise(self, task: Task, exc: BaseException) -> None:
         """Makes a parked task runnable; its trap raises ``exc``."""
+        if type(task._abort) is ParkRaisingHere:
+            task._fn = task._send  # the trap raises it in its own frame
+            task._arg = RaiseHere(exc)
+        else:
+            task._fn = task._throw
+            task._arg = exc
         task._abort = None
         task.custom_sleep_data = None
-        task._fn = task._throw
-        task._arg = exc
         self.runq.append(task)
         if self.instruments.active:
             self.instruments.call("task_scheduled", task)
@@ -424,6 +428,7 @@ class Runner:
                 if msg is CHECKPOINT:
                     task._fn = task._send
                     task._arg = task
+                    task.custom_sleep_data = None  # as trio: cleared at every checkpoint
                     append(task)
                     if hooks:
                         instruments.call("task_scheduled", task)
@@ -431,6 +436,13 @@ class Runner:
                     task._abort = msg.abort
                     task._cancel_points += 1
                     # as in trio, a pending Ctrl-C goes before a cancellation
+                    if task._ki_pending:
+                        task._attempt_delivery_of_pending_ki()
+                    elif task._cancel_status.effectively_cancelled:
+                        task._attempt_delivery_of_any_pending_cancel()
+                elif type(msg) is ParkRaisingHere:
+                    task._abort = msg  # callable: it calls msg.abort
+                    task._cancel_points += 1
                     if task._ki_pending:
                         task._attempt_delivery_of_pending_ki()
                     elif task._cancel_status.effectively_cancelled:
