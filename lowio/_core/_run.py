@@ -339,7 +339,10 @@ class Runner:
         a batch (a host driving the run in pieces; see ``_driver``)."""
         # The scheduler loop inlines (repeats) code from elsewhere on purpose,
         # for speed: it is the hottest code in lowio; do not fold it.
-        glob = GLOBAL_RUN_CONTEXT
+        # This thread's slots of GLOBAL_RUN_CONTEXT (a threading.local): a
+        # store into that dict is a fraction of the cost of setting the
+        # attribute, which looks the dict up for this thread every time.
+        here = GLOBAL_RUN_CONTEXT.__dict__
         timers = self.timers
         clock = self.clock
         instruments = self.instruments
@@ -402,7 +405,7 @@ class Runner:
             steps += len(batch)
             hooks = instruments.active
             for task in batch:
-                glob.task = task
+                here["task"] = task
                 if hooks:
                     instruments.call("before_task_step", task)
                 try:
@@ -456,7 +459,7 @@ class Runner:
                 del msg
                 if hooks:
                     instruments.call("after_task_step", task)
-            glob.task = None
+            here["task"] = None
             if until is not None and until():
                 return
 
