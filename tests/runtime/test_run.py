@@ -20,11 +20,11 @@ import time
 import types
 import warnings
 from collections.abc import AsyncGenerator, Iterator
-from contextlib import contextmanager
 from typing import Any, NoReturn
 
 import pytest
 import sniffio
+from conftest import no_cyclic_garbage
 
 import lowio
 from lowio.lowlevel import (
@@ -975,21 +975,6 @@ def test_run_sync_soon_from_many_threads() -> None:
 
 
 # ---- no cyclic garbage ----
-
-
-@contextmanager
-def no_cyclic_garbage() -> Iterator[None]:
-    gc.collect()
-    old = gc.get_debug()
-    gc.set_debug(gc.DEBUG_SAVEALL)
-    try:
-        yield
-        gc.collect()
-        garbage = [type(x).__name__ for x in gc.garbage]
-        assert not garbage, f"cyclic garbage: {garbage[:20]}"
-    finally:
-        gc.set_debug(old)
-        gc.garbage.clear()
 
 
 @pytest.mark.skipif(sys.implementation.name != "cpython", reason="refcounting only")
