@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import socket
@@ -106,3 +107,20 @@ def epoll_registrations(p: Poll) -> dict[int, tuple[int, int]]:
                 fields = line.split()
                 found[int(fields[1])] = (int(fields[3], 16), int(fields[5], 16))
     return found
+
+
+@contextlib.contextmanager
+def no_cyclic_garbage() -> Iterator[None]:
+    """Fails if the block leaves reference cycles for the collector
+    (CPython: what refcounting alone does not free)."""
+    gc.collect()
+    old = gc.get_debug()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        yield
+        gc.collect()
+        garbage = [type(x).__name__ for x in gc.garbage]
+        assert not garbage, f"cyclic garbage: {garbage[:20]}"
+    finally:
+        gc.set_debug(old)
+        gc.garbage.clear()

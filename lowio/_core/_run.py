@@ -39,7 +39,7 @@ from ._nursery import Nursery, open_nursery
 from ._parking_lot import ParkingLot
 from ._task import Task
 from ._timers import Timers
-from ._traps import CHECKPOINT, Abort, Park, wait_task_rescheduled
+from ._traps import CHECKPOINT, Abort, Park, ParkRaisingHere, RaiseHere, wait_task_rescheduled
 from ._wakeup_fd import SignalWakeup
 
 T = TypeVar("T")
@@ -209,10 +209,14 @@ class Runner:
 
     def reschedule_raise(self, task: Task, exc: BaseException) -> None:
         """Makes a parked task runnable; its trap raises ``exc``."""
+        if type(task._abort) is ParkRaisingHere:
+            task._fn = task._send  # the trap raises it in its own frame
+            task._arg = RaiseHere(exc)
+        else:
+            task._fn = task._throw
+            task._arg = exc
         task._abort = None
         task.custom_sleep_data = None
-        task._fn = task._throw
-        task._arg = exc
         self.runq.append(task)
         if self.instruments.active:
             self.instruments.call("task_scheduled", task)
@@ -335,7 +339,10 @@ class Runner:
         a batch (a host driving the run in pieces; see ``_driver``)."""
         # The scheduler loop inlines (repeats) code from elsewhere on purpose,
         # for speed: it is the hottest code in lowio; do not fold it.
-        glob = GLOBAL_RUN_CONTEXT
+        # This thread's slots of GLOBAL_RUN_CONTEXT (a threading.local): a
+        # store into that dict is a fraction of the cost of setting the
+        # attribute, which looks the dict up for this thread every time.
+        here = GLOBAL_RUN_CONTEXT.__dict__
         timers = self.timers
         clock = self.clock
         instruments = self.instruments
@@ -345,6 +352,10 @@ class Runner:
         tasks = self.tasks
         heap = timers._heap
         current_time = clock.current_time
+        poll = self._poll
+        events = self._events
+        process_events = self._process_events
+        signal_wakeup = self.signal_wakeup
         while init_task in tasks:
             if (
                 not self.runq
@@ -354,7 +365,35 @@ class Runner:
                 or entry_queue._idempotent
             ):
                 steps = 0
-                self._io_and_timers(timers, clock, entry_queue)
+                # The I/O wait (a guest run's tick does it in pieces: it
+                # calls io_wait_timeout and after_io_wait).  Their usual
+                # cases are inlined here; they run only when there is
+                # something more for them to do.
+                if self.runq:
+                    timeout: float | None = 0.0
+                    idle_primed = 0
+                elif not heap and not self.waiting_for_idle:
+                    timeout = None
+                    idle_primed = 0
+                else:
+                    timeout, idle_primed = self.io_wait_timeout(timers, clock)
+                if instruments.active:
+                    instruments.call("before_io_wait", MAX_SLEEP if timeout is None else timeout)
+                n = poll(events, timeout)
+                if n:
+                    process_events(events.packed())
+                    wakeup = signal_wakeup.state
+                    if wakeup is not None and wakeup.read_ready:
+                        signal_wakeup.drain()
+                if (
+                    instruments.active
+                    or entry_queue._queue
+                    or entry_queue._idempotent
+                    or self.ki_pending
+                    or heap
+                    or idle_primed
+                ):
+                    self.after_events(n, timeout, idle_primed)
             elif heap and heap[0][0] <= current_time():
                 # as in trio, deadlines are checked before every batch: a
                 # checkpoint right after a deadline passed raises Cancelled
@@ -366,7 +405,7 @@ class Runner:
             steps += len(batch)
             hooks = instruments.active
             for task in batch:
-                glob.task = task
+                here["task"] = task
                 if hooks:
                     instruments.call("before_task_step", task)
                 try:
@@ -392,6 +431,7 @@ class Runner:
                 if msg is CHECKPOINT:
                     task._fn = task._send
                     task._arg = task
+                    task.custom_sleep_data = None  # as trio: cleared at every checkpoint
                     append(task)
                     if hooks:
                         instruments.call("task_scheduled", task)
@@ -399,6 +439,13 @@ class Runner:
                     task._abort = msg.abort
                     task._cancel_points += 1
                     # as in trio, a pending Ctrl-C goes before a cancellation
+                    if task._ki_pending:
+                        task._attempt_delivery_of_pending_ki()
+                    elif task._cancel_status.effectively_cancelled:
+                        task._attempt_delivery_of_any_pending_cancel()
+                elif type(msg) is ParkRaisingHere:
+                    task._abort = msg  # callable: it calls msg.abort
+                    task._cancel_points += 1
                     if task._ki_pending:
                         task._attempt_delivery_of_pending_ki()
                     elif task._cancel_status.effectively_cancelled:
@@ -412,21 +459,9 @@ class Runner:
                 del msg
                 if hooks:
                     instruments.call("after_task_step", task)
-            glob.task = None
+            here["task"] = None
             if until is not None and until():
                 return
-
-    def _io_and_timers(
-        self,
-        timers: Any,
-        clock: Clock,
-        entry_queue: EntryQueue,
-    ) -> None:
-        timeout, idle_primed = self.io_wait_timeout(timers, clock)
-        if self.instruments.active:
-            self.instruments.call("before_io_wait", MAX_SLEEP if timeout is None else timeout)
-        n = self._poll(self._events, timeout)  # IOManager.wait, inlined: the hot path
-        self.after_io_wait(n, timeout, idle_primed)
 
     def io_wait_timeout(self, timers: Any, clock: Clock) -> tuple[float | None, int]:
         """How long the next I/O wait may block (None: until woken) and
@@ -456,14 +491,18 @@ class Runner:
         hands them out, runs the ``run_sync_soon`` callbacks, delivers
         Ctrl-C, expires timers, and wakes idle waiters or autojumps if the
         wait timed out as primed."""
-        timers = self.timers
-        clock = self.clock
-        entry_queue = self.entry_queue
         if n:
             self._process_events(self._events.packed())
             wakeup = self.signal_wakeup.state
             if wakeup is not None and wakeup.read_ready:
                 self.signal_wakeup.drain()  # a signal woke the loop
+        self.after_events(n, timeout, idle_primed)
+
+    def after_events(self, n: int, timeout: float | None, idle_primed: int) -> None:
+        """The part of ``after_io_wait`` after the events are handed out."""
+        timers = self.timers
+        clock = self.clock
+        entry_queue = self.entry_queue
         if self.instruments.active:
             self.instruments.call("after_io_wait", MAX_SLEEP if timeout is None else timeout)
         if entry_queue._queue or entry_queue._idempotent:

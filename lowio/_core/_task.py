@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._cancel import MISNESTING_REASON, CancelStatus
 from ._exceptions import LowioInternalError, NoPublicConstructor, final
-from ._traps import Abort, RaiseCancel, RaiseCancelT
+from ._traps import Abort, ParkRaisingHere, RaiseCancel, RaiseCancelT
 
 if TYPE_CHECKING:
     from ._nursery import Nursery
@@ -164,6 +164,8 @@ class Task(metaclass=NoPublicConstructor):
         abort = self._abort
         if abort is None:
             return  # runnable: the next checkpoint raises it
+        if type(abort) is ParkRaisingHere:
+            abort = abort.abort  # the same call, one Python frame less
         success = abort(raise_cancel)
         if type(success) is not Abort:
             raise LowioInternalError("abort function must return lowio.lowlevel.Abort")

@@ -67,6 +67,44 @@ class Park:
         return f"<lowio park trap, abort={self.abort!r}>"
 
 
+@final
+class ParkRaisingHere:
+    """The trap ``wait_task_rescheduled`` yields: a ``Park`` whose
+    exception, if the task is woken with one, is raised by the trap itself,
+    in its own frame.  The scheduler sends it in wrapped in a ``RaiseHere``
+    instead of throwing it: an exception thrown into a suspended coroutine
+    chain is raised while the frames above the trap are not running, so it
+    gets the wrong ``__context__`` and can leave the wrong
+    ``sys.exc_info()`` behind (CPython bpo-40694); one raised in the frame
+    chains onto what the waiting code is handling, as with trio.
+
+    While the task is parked its ``_abort`` holds the trap itself (calling
+    it calls the abort function), which is how ``reschedule_raise`` knows
+    to send the exception rather than throw it."""
+
+    __slots__ = ("abort",)
+
+    def __init__(self, abort: Callable[[RaiseCancelT], Abort]) -> None:
+        self.abort = abort
+
+    def __call__(self, raise_cancel: RaiseCancelT) -> Abort:
+        return self.abort(raise_cancel)
+
+    def __repr__(self) -> str:
+        return f"<lowio park trap raising in place, abort={self.abort!r}>"
+
+
+@final
+class RaiseHere:
+    """What a ``ParkRaisingHere`` trap is woken with to raise ``exc``; it
+    never leaves the trap."""
+
+    __slots__ = ("exc",)
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
 class RaiseCancel:
     """The ``raise_cancel`` given to abort functions: calling it raises the
     pending ``Cancelled`` (or ``KeyboardInterrupt``).  The exception is made
@@ -113,8 +151,17 @@ def wait_task_rescheduled(abort_func: Callable[[RaiseCancelT], Abort]) -> Genera
 
     A checkpoint.  ``abort_func(raise_cancel)`` is called (in whatever task
     cancels) if the task is cancelled while it sleeps; see ``Abort``.
+    An exception it raises is raised in this frame (see ``ParkRaisingHere``).
     """
-    return (yield Park(abort_func))
+    value = yield ParkRaisingHere(abort_func)
+    if type(value) is RaiseHere:
+        exc = value.exc
+        del value
+        try:
+            raise exc
+        finally:
+            del exc  # this frame is in its traceback: no cycle through it
+    return value
 
 
 @types.coroutine

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import gc
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import NoReturn
 
 import pytest
+from conftest import no_cyclic_garbage
 
 import lowio
 from lowio.lowlevel import (
@@ -20,21 +19,6 @@ from lowio.testing import MockClock, wait_all_tasks_blocked
 
 if sys.version_info < (3, 11):  # pragma: no cover
     from exceptiongroup import BaseExceptionGroup
-
-
-@contextmanager
-def no_cyclic_garbage() -> Iterator[None]:
-    gc.collect()
-    old = gc.get_debug()
-    gc.set_debug(gc.DEBUG_SAVEALL)
-    try:
-        yield
-        gc.collect()
-        garbage = [type(x).__name__ for x in gc.garbage]
-        assert not garbage, f"cyclic garbage: {garbage[:20]}"
-    finally:
-        gc.set_debug(old)
-        gc.garbage.clear()
 
 
 @pytest.mark.skipif(sys.implementation.name != "cpython", reason="refcounting only")
