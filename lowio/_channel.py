@@ -328,8 +328,8 @@ class MemoryReceiveChannel(
         it takes nothing from the channel.
 
         Raises ``EndOfChannel`` once every send handle is closed and the
-        buffer is drained (after a cancel point, without a schedule point,
-        as trio), ``ClosedResourceError`` if this handle is (or gets) closed.
+        buffer is drained (after a cancel point, without a schedule point),
+        ``ClosedResourceError`` if this handle is (or gets) closed.
         """
         task = GLOBAL_RUN_CONTEXT.task
         if task is None:

@@ -3,7 +3,7 @@
 lowio, the high-level streams).
 
 Every operation here is one flat generator-based coroutine and a
-checkpoint, as trio's I/O is:
+checkpoint:
 
 1. a cancel check (a cancel point: ``Cancelled`` before any system call);
 2. the system call on the non-blocking fd; if it succeeds, a schedule point

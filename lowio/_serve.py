@@ -25,7 +25,7 @@ from ._timeouts import sleep
 
 # accept() errors that say "out of a resource now", not "this listener is broken"
 ACCEPT_CAPACITY_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS})
-ACCEPT_RETRY_DELAY = 0.100  # seconds, as trio's
+ACCEPT_RETRY_DELAY = 0.100  # seconds between accept() retries after a resource shortage
 
 LOGGER = logging.getLogger("lowio.serve_listeners")
 

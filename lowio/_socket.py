@@ -1,6 +1,7 @@
 """lowio's async sockets (``lowio.socket``), shaped like ``trio.socket``.
 
-Every I/O method is a checkpoint, as in trio, and takes the owned fast path
+Every I/O method is a checkpoint (a cancel point before the system call, a
+schedule point after it), and takes the owned fast path
 (``lowio._owned_fast_path``, docs/design.md §3.4): a cancel check, the system call, a schedule
 point; on EAGAIN the task parks on the fd's persistent edge-triggered
 registration with no ``epoll_ctl`` and retries when woken.  ``recv`` on a
@@ -101,7 +102,8 @@ class SocketType:
         return self._sock.getsockopt(level, optname, buflen)
 
     def setsockopt(self, level: int, optname: int, value: Any, optlen: int | None = None) -> None:
-        """``socket.setsockopt`` (``value=None`` with ``optlen``, as trio).
+        """``socket.setsockopt``; ``value=None`` needs ``optlen`` (an option of
+        that length with no value).
         Setting ``SO_RCVLOWAT`` or ``TCP_ULP`` makes ``recv`` check the
         socket again before it next skips a system call (the fast path's
         drained rule).  Not a checkpoint."""
@@ -224,7 +226,7 @@ class SocketType:
     async def connect(self, address: Address) -> None:
         """Connects (non-blocking connect, then ``SO_ERROR``): raises e.g.
         ``ConnectionRefusedError``.  If cancelled, the socket is closed
-        (its state would be undefined), as in trio."""
+        (its state would be undefined) and ``Cancelled`` propagates."""
         try:
             address = await self._resolve(address, local=False)
             await checkpoint_if_cancelled()
@@ -233,7 +235,7 @@ class SocketType:
             except _BlockingIOError:
                 await fast.park(self, True)
             except BaseException:
-                await cancel_shielded_checkpoint()  # as trio: a checkpoint, then the error
+                await cancel_shielded_checkpoint()  # failing is a schedule point too
                 raise
             else:
                 await cancel_shielded_checkpoint()

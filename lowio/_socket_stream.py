@@ -36,13 +36,13 @@ from ._socket import SocketType
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
 
-DEFAULT_RECEIVE_SIZE = 65536  # receive_some()'s max_bytes when None, as trio's
+DEFAULT_RECEIVE_SIZE = 65536  # receive_some()'s max_bytes when None
 
 # what the socket layer raises for a socket that has been closed
 _CLOSED_ERRNOS = frozenset({errno.EBADF, errno.ENOTSOCK})
 
 # TCP_NOTSENT_LOWAT: writability (wait_send_all_might_not_block) reported
-# only while less than this much sent data is still unsent, as trio sets it
+# only while less than this much sent data is still unsent
 _NOTSENT_LOWAT = 2**14
 
 _SEND_BUSY = "another task is currently sending data on this SocketStream"
@@ -81,7 +81,7 @@ class SocketStream(HalfCloseableStream):
 
     ``TypeError`` if ``socket`` is not a lowio socket, ``ValueError`` if it
     is not a ``SOCK_STREAM`` socket.  On TCP sockets it sets ``TCP_NODELAY``
-    and ``TCP_NOTSENT_LOWAT`` (16 KiB), as trio does; ``setsockopt``
+    and ``TCP_NOTSENT_LOWAT`` (16 KiB); ``setsockopt``
     overrides them.  The wrapped socket is the ``socket`` attribute.
 
     Use it from its run's thread.  One task may send and another receive at
@@ -266,7 +266,8 @@ async def connect_stream(family: int, address: object) -> SocketStream:
 
 
 # accept() errors about one connection that died before it was accepted
-# (and errors Linux passes on from the new socket): skipped, as trio does
+# (and errors Linux passes on from the new socket): skipped,
+# and accept() goes on to the next connection
 _SKIPPED_ACCEPT_ERRNOS = frozenset(
     getattr(errno, name)
     for name in (

@@ -130,7 +130,7 @@ class SteppedRun:
         try:
             clock.start_clock()
             if runner.instruments.active:
-                # as in trio, Ctrl-C during before_run is the run's (the
+                # Ctrl-C during before_run belongs to the run's (the
                 # main task gets it): the handler is in place meanwhile
                 runner.ki.install(runner)
                 try:
@@ -192,7 +192,7 @@ class SteppedRun:
         if runner.init_task in runner.tasks:
             return False
         if runner.instruments.active:
-            outer = _enter(runner)  # as in trio: after_run sees in_run() true
+            outer = _enter(runner)  # after_run sees in_run() true
             try:
                 runner.instruments.call("after_run")
             finally:

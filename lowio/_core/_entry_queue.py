@@ -24,7 +24,7 @@ class EntryQueue:
             collections.deque()
         )
         self._idempotent: dict[tuple[Callable[..., object], tuple[Any, ...]], None] = {}
-        # Reentrant, as trio's: a signal handler (``open_signal_receiver``)
+        # Reentrant: a signal handler (``open_signal_receiver``)
         # calls run_sync_soon in the main thread, possibly while that thread
         # holds the lock in run_pending; a plain Lock would deadlock there.
         self._lock = threading.RLock()
@@ -51,7 +51,8 @@ class EntryQueue:
 
     def run_pending(self) -> None:
         """Runs what is queued now (in the run's thread).  A callback that
-        raises crashes the run (``LowioInternalError``), as in trio."""
+        raises crashes the run (``LowioInternalError``, the error as its cause); later callbacks
+        still run."""
         queue = self._queue
         for _ in range(len(queue)):
             sync_fn, args = queue.popleft()
@@ -75,7 +76,7 @@ class EntryQueue:
             # task, while the other queued callbacks still run.
             # After the system nursery has closed (a callback queued by an
             # async generator's finalizer, say) the task goes to the init
-            # task's outer nursery, as trio's run_sync_soon task lives there.
+            # task's outer nursery, which outlives the system nursery.
             runner = GLOBAL_RUN_CONTEXT.runner
             if runner is not None:
                 for nursery in (runner.system_nursery, runner.outer_nursery):

@@ -359,7 +359,7 @@ def start_guest_run(
     )
     # The host's own tasks (an asyncio task a guest task creates) copy the
     # guest's context: sniffio must not find lowio there.  In the guest,
-    # each tick sets sniffio's thread-local instead (as trio does).
+    # each tick sets sniffio's thread-local instead.
     runner.system_context.run(sniffio.current_async_library_cvar.set, None)
     glob.runner, glob.task = runner, None
     try:

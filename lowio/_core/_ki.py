@@ -4,7 +4,7 @@ While a run is active in the main thread (and SIGINT has Python's default
 handler), Ctrl-C raises ``KeyboardInterrupt`` at once where it lands if
 that code is *unprotected*; in *protected* code it is delivered to the main
 task at its next checkpoint (or by cancelling its current wait), or out of
-``lowio.run``, as in trio.  Either way the run ends: it never hangs.
+``lowio.run``.  Either way the run ends: it never hangs.
 
 Whether code is protected is decided by its call stack, innermost frame
 first (trio's rule: a protected caller protects what it calls, until a
@@ -14,7 +14,7 @@ function marked otherwise):
   ``disable_ki_protection`` decides (marks belong to the code object: all
   functions made from one ``def`` share them);
 * a ``__del__`` method is protected (a finalizer may run anywhere);
-* lowio's own code is protected (as trio marks its internals), and so is
+* lowio's own code is protected (its functions are marked), and so is
   what it calls; where lowio calls back into user code (``from_thread``,
   a custom hostname resolver) it does so through an unprotected frame;
 * the frame of the task's own coroutine decides by the task: system tasks

@@ -200,7 +200,7 @@ class Runner:
     def reschedule(self, task: Task, value: Any = None) -> None:
         """Makes a parked task runnable; its trap returns ``value``."""
         task._abort = None
-        task.custom_sleep_data = None  # as trio: it belongs to the finished wait
+        task.custom_sleep_data = None  # it belongs to the finished wait
         task._fn = task._send
         task._arg = value
         self.runq.append(task)
@@ -238,7 +238,7 @@ class Runner:
         coro = context.run(coroutine_or_error, async_fn, args)
         task = _new(Task, coro, self, async_fn if name is None else name, nursery, context)
         if system_task:
-            task._ki_protected = True  # as trio's system tasks
+            task._ki_protected = True  # system tasks: Ctrl-C goes to the main task
         self.tasks.add(task)
         if nursery is not None:
             nursery._children.add(task)
@@ -267,7 +267,7 @@ class Runner:
     def task_exited(self, task: Task, value: Any, error: BaseException | None) -> None:
         nurseries = task._child_nurseries  # still open: the task misnested them
         for open_nursery_ in nurseries:
-            # as in trio: cancel and close them, so that their children unwind
+            # cancel and close them, so that their children unwind
             open_nursery_.cancel_scope._cancel(
                 CancelReason(
                     "nursery",
@@ -278,7 +278,7 @@ class Runner:
             )
             open_nursery_._closed = True
         if self.lot_breakers:
-            # as in trio: a task that exits holding e.g. a Lock breaks its lot
+            # a task that exits holding e.g. a Lock breaks its lot
             for lot in self.lot_breakers.pop(task, ()):
                 lot.break_lot(task)
         status = task._cancel_status
@@ -312,8 +312,8 @@ class Runner:
 
     async def init(self, async_fn: Callable[..., Awaitable[object]], args: tuple[Any, ...]) -> None:
         # The outer nursery stands where trio runs its run_sync_soon task: an
-        # error of a system task reaches LowioInternalError wrapped as in trio
-        # (system nursery group, then this one's).
+        # error of a system task reaches LowioInternalError as its __cause__
+        # (the system nursery's group inside this one's).
         async with open_nursery() as self.outer_nursery:
             async with open_nursery() as system_nursery:
                 self.system_nursery = system_nursery
@@ -328,7 +328,7 @@ class Runner:
             with CancelScope():
                 await self.asyncgens.finalize_remaining()
             # No user code is left but run_sync_soon callbacks: stop taking them
-            # and run those already queued (as trio's run_sync_soon task does).
+            # and run those already queued .
             self.entry_queue.close()
             self.entry_queue.run_pending()
 
@@ -395,7 +395,7 @@ class Runner:
                 ):
                     self.after_events(n, timeout, idle_primed)
             elif heap and heap[0][0] <= current_time():
-                # as in trio, deadlines are checked before every batch: a
+                # deadlines are checked before every batch: a
                 # checkpoint right after a deadline passed raises Cancelled
                 timers.expire(current_time())
             batch = self.runq
@@ -411,7 +411,7 @@ class Runner:
                 try:
                     msg = task.context.run(task._fn, task._arg)
                 except StopIteration as stop:
-                    # as in trio: task_exited, then after_task_step, with
+                    # task_exited, then after_task_step, with
                     # the task still current
                     self.task_exited(task, stop.value, None)
                     if hooks:
@@ -431,14 +431,14 @@ class Runner:
                 if msg is CHECKPOINT:
                     task._fn = task._send
                     task._arg = task
-                    task.custom_sleep_data = None  # as trio: cleared at every checkpoint
+                    task.custom_sleep_data = None  # cleared at every checkpoint
                     append(task)
                     if hooks:
                         instruments.call("task_scheduled", task)
                 elif type(msg) is Park:
                     task._abort = msg.abort
                     task._cancel_points += 1
-                    # as in trio, a pending Ctrl-C goes before a cancellation
+                    # a pending Ctrl-C goes before a cancellation
                     if task._ki_pending:
                         task._attempt_delivery_of_pending_ki()
                     elif task._cancel_status.effectively_cancelled:
@@ -509,7 +509,7 @@ class Runner:
             glob = GLOBAL_RUN_CONTEXT
             glob.task = self.init_task
             try:
-                # in the run's context, as trio's run_sync_soon task (sniffio
+                # in the run's context (sniffio
                 # says "lowio" in the callbacks)
                 self.system_context.run(entry_queue.run_pending)
             finally:

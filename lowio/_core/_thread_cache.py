@@ -1,5 +1,5 @@
 """The worker-thread cache behind ``to_thread.run_sync``
-(``lowio.lowlevel.start_thread_soon``), as trio's.
+(``lowio.lowlevel.start_thread_soon``).
 
 An unbounded pool: a job goes to an idle worker if there is one (the most
 recently idle first, so that few threads do most of the work and the others
@@ -7,7 +7,7 @@ time out), else to a new thread.  Bounding the number of threads is the
 caller's business (``to_thread.run_sync``'s ``limiter``).  One cache per
 process, shared by every run.
 
-A worker waits ``idle_timeout`` seconds (10 by default, as trio) for its next
+A worker waits ``idle_timeout`` seconds (10 by default) for its next
 job, then exits.  Workers are daemon threads.  ``stop_idle_workers()`` ends
 the idle ones at once (tests use it to get back to their thread baseline);
 workers busy with a job are never touched.
@@ -36,7 +36,7 @@ from ._outcome import Outcome, capture
 
 T = TypeVar("T")
 
-IDLE_TIMEOUT = 10.0  # seconds, as trio
+IDLE_TIMEOUT = 10.0  # seconds
 
 _name_counter = itertools.count()
 
