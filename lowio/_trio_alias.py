@@ -115,6 +115,12 @@ _COUNTERPARTS = {
 }
 
 
+# trio's private modules that lowio has too, with the same names and contract
+# (trio users patch ``trio.testing._raises_group.repr_callable``): the module
+# itself stands in, so reading and patching its names reach lowio's.
+_SAME_MODULES = {"trio.testing._raises_group": "lowio.testing._raises_group"}
+
+
 class _PublicNames(types.ModuleType):
     """A stand-in for one of trio's modules: attribute reads resolve to
     lowio's public objects of the same name (see the module docstring)."""
@@ -365,6 +371,8 @@ class _TrioFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
         if spec.name == "trio":
             return _root_module(self.tests_dir)
+        if spec.name in _SAME_MODULES:
+            return importlib.import_module(_SAME_MODULES[spec.name])
         path: list[str] | None = None
         if spec.name in _PACKAGES:
             path = []
