@@ -6,6 +6,7 @@ names, so a trio library or program runs on lowio unmodified (the idiom of
 
 * ``trio`` is a module whose attributes are lowio's (``trio.run`` is
   ``lowio.run``, ``trio.open_nursery`` is ``lowio.open_nursery``, ...);
+* ``trio.__file__`` is lowio's ``__init__.py``, which binds those names;
 * trio's public submodules are lowio's: ``trio.abc``, ``trio.lowlevel``,
   ``trio.socket``, ``trio.testing``, ``trio.to_thread``, ``trio.from_thread``
   are ``lowio.abc``, ``lowio.lowlevel``, ... themselves;
@@ -392,6 +393,9 @@ def _root_module(tests_dir: str | None) -> types.ModuleType:
     """The ``trio`` stand-in, with trio's public submodules (lowio's)."""
     root = _PublicNames("trio", ["lowio"], [tests_dir] if tests_dir else [])
     root.__version__ = TRIO_API_VERSION
+    # lowio's top-level module binds every name this one gives: what static
+    # tools (pylint) and ``inspect`` read for ``trio``
+    root.__file__ = importlib.import_module("lowio").__file__
     for name in PUBLIC_SUBMODULES:
         module = importlib.import_module(f"lowio.{name}")
         sys.modules[f"trio.{name}"] = module

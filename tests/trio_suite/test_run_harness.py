@@ -115,3 +115,22 @@ def test_a_module_lowio_cannot_import_counts_each_of_its_tests(
     lowio = {"test_y.py::": ("error", "cannot import name 'fail_after' from 'trio._timeouts'")}
     assert compare(trio, lowio, {}, monkeypatch) == 1
     assert "2 tests pass on trio but not on lowio" in capsys.readouterr().out
+
+
+def test_tests_of_trios_own_files_count_as_private(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(harness, "TRIO_OWN_FILES", {"a::t[x-*": "x's files", "a::t2": "y"})
+    trio = {f"a::{t}": ("passed", "") for t in ("t[x-1]", "t[x-2]", "t[z-1]", "t2", "t22")}
+    lowio = {  # a listed one may also be missing on lowio (not collected there)
+        "a::t[x-1]": ("failed", "AssertionError"),
+        "a::t[z-1]": ("failed", "AssertionError"),
+        "a::t2": ("failed", "TypeError"),
+        "a::t22": ("failed", "TypeError"),
+    }
+    assert compare(trio, lowio, {}, monkeypatch) == 1
+    out = capsys.readouterr().out
+    assert "reading trio's private internals (cannot pass elsewhere): 3" in out
+    assert "2  x's files" in out and "1  y" in out
+    assert "2 tests pass on trio but not on lowio" in out
+    assert "a::t[z-1]" in out and "a::t22" in out
