@@ -142,6 +142,18 @@ def without_what_unpaired_would_match(reason: str | None) -> str | None:
 # ---- hand-written cases of trio's documented behaviour
 
 
+def python(code: str, *options: str) -> str:
+    """What ``code`` prints, run in a fresh interpreter (with ``options``)."""
+    done = subprocess.run(
+        [sys.executable, *options, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 def fails_with(message: str) -> Any:
     return pytest.raises(AssertionError, match="^" + re.escape(message) + "$")
 
@@ -271,11 +283,7 @@ def test_failures_raise_even_without_assertions() -> None:
             except AssertionError as exc:
                 print(str(exc).split(":")[0])
     """
-    done = subprocess.run(
-        [sys.executable, "-O", "-c", textwrap.dedent(code)], capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == [
+    assert python(code, "-O").splitlines() == [
         "DID NOT RAISE any exception, expected ExceptionGroup(ValueError)",
         "Raised exception group did not match",
     ]
@@ -325,11 +333,7 @@ def test_works_without_pytest() -> None:
             raise ExceptionGroup("", [ValueError()])
         print(type(info).__name__, info.type.__name__)
     """
-    done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=60
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["_ExceptionInfo", "ExceptionGroup"]
+    assert python(code).split() == ["_ExceptionInfo", "ExceptionGroup"]
 
 
 # ---- names
@@ -359,8 +363,4 @@ def test_trios_module_path_is_lowios_module_under_install_as_trio() -> None:
         assert not rg.matches(ExceptionGroup("", [ValueError()]))
         print(rg.fail_reason)
     """
-    done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=60
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "check <check> did not return True"
+    assert python(code).strip() == "check <check> did not return True"
