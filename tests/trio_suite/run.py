@@ -59,6 +59,7 @@ TEST_DEPS = [
 ]
 _MARKED = re.compile(re.escape(PRIVATE_MARK) + r" ([\w.]+)")
 _CANNOT_IMPORT = re.compile(r"cannot import name '(\w+)' from '([\w.]+)'")
+_IMPORTING = re.compile(r"while importing test module '([^']+\.py)'")
 # Tests not run on lowio because, lacking a trio-private helper, they kill the
 # test process itself: test function name -> the private name it needs.
 PROCESS_KILLERS = {
@@ -141,7 +142,13 @@ def outcomes(report: Path) -> dict[str, tuple[str, str]]:
                 text = f"{child.get('message', '')}\n{child.text or ''}"
                 break
         if not case.get("classname") and status == "error":  # the module did not import
-            test_id = f"{name.replace('.', '/')}.py::"  # relative to a test package
+            # named relative to a test package; a module given as the target
+            # (``-- trio._tests.test_util``) has no name: its path is in the text
+            path = _IMPORTING.search(text) if not name else None
+            if path is not None:
+                test_id = path.group(1)[path.group(1).rfind("trio/") :] + "::"
+            else:
+                test_id = f"{name.replace('.', '/')}.py::"
         else:
             test_id = f"{file}::{name}"
         if results.get(test_id, ("passed", ""))[0] != "passed":
@@ -216,7 +223,7 @@ def compare(trio: dict[str, tuple[str, str]], lowio: dict[str, tuple[str, str]])
         module_of(test_id): uncollected[tail]
         for test_id in trio
         for tail in uncollected
-        if module_of(test_id).endswith("/" + tail)
+        if module_of(test_id) == tail or module_of(test_id).endswith("/" + tail)
     }
     print(f"\ntrio {TRIO_VERSION} test suite")
     for name, group in (("trio", trio), ("lowio", lowio)):

@@ -134,3 +134,20 @@ def test_tests_of_trios_own_files_count_as_private(
     assert "2  x's files" in out and "1  y" in out
     assert "2 tests pass on trio but not on lowio" in out
     assert "a::t[z-1]" in out and "a::t22" in out
+
+
+def test_a_module_given_as_the_target_that_does_not_import(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # pytest names its collection error neither by module nor by file
+    text = (
+        "ImportError while importing test module '/x/site-packages/trio/_tests/test_y.py'.\n"
+        "E   ImportError: cannot import name 'final' from 'trio._util' (unknown location)"
+    )
+    body = f'<error message="collection failure">{text}</error>'
+    xml = report(tmp_path / "r.xml", [case("", body, classname="", file="")])
+    trio = {"trio/_tests/test_y.py::t1": ("passed", "")}
+    lowio = harness.outcomes(xml)
+    assert list(lowio) == ["trio/_tests/test_y.py::"]
+    assert compare(trio, lowio, {}, monkeypatch) == 0  # its test counts as private
+    assert "1  trio._util.final" in capsys.readouterr().out
