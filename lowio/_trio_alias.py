@@ -6,6 +6,7 @@ names, so a trio library or program runs on lowio unmodified (the idiom of
 
 * ``trio`` is a module whose attributes are lowio's (``trio.run`` is
   ``lowio.run``, ``trio.open_nursery`` is ``lowio.open_nursery``, ...);
+* ``trio.__file__`` is lowio's ``__init__.py``, which binds those names;
 * trio's public submodules are lowio's: ``trio.abc``, ``trio.lowlevel``,
   ``trio.socket``, ``trio.testing``, ``trio.to_thread``, ``trio.from_thread``
   are ``lowio.abc``, ``lowio.lowlevel``, ... themselves;
@@ -113,6 +114,12 @@ _COUNTERPARTS = {
     # patched by trio's tests to take the no-pidfd path: patching it patches lowio's
     ("trio._subprocess", "can_try_pidfd_open"): ("lowio._subprocess", "_can_try_pidfd_open"),
 }
+
+
+# trio's private modules that lowio has too, with the same names and contract
+# (trio users patch ``trio.testing._raises_group.repr_callable``): the module
+# itself stands in, so reading and patching its names reach lowio's.
+_SAME_MODULES = {"trio.testing._raises_group": "lowio.testing._raises_group"}
 
 
 class _PublicNames(types.ModuleType):
@@ -376,6 +383,8 @@ class _TrioFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
         if spec.name == "trio":
             return _root_module(self.tests_dir)
+        if spec.name in _SAME_MODULES:
+            return importlib.import_module(_SAME_MODULES[spec.name])
         path: list[str] | None = None
         if spec.name in _PACKAGES:
             path = []
@@ -395,6 +404,9 @@ def _root_module(tests_dir: str | None) -> types.ModuleType:
     """The ``trio`` stand-in, with trio's public submodules (lowio's)."""
     root = _PublicNames("trio", ["lowio"], [tests_dir] if tests_dir else [])
     root.__version__ = TRIO_API_VERSION
+    # lowio's top-level module binds every name this one gives: what static
+    # tools (pylint) and ``inspect`` read for ``trio``
+    root.__file__ = importlib.import_module("lowio").__file__
     for name in PUBLIC_SUBMODULES:
         module = importlib.import_module(f"lowio.{name}")
         sys.modules[f"trio.{name}"] = module

@@ -110,6 +110,14 @@ def coroutine_frame(coro: Any) -> types.FrameType | None:
     return frame
 
 
+async def in_a_frame(coro: Awaitable[T]) -> T:
+    """A coroutine awaiting ``coro``: the task coroutine for one implemented
+    in C (``agen.__anext__()``, Cython), which has no frame of its own.  Its
+    frame is the task's frame, so the task's protection holds there (not
+    lowio's own, as the module it is defined in would say)."""
+    return await coro
+
+
 def ki_protection_enabled(frame: types.FrameType | None) -> bool:
     """Whether Ctrl-C landing in ``frame`` must wait (see the module
     docstring).  Any thread may call it."""
@@ -120,6 +128,9 @@ def ki_protection_enabled(frame: types.FrameType | None) -> bool:
         entry = _MARKS.get(id(code))
         if entry is not None and entry[0]() is code:
             return entry[1]
+        if frame is task_frame and code is in_a_frame.__code__:
+            assert task is not None
+            return task._ki_protected
         if code.co_name == "__del__" or _is_lowio(frame):
             return True
         if frame is task_frame:

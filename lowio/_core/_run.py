@@ -31,7 +31,7 @@ from ._entry_queue import EntryQueue, RunToken, new_token
 from ._exceptions import LowioInternalError
 from ._instruments import Instruments
 from ._io import IOManager, IOStatistics
-from ._ki import KIManager
+from ._ki import KIManager, in_a_frame
 from ._library_name import library_name
 from ._local import GLOBAL_RUN_CONTEXT, no_run_error
 from ._mock_clock import MockClock
@@ -92,8 +92,8 @@ def coroutine_or_error(async_fn: Callable[..., Awaitable[T]], args: tuple[Any, .
     if type(coro) is types.CoroutineType:
         return coro
     lib, who = _names()
-    if isinstance(coro, Coroutine):
-        return coro
+    if isinstance(coro, Coroutine):  # one implemented in C has no frame: give it one
+        return in_a_frame(coro) if getattr(coro, "cr_frame", None) is None else coro
     if isinstance(coro, types.GeneratorType) and coro.gi_code.co_flags & CO_ITERABLE_COROUTINE:
         return coro  # a @types.coroutine function, such as lowio.lowlevel.checkpoint
     if getattr(coro, "_asyncio_future_blocking", None) is not None:

@@ -15,6 +15,8 @@ from ._memory_streams import (
     memory_stream_pump,
 )
 from ._network import open_stream_to_socket_listener
+from ._raises_group import Matcher as _Matcher
+from ._raises_group import RaisesGroup as _RaisesGroup
 from ._sequencer import Sequencer
 from ._trio_test import trio_test
 
@@ -40,26 +42,20 @@ __all__ = [
     "wait_all_threads_completed",
 ]
 
-# trio.testing's RaisesGroup and Matcher moved into pytest (pytest.RaisesGroup,
-# pytest.RaisesExc); trio keeps them as deprecated names, and so does lowio,
-# as pytest's own classes (so only where pytest is installed).
-_MOVED_TO_PYTEST = {"RaisesGroup": "RaisesGroup", "Matcher": "RaisesExc"}
+# trio.testing's RaisesGroup and Matcher (lowio's own, with trio's messages)
+# are deprecated, as in trio 0.33: pytest has them now (pytest.RaisesGroup,
+# pytest.RaisesExc).  Reading them warns; trio's underscored names do not.
+_DEPRECATED = {"RaisesGroup": (_RaisesGroup, "RaisesGroup"), "Matcher": (_Matcher, "RaisesExc")}
 
 
 def __getattr__(name: str) -> object:
-    moved = _MOVED_TO_PYTEST.get(name.removeprefix("_"))
-    if moved is None:
+    if name not in _DEPRECATED:
         raise AttributeError(f"module 'lowio.testing' has no attribute {name!r}")
-    try:
-        import pytest
-    except ImportError:
-        raise AttributeError(
-            f"lowio.testing.{name} is pytest.{moved}, and pytest is not installed"
-        ) from None
-    if not name.startswith("_"):  # a DeprecationWarning, as trio's here
-        warnings.warn(
-            f"lowio.testing.{name} is deprecated since trio 0.33.0; use pytest.{moved}",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-    return getattr(pytest, moved)
+    found, instead = _DEPRECATED[name]
+    warnings.warn(
+        f"lowio.testing.{name} (trio.testing.{name}) is deprecated since trio 0.33.0;"
+        f" use pytest.{instead} instead (https://github.com/python-trio/trio/issues/3326)",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return found

@@ -166,3 +166,39 @@ def test_trio_fake_net_runs_on_lowio() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+def test_tests_of_trios_own_files_count_as_private(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(harness, "TRIO_OWN_FILES", {"a::t[x-*": "x's files", "a::t2": "y"})
+    trio = {f"a::{t}": ("passed", "") for t in ("t[x-1]", "t[x-2]", "t[z-1]", "t2", "t22")}
+    lowio = {  # a listed one may also be missing on lowio (not collected there)
+        "a::t[x-1]": ("failed", "AssertionError"),
+        "a::t[z-1]": ("failed", "AssertionError"),
+        "a::t2": ("failed", "TypeError"),
+        "a::t22": ("failed", "TypeError"),
+    }
+    assert compare(trio, lowio, {}, monkeypatch) == 1
+    out = capsys.readouterr().out
+    assert "reading trio's private internals (cannot pass elsewhere): 3" in out
+    assert "2  x's files" in out and "1  y" in out
+    assert "2 tests pass on trio but not on lowio" in out
+    assert "a::t[z-1]" in out and "a::t22" in out
+
+
+def test_a_module_given_as_the_target_that_does_not_import(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # pytest names its collection error neither by module nor by file
+    text = (
+        "ImportError while importing test module '/x/site-packages/trio/_tests/test_y.py'.\n"
+        "E   ImportError: cannot import name 'final' from 'trio._util' (unknown location)"
+    )
+    body = f'<error message="collection failure">{text}</error>'
+    xml = report(tmp_path / "r.xml", [case("", body, classname="", file="")])
+    trio = {"trio/_tests/test_y.py::t1": ("passed", "")}
+    lowio = harness.outcomes(xml)
+    assert list(lowio) == ["trio/_tests/test_y.py::"]
+    assert compare(trio, lowio, {}, monkeypatch) == 0  # its test counts as private
+    assert "1  trio._util.final" in capsys.readouterr().out
