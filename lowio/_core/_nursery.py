@@ -242,7 +242,7 @@ class Nursery(metaclass=NoPublicConstructor):
             self._children.add(task)
         source = private._cancel_status
         target = self._cancel_status
-        for node in list(source._children):
+        for node in source.children():
             node.attach(target)
         for task in list(source._tasks):
             if task is not private._parent_task:  # the start() caller stays
