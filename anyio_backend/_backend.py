@@ -126,7 +126,7 @@ class LowioBackend(AsyncBackend):
 
     @classmethod
     def create_cancel_scope(cls, *, deadline: float = math.inf, shield: bool = False) -> Any:
-        return CancelScope(deadline=deadline, shield=shield)
+        return CancelScope._new(deadline, shield)
 
     @classmethod
     def current_effective_deadline(cls) -> float:
