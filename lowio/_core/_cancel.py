@@ -437,7 +437,9 @@ class CancelScope:
             exc = self._catch_own_cancelled(exc)
         # the node leaves the tree
         if parent is not None:
-            parent._forget_child(status)
+            siblings = parent._children
+            if siblings is not None:
+                siblings.discard(status)
             status._parent = None
         if status._tasks or status._children:
             status._abandon()
@@ -474,10 +476,16 @@ class CancelScope:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool:
+        remaining = None
         try:
-            return exit_with(exc, self._close(exc))
+            remaining = self._close(exc)
+            if remaining is None:
+                return True
+            if remaining is exc:
+                return False
+            return exit_with(exc, remaining)
         finally:
-            del exc
+            del exc, remaining
 
     # ---- deadlines ----
 
