@@ -351,9 +351,12 @@ class CancelScope:
             raise RuntimeError("Each CancelScope may only be used for a single 'with' block")
         runner = self._runner = task._runner
         if self._relative_deadline != inf:
-            self._deadline = runner.clock.current_time() + self._relative_deadline
+            now = runner.clock.current_time()
+            self._deadline = now + self._relative_deadline
             self._relative_deadline = inf
-        if self._deadline != inf and runner.clock.current_time() >= self._deadline:
+            if now >= self._deadline:  # a timeout of 0 (the clock is read once)
+                self._cancel(CancelReason("deadline"))
+        elif self._deadline != inf and runner.clock.current_time() >= self._deadline:
             self._cancel(CancelReason("deadline"))
         # The new node, made and attached in place: it has no children and
         # only this task, which is running, so nothing needs waking even if

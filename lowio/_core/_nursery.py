@@ -36,6 +36,10 @@ if TYPE_CHECKING:
 
 StatusT = TypeVar("StatusT")
 
+# builds the objects whose classes refuse public construction, without the
+# metaclass's _create round trip (each is then initialised by its __init__)
+_new_object = object.__new__
+
 
 @final
 class Nursery(metaclass=NoPublicConstructor):
@@ -201,7 +205,8 @@ class Nursery(metaclass=NoPublicConstructor):
         try:
             try:
                 async with NurseryManager() as private:
-                    task_status: TaskStatus[Any] = TaskStatus._create(private, self)
+                    task_status: TaskStatus[Any] = _new_object(TaskStatus)
+                    TaskStatus.__init__(task_status, private, self)
 
                     def with_status(*a: object) -> Awaitable[object]:
                         return async_fn(*a, task_status=task_status)
@@ -325,8 +330,9 @@ class NurseryManager:
         strict = self._strict
         if strict is None:
             strict = task._runner.strict_exception_groups
-        self._nursery = Nursery._create(task, self._scope, strict)
-        return self._nursery
+        nursery = self._nursery = _new_object(Nursery)
+        Nursery.__init__(nursery, task, self._scope, strict)  # (what _create does, minus two calls)
+        return nursery
 
     async def __aexit__(
         self,
