@@ -158,7 +158,8 @@ class TaskGroup(abc.TaskGroup):
         if type(coro) is not CoroutineType and not isinstance(coro, Coroutine):
             raise TypeError(f"expected a coroutine, got {coro.__class__.__qualname__}")
         nursery = self._active_nursery(coro)
-        handle = _new_handle(coro, get_coro_name(coro, name))
+        task_name = get_coro_name(coro, name)
+        handle = _new_handle(coro, task_name)
         if context is not None:
             # the task runs in a copy (two tasks cannot share one context),
             # where sniffio says "lowio" whatever the caller's context says
@@ -166,7 +167,7 @@ class TaskGroup(abc.TaskGroup):
             context.run(sniffio.current_async_library_cvar.set, "lowio")
         try:
             nursery._parent_task._runner.spawn_impl(
-                handle._run_coro, (), nursery, handle.name, context=context
+                handle._run_coro, (), nursery, task_name, context=context
             )
         except BaseException:
             coro.close()
@@ -191,14 +192,18 @@ class TaskGroup(abc.TaskGroup):
 
 
 def _new_handle(coro: Coroutine[Any, Any, T], name: str) -> TaskHandle[T]:
-    """``TaskHandle(coro, name)``, built with this backend's scope and event
-    directly: the handle's constructor would look the backend up twice and
-    build each of them twice, and spawning is a hot path."""
+    """``TaskHandle(coro, name)``, built with a lowio scope and this
+    backend's event directly: the handle's constructor would look the
+    backend up twice and build each of them twice, and spawning is a hot
+    path."""
     if not _HANDLE_FIELDS_KNOWN:  # pragma: no cover - another anyio 4.16.x layout
         return TaskHandle(coro, name, CancelScope._new())
     handle: TaskHandle[T] = _new_task_handle(TaskHandle)
     handle._coro = coro
-    handle._cancel_scope = CancelScope._new()
+    # The handle only enters, cancels and asks cancel_called of its scope,
+    # which lowio's scope does as anyio's would: the wrapper's extra calls
+    # on every task's start and end are saved.
+    handle._cancel_scope = lowio.CancelScope()  # type: ignore[assignment]
     handle._finished_event = Event._make()
     handle._exception = None
     handle._name = name
