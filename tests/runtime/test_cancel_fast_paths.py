@@ -1,7 +1,8 @@
 """The in-place paths of cancel scopes: entering builds and links the node
 itself (inheriting an enclosing cancellation and its reason), exiting
 unlinks it and drops the deadline's timer, constructor checks that the
-defaults skip, and the anyio backend's directly built scopes."""
+defaults skip, the private nursery of ``nursery.start``, and the anyio
+backend's directly built scopes."""
 
 from __future__ import annotations
 
@@ -184,3 +185,30 @@ def test_anyio_scopes_keep_their_arguments() -> None:
         assert group.cancel_scope.cancel_called
 
     anyio.run(main, backend="lowio")
+
+
+def test_start_failures_leave_start_unwrapped_with_their_own_context() -> None:
+    """``nursery.start`` opens its private nursery without a manager: what
+    the task raises before ``started()`` (or the spawn itself) still comes
+    out bare, with the context it had (trio's behaviour)."""
+
+    async def crash(*, task_status: object) -> None:
+        raise ValueError("early")
+
+    def not_async(*, task_status: object) -> int:
+        return 1
+
+    async def main() -> None:
+        async with lowio.open_nursery() as nursery:
+            try:
+                raise KeyError("being handled")
+            except KeyError:
+                with pytest.raises(ValueError, match="early") as crashed:
+                    await nursery.start(crash)
+                with pytest.raises(TypeError) as refused:
+                    await nursery.start(not_async)  # type: ignore[arg-type]
+            assert crashed.value.__context__ is None
+            assert isinstance(refused.value.__context__, KeyError)
+            assert not nursery.child_tasks
+
+    lowio.run(main)
