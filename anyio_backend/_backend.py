@@ -140,11 +140,11 @@ class LowioBackend(AsyncBackend):
 
     @classmethod
     def create_event(cls) -> Event:
-        return Event()
+        return Event._make()
 
     @classmethod
     def create_lock(cls, *, fast_acquire: bool) -> Lock:
-        return Lock(fast_acquire=fast_acquire)
+        return Lock._make(fast_acquire)
 
     @classmethod
     def create_semaphore(
