@@ -126,7 +126,7 @@ class LowioBackend(AsyncBackend):
 
     @classmethod
     def create_cancel_scope(cls, *, deadline: float = math.inf, shield: bool = False) -> Any:
-        return CancelScope._new(deadline, shield)
+        return CancelScope(deadline=deadline, shield=shield)
 
     @classmethod
     def current_effective_deadline(cls) -> float:
@@ -140,11 +140,11 @@ class LowioBackend(AsyncBackend):
 
     @classmethod
     def create_event(cls) -> Event:
-        return Event._make()
+        return Event()
 
     @classmethod
     def create_lock(cls, *, fast_acquire: bool) -> Lock:
-        return Lock._make(fast_acquire)
+        return Lock(fast_acquire=fast_acquire)
 
     @classmethod
     def create_semaphore(

@@ -158,8 +158,7 @@ class TaskGroup(abc.TaskGroup):
         if type(coro) is not CoroutineType and not isinstance(coro, Coroutine):
             raise TypeError(f"expected a coroutine, got {coro.__class__.__qualname__}")
         nursery = self._active_nursery(coro)
-        task_name = get_coro_name(coro, name)
-        handle = _new_handle(coro, task_name)
+        handle = _new_handle(coro, get_coro_name(coro, name))
         if context is not None:
             # the task runs in a copy (two tasks cannot share one context),
             # where sniffio says "lowio" whatever the caller's context says
@@ -167,7 +166,7 @@ class TaskGroup(abc.TaskGroup):
             context.run(sniffio.current_async_library_cvar.set, "lowio")
         try:
             nursery._parent_task._runner.spawn_impl(
-                handle._run_coro, (), nursery, task_name, context=context
+                handle._run_coro, (), nursery, handle.name, context=context
             )
         except BaseException:
             coro.close()
