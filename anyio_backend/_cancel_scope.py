@@ -11,20 +11,23 @@ from __future__ import annotations
 
 import math
 from types import TracebackType
-from typing import Any
 
 from anyio._core._tasks import CancelScope as AnyioCancelScope
 
 import lowio
 
+_new_object = object.__new__
+
 
 class CancelScope(AnyioCancelScope):
     """An anyio cancel scope backed by ``lowio.CancelScope`` (``native``).
 
-    Built in ``__new__``: anyio's ``CancelScope(...)`` calls the backend's
-    ``create_cancel_scope`` from its own ``__new__``, after which Python
-    calls ``__init__`` again on the object returned, so ``__init__`` must
-    not build a second native scope.
+    The backend makes its scopes with ``_new`` (``create_cancel_scope``);
+    ``CancelScope(native)`` wraps an existing lowio scope.  There is no
+    ``__init__``: anyio's ``CancelScope(...)`` returns the backend's scope
+    from its own ``__new__``, after which Python calls ``__init__`` on it
+    with anyio's arguments, which ``object.__init__`` ignores (the class
+    defines ``__new__``).
     """
 
     __slots__ = ("native",)
@@ -37,20 +40,26 @@ class CancelScope(AnyioCancelScope):
         deadline: float = math.inf,
         shield: bool = False,
     ) -> CancelScope:
-        self = object.__new__(cls)
-        self.native = (
-            native if native is not None else lowio.CancelScope(deadline=deadline, shield=shield)
-        )
-        return self
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        pass  # see __new__
+        if native is None:
+            return cls._new(deadline, shield)
+        return cls._wrap(native)
 
     @classmethod
-    def _make(cls) -> CancelScope:
-        """A new scope with no deadline and no shield (the fast way)."""
-        self = object.__new__(cls)
-        self.native = lowio.CancelScope()
+    def _wrap(cls, native: lowio.CancelScope) -> CancelScope:
+        """The anyio scope on the existing lowio scope ``native``."""
+        self = _new_object(cls)
+        self.native = native
+        return self
+
+    @classmethod
+    def _new(cls, deadline: float = math.inf, shield: bool = False) -> CancelScope:
+        """A new scope on a new lowio scope (the fast way: no keyword
+        arguments for the common scope without deadline or shield)."""
+        self = _new_object(cls)
+        if deadline is math.inf and shield is False:
+            self.native = lowio.CancelScope()
+        else:
+            self.native = lowio.CancelScope(deadline=deadline, shield=shield)
         return self
 
     def __enter__(self) -> CancelScope:

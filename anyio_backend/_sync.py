@@ -45,6 +45,15 @@ async def _acquire_fast(native: lowio.Lock | lowio.Semaphore) -> None:
         await lowio_api.wait_for_handover(native)
 
 
+# The classes below build their objects in ``__new__`` and define no
+# ``__init__`` (but Semaphore, whose anyio base has one): anyio's ``Event()``,
+# ``Lock()``, ... return the backend's object from their own ``__new__``,
+# after which Python calls ``__init__`` on it again with anyio's arguments,
+# which ``object.__init__`` ignores (the classes define ``__new__``); an
+# ``__init__`` here would build everything twice.
+_new_object = object.__new__
+
+
 class Event(AnyioEvent):
     """trio's ``Event`` semantics (``wait()`` is always a checkpoint), with
     the waiters' ``ParkingLot`` made on first wait: most events (anyio's
@@ -55,19 +64,14 @@ class Event(AnyioEvent):
     _lot: ParkingLot | None
 
     def __new__(cls) -> Event:
-        # anyio's Event() calls the backend from its __new__, then Python
-        # calls __init__ on the result again: build here, once
         return cls._make()
 
     @classmethod
     def _make(cls) -> Event:
-        self = object.__new__(cls)
+        self = _new_object(cls)
         self._flag = False
         self._lot = None
         return self
-
-    def __init__(self) -> None:
-        pass  # see __new__
 
     def set(self) -> None:
         if not self._flag:
@@ -93,13 +97,18 @@ class Event(AnyioEvent):
 
 class Lock(AnyioLock):
     __slots__ = ("_fast_acquire", "_native")
+    _fast_acquire: bool
+    _native: lowio.Lock
 
     def __new__(cls, *, fast_acquire: bool = False) -> Lock:
-        return object.__new__(cls)
+        return cls._make(fast_acquire)
 
-    def __init__(self, *, fast_acquire: bool = False) -> None:
+    @classmethod
+    def _make(cls, fast_acquire: bool) -> Lock:
+        self = _new_object(cls)
         self._fast_acquire = fast_acquire
         self._native = lowio.Lock()
+        return self
 
     async def acquire(self) -> None:
         try:
@@ -146,17 +155,21 @@ class Lock(AnyioLock):
 
 class Semaphore(AnyioSemaphore):
     __slots__ = ("_native",)
+    _native: lowio.Semaphore
 
     def __new__(
         cls, initial_value: int, *, max_value: int | None = None, fast_acquire: bool = False
     ) -> Semaphore:
-        return object.__new__(cls)
+        self = _new_object(cls)
+        # anyio's checks (and its messages) first, once
+        AnyioSemaphore.__init__(self, initial_value, max_value=max_value, fast_acquire=fast_acquire)
+        self._native = lowio.Semaphore(initial_value, max_value=max_value)
+        return self
 
     def __init__(
         self, initial_value: int, *, max_value: int | None = None, fast_acquire: bool = False
     ) -> None:
-        super().__init__(initial_value, max_value=max_value, fast_acquire=fast_acquire)
-        self._native = lowio.Semaphore(initial_value, max_value=max_value)
+        pass  # built in __new__; this stops anyio's __init__ from checking again
 
     async def acquire(self) -> None:
         if self._fast_acquire:
@@ -190,19 +203,17 @@ class CapacityLimiter(AnyioCapacityLimiter):
     thread limiter is wrapped the same way."""
 
     __slots__ = ("native",)
+    native: lowio.CapacityLimiter
 
     def __new__(
         cls, total_tokens: float | None = None, *, native: lowio.CapacityLimiter | None = None
     ) -> CapacityLimiter:
-        return object.__new__(cls)
-
-    def __init__(
-        self, total_tokens: float | None = None, *, native: lowio.CapacityLimiter | None = None
-    ) -> None:
+        self = _new_object(cls)
         if native is None:
             assert total_tokens is not None
             native = lowio.CapacityLimiter(total_tokens)
         self.native = native
+        return self
 
     async def __aenter__(self) -> None:
         await self.native.acquire()

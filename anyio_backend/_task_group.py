@@ -119,7 +119,7 @@ class TaskGroup(abc.TaskGroup):
             raise RuntimeError("TaskGroup cannot be entered more than once")
         self._entered = True
         self._nursery = await self._manager.__aenter__()
-        self.cancel_scope = CancelScope(self._nursery.cancel_scope)
+        self.cancel_scope = CancelScope._wrap(self._nursery.cancel_scope)
         return self
 
     async def __aexit__(
@@ -192,14 +192,18 @@ class TaskGroup(abc.TaskGroup):
 
 
 def _new_handle(coro: Coroutine[Any, Any, T], name: str) -> TaskHandle[T]:
-    """``TaskHandle(coro, name)``, built with this backend's scope and event
-    directly: the handle's constructor would look the backend up twice and
-    build each of them twice, and spawning is a hot path."""
+    """``TaskHandle(coro, name)``, built with a lowio scope and this
+    backend's event directly: the handle's constructor would look the
+    backend up twice and build each of them twice, and spawning is a hot
+    path."""
     if not _HANDLE_FIELDS_KNOWN:  # pragma: no cover - another anyio 4.16.x layout
-        return TaskHandle(coro, name, CancelScope._make())
+        return TaskHandle(coro, name, CancelScope._new())
     handle: TaskHandle[T] = _new_task_handle(TaskHandle)
     handle._coro = coro
-    handle._cancel_scope = CancelScope._make()
+    # The handle only enters, cancels and asks cancel_called of its scope,
+    # which lowio's scope does as anyio's would: the wrapper's extra calls
+    # on every task's start and end are saved.
+    handle._cancel_scope = lowio.CancelScope()  # type: ignore[assignment]
     handle._finished_event = Event._make()
     handle._exception = None
     handle._name = name

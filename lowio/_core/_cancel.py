@@ -93,14 +93,14 @@ class CancelStatus:
         "effectively_cancelled",
     )
 
-    def __init__(self, scope: CancelScope, parent: CancelStatus | None) -> None:
-        self._scope = scope
-        self._parent: CancelStatus | None = None
-        self._children: set[CancelStatus] = set()
-        self._tasks: set[Task] = set()
-        self.effectively_cancelled = False
-        self.abandoned_by_misnesting = False
-        self.attach(parent)
+    # Made only by CancelScope.__enter__, field by field (``_new_status``):
+    # a scope's node starts with the entering task as its only task.
+    _scope: CancelScope
+    _parent: CancelStatus | None
+    _children: set[CancelStatus] | None  # made when the first child attaches
+    _tasks: set[Task]
+    effectively_cancelled: bool
+    abandoned_by_misnesting: bool
 
     @property
     def parent(self) -> CancelStatus | None:
@@ -111,11 +111,21 @@ class CancelStatus:
         """Moves this node (with its subtree) under ``parent``; None
         detaches it.  Attaching refreshes the subtree's state."""
         if self._parent is not None:
-            self._parent._children.discard(self)
+            self._parent._forget_child(self)
         self._parent = parent
         if parent is not None:
+            if parent._children is None:
+                parent._children = set()
             parent._children.add(self)
             self.refresh()
+
+    def _forget_child(self, child: CancelStatus) -> None:
+        if self._children is not None:
+            self._children.discard(child)
+
+    def children(self) -> list[CancelStatus]:
+        """A snapshot of the nodes attached below this one."""
+        return [] if self._children is None else list(self._children)
 
     def encloses(self, other: CancelStatus | None) -> bool:
         """Whether ``other`` is this node or lies anywhere below it."""
@@ -131,11 +141,6 @@ class CancelStatus:
         if parent is None or self._scope._shield:
             return False
         return parent.effectively_cancelled
-
-    def cancelled_here_only(self) -> bool:
-        """Whether the cancellation visible in this scope is its own: the
-        scope (not an enclosing one) must catch the ``Cancelled``."""
-        return self.effectively_cancelled and not self.inherits_cancellation()
 
     def refresh(self) -> None:
         """Recomputes ``effectively_cancelled`` here and below, waking the
@@ -156,23 +161,23 @@ class CancelStatus:
                     scope._cancel_reason = node._parent._scope._cancel_reason  # type: ignore[union-attr]
                 for task in list(node._tasks):
                     task._attempt_delivery_of_any_pending_cancel()
-            pending.extend(node._children)
+            if node._children:
+                pending.extend(node._children)
 
-    def close(self) -> None:
-        """The scope has exited: the node leaves the tree.  Whatever is
-        still below it is abandoned (see the class docstring)."""
-        self.attach(None)
-        if not self._tasks and not self._children:
-            return
+    def _abandon(self) -> None:
+        """The scope has exited (the node has left the tree) while tasks or
+        nodes still hang below it: marks them abandoned and cancels them
+        (see the class docstring)."""
         stranded = [self]
         while stranded:
             node = stranded.pop()
             node.abandoned_by_misnesting = True
-            stranded.extend(node._children)
+            if node._children:
+                stranded.extend(node._children)
         self.effectively_cancelled = True
         for task in list(self._tasks):
             task._attempt_delivery_of_any_pending_cancel()
-        for child in list(self._children):
+        for child in self.children():
             child.refresh()
 
     def effective_deadline(self) -> float:
@@ -187,6 +192,11 @@ class CancelStatus:
             node = node._parent
             deadline = min(deadline, node._scope._deadline)
         return deadline
+
+
+# a node without CancelStatus.__init__'s call overhead (CancelScope.__enter__
+# fills in every field itself)
+_new_status = object.__new__
 
 
 def raise_keeping_context(error: BaseException) -> NoReturn:
@@ -298,8 +308,6 @@ class CancelScope:
         "_cancel_reason",
         "_cancel_status",
         "_deadline",
-        "_has_been_entered",
-        "_registered_deadline",
         "_relative_deadline",
         "_runner",
         "_shield",
@@ -310,20 +318,27 @@ class CancelScope:
     def __init__(
         self, *, deadline: float = inf, shield: bool = False, relative_deadline: float = inf
     ) -> None:
-        self._deadline = _check_deadline(deadline)
-        self._relative_deadline = _check_deadline(relative_deadline, "relative deadline")
-        if self._relative_deadline < 0:
-            raise ValueError("timeout must be non-negative")
-        if self._relative_deadline != inf and self._deadline != inf:
-            raise ValueError("Cannot specify both a deadline and a relative deadline")
-        if not isinstance(shield, bool):
+        # (the defaults skip the checks: most scopes have neither deadline)
+        if deadline is not inf:
+            deadline = _check_deadline(deadline)
+        if relative_deadline is not inf:
+            relative_deadline = _check_deadline(relative_deadline, "relative deadline")
+            if relative_deadline < 0:
+                raise ValueError("timeout must be non-negative")
+            if relative_deadline != inf and deadline != inf:
+                raise ValueError("Cannot specify both a deadline and a relative deadline")
+        if shield is not False and shield is not True:
             raise TypeError("shield must be a bool")
+        self._deadline = deadline
+        self._relative_deadline = relative_deadline
         self._shield = shield
         self._cancel_status: CancelStatus | None = None
-        self._has_been_entered = False
-        self._registered_deadline = inf
-        self._timer_entry: list[object] | None = None
+        # the run, set on entry: a scope is entered once, so "entered" is
+        # ``_runner is not None``
         self._runner: Runner | None = None
+        # the run's timer for the deadline, while one is registered (its
+        # deadline is ``entry[0]``)
+        self._timer_entry: list[object] | None = None
         self._cancel_called = False
         self._cancel_reason: CancelReason | None = None
         self.cancelled_caught = False
@@ -332,18 +347,44 @@ class CancelScope:
         task = GLOBAL_RUN_CONTEXT.task
         if task is None:
             raise no_run_error("CancelScope.__enter__()")
-        if self._has_been_entered:
+        if self._runner is not None:
             raise RuntimeError("Each CancelScope may only be used for a single 'with' block")
-        self._has_been_entered = True
         runner = self._runner = task._runner
         if self._relative_deadline != inf:
-            self._deadline = runner.clock.current_time() + self._relative_deadline
+            now = runner.clock.current_time()
+            self._deadline = now + self._relative_deadline
             self._relative_deadline = inf
-        if self._deadline != inf and runner.clock.current_time() >= self._deadline:
+            if now >= self._deadline:  # a timeout of 0 (the clock is read once)
+                self._cancel(CancelReason("deadline"))
+        elif self._deadline != inf and runner.clock.current_time() >= self._deadline:
             self._cancel(CancelReason("deadline"))
-        self._cancel_status = CancelStatus(self, task._cancel_status)
-        task._activate_cancel_status(self._cancel_status)
-        self._update_registration()
+        # The new node, made and attached in place: it has no children and
+        # only this task, which is running, so nothing needs waking even if
+        # it starts out cancelled.
+        parent = task._cancel_status
+        status = _new_status(CancelStatus)
+        status._scope = self
+        status._parent = parent
+        status._children = None
+        status._tasks = {task}
+        status.abandoned_by_misnesting = False
+        cancelled = self._cancel_called
+        if parent is not None:
+            siblings = parent._children
+            if siblings is None:
+                parent._children = {status}
+            else:
+                siblings.add(status)
+            parent._tasks.discard(task)
+            if parent.effectively_cancelled and not self._shield:
+                cancelled = True
+                if self._cancel_reason is None:
+                    self._cancel_reason = parent._scope._cancel_reason
+        status.effectively_cancelled = cancelled
+        task._cancel_status = status
+        self._cancel_status = status
+        if self._deadline != inf and not self._cancel_called:
+            self._timer_entry = runner.timers.add(self._deadline, self._expire)
         return self
 
     def _close(self, exc: BaseException | None) -> BaseException | None:
@@ -367,9 +408,18 @@ class CancelScope:
         task = GLOBAL_RUN_CONTEXT.task
         if task is None:
             raise no_run_error("CancelScope.__exit__()")
-        current = task._cancel_status
-        stranded = current is not status and status.abandoned_by_misnesting
-        if current is not status and not stranded:
+        parent = status._parent
+        if task._cancel_status is status:
+            # properly nested: the task moves back to the enclosing node
+            # (running, so it needs no waking there)
+            status._tasks.discard(task)
+            task._cancel_status = parent  # type: ignore[assignment]
+            if parent is not None:
+                parent._tasks.add(task)
+        elif not status.abandoned_by_misnesting:
+            # (a stranded scope's task already left it when an enclosing
+            # scope exited and abandoned it)
+            current = task._cancel_status
             if not status.encloses(current):
                 return _stack_corrupted(
                     f"attempted to exit {self!r} from unrelated {task!r}\n{MISNESTING_ADVICE}",
@@ -380,15 +430,27 @@ class CancelScope:
                 f"{current._scope!r}\n{MISNESTING_ADVICE}",
                 exc,
             )
-        if not stranded:
-            # (a stranded scope's task already left it when an enclosing
-            # scope exited and abandoned it)
-            task._activate_cancel_status(status.parent)
-        if status.abandoned_by_misnesting or (exc is not None and status.cancelled_here_only()):
+            task._activate_cancel_status(parent)
+        if status.abandoned_by_misnesting or (
+            exc is not None
+            and status.effectively_cancelled
+            and (parent is None or self._shield or not parent.effectively_cancelled)
+        ):
+            # (the visible cancellation is this scope's own, not inherited)
             exc = self._catch_own_cancelled(exc)
-        status.close()
+        # the node leaves the tree
+        if parent is not None:
+            siblings = parent._children
+            if siblings is not None:
+                siblings.discard(status)
+            status._parent = None
+        if status._tasks or status._children:
+            status._abandon()
         self._cancel_status = None
-        self._update_registration()
+        entry = self._timer_entry
+        if entry is not None:
+            self._timer_entry = None
+            self._runner.timers.cancel(entry)  # type: ignore[union-attr]
         return exc
 
     def _catch_own_cancelled(self, exc: BaseException | None) -> BaseException | None:
@@ -417,30 +479,33 @@ class CancelScope:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool:
+        remaining = None
         try:
-            return exit_with(exc, self._close(exc))
+            remaining = self._close(exc)
+            if remaining is None:
+                return True
+            if remaining is exc:
+                return False
+            return exit_with(exc, remaining)
         finally:
-            del exc
+            del exc, remaining
 
     # ---- deadlines ----
 
     def _update_registration(self) -> None:
         """Keeps the run's timer for this scope in step with its deadline."""
         new = inf if self._cancel_status is None or self._cancel_called else self._deadline
-        if new == self._registered_deadline:
-            return
-        runner = self._runner
-        assert runner is not None
-        if self._timer_entry is not None:
-            runner.timers.cancel(self._timer_entry)
+        entry = self._timer_entry
+        if entry is not None:
+            if entry[0] == new:
+                return
             self._timer_entry = None
+            self._runner.timers.cancel(entry)  # type: ignore[union-attr]
         if new != inf:
-            self._timer_entry = runner.timers.add(new, self._expire)
-        self._registered_deadline = new
+            self._timer_entry = self._runner.timers.add(new, self._expire)  # type: ignore[union-attr]
 
     def _expire(self) -> None:
         self._timer_entry = None
-        self._registered_deadline = inf
         self._cancel(CancelReason("deadline"))
 
     @property
@@ -468,8 +533,7 @@ class CancelScope:
     def relative_deadline(self) -> float:
         """Seconds from now to the deadline (after entering), or the timeout
         that entering will start (before).  Writable."""
-        if self._has_been_entered:
-            assert self._runner is not None
+        if self._runner is not None:
             return self._deadline - self._runner.clock.current_time()
         if self._deadline != inf:
             raise RuntimeError(
@@ -482,8 +546,7 @@ class CancelScope:
         value = _check_deadline(new_relative_deadline, "relative deadline")
         if value < 0:
             raise ValueError("relative deadline must be non-negative")
-        if self._has_been_entered:
-            assert self._runner is not None
+        if self._runner is not None:
             self.deadline = self._runner.clock.current_time() + value
         elif self._deadline != inf:
             raise RuntimeError(
@@ -495,7 +558,7 @@ class CancelScope:
     @property
     def is_relative(self) -> bool | None:
         """None once entered; otherwise whether the deadline is relative."""
-        if self._has_been_entered:
+        if self._runner is not None:
             return None
         return self._relative_deadline != inf
 
@@ -536,9 +599,7 @@ class CancelScope:
     @property
     def cancel_called(self) -> bool:
         """Whether ``cancel()`` was called or the deadline passed."""
-        if not self._cancel_called and (
-            self._cancel_status is not None or not self._has_been_entered
-        ):
+        if not self._cancel_called and (self._cancel_status is not None or self._runner is None):
             # the deadline has passed but the timer has not fired yet; an
             # unentered scope whose deadline has passed reports True as well
             runner = GLOBAL_RUN_CONTEXT.runner
@@ -549,7 +610,7 @@ class CancelScope:
     def __repr__(self) -> str:
         if self._cancel_status is not None:
             binding = "active"
-        elif self._has_been_entered:
+        elif self._runner is not None:
             binding = "exited"
         else:
             binding = "unbound"

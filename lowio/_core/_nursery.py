@@ -36,6 +36,10 @@ if TYPE_CHECKING:
 
 StatusT = TypeVar("StatusT")
 
+# builds the objects whose classes refuse public construction, without the
+# metaclass's _create round trip (each is then initialised by its __init__)
+_new_object = object.__new__
+
 
 @final
 class Nursery(metaclass=NoPublicConstructor):
@@ -197,19 +201,35 @@ class Nursery(metaclass=NoPublicConstructor):
         """
         if self._closed:
             raise RuntimeError("Nursery is closed to new arrivals")
+        caller = GLOBAL_RUN_CONTEXT.task
+        if caller is None:
+            raise no_run_error("Nursery.start()")
         self._starting += 1
+        failed: BaseException | None = None
+        remaining: BaseException | None = None
         try:
             try:
-                async with NurseryManager() as private:
-                    task_status: TaskStatus[Any] = TaskStatus._create(private, self)
+                # ``async with open_nursery() as private:`` around the spawn,
+                # spelled out (no manager, no __aenter__/__aexit__ frames)
+                private = _open(caller, True)
+                task_status: TaskStatus[Any] = _new_object(TaskStatus)
+                TaskStatus.__init__(task_status, private, self)
 
-                    def with_status(*a: object) -> Awaitable[object]:
-                        return async_fn(*a, task_status=task_status)
+                def with_status(*a: object) -> Awaitable[object]:
+                    return async_fn(*a, task_status=task_status)
 
+                try:
                     task = self._parent_task._runner.spawn_impl(
                         with_status, args, private, async_fn if name is None else name
                     )
                     task._eventual_parent_nursery = self
+                except BaseException as exc:
+                    failed = exc
+                group = await private._body_exited(failed)
+                remaining = private.cancel_scope._close(group)
+                del group
+                if remaining is not None:
+                    raise_keeping_context(remaining)
             except BaseExceptionGroup as group:
                 # the task is the private nursery's only child: its error
                 # is the group's only member
@@ -227,6 +247,7 @@ class Nursery(metaclass=NoPublicConstructor):
                 raise RuntimeError("child exited without calling task_status.started()")
             return task_status._value
         finally:
+            del failed, remaining
             self._starting -= 1
             self._close_if_idle()
 
@@ -242,7 +263,7 @@ class Nursery(metaclass=NoPublicConstructor):
             self._children.add(task)
         source = private._cancel_status
         target = self._cancel_status
-        for node in list(source._children):
+        for node in source.children():
             node.attach(target)
         for task in list(source._tasks):
             if task is not private._parent_task:  # the start() caller stays
@@ -251,6 +272,17 @@ class Nursery(metaclass=NoPublicConstructor):
 
     def __repr__(self) -> str:
         return f"<lowio.Nursery at {id(self):#x}>"
+
+
+def _open(task: Task, strict_exception_groups: bool) -> Nursery:
+    """A new nursery of ``task`` with its cancel scope entered: what
+    entering ``open_nursery()`` does (``Nursery._create`` without the
+    metaclass's two calls)."""
+    scope = CancelScope()
+    scope.__enter__()
+    nursery: Nursery = _new_object(Nursery)
+    Nursery.__init__(nursery, task, scope, strict_exception_groups)
+    return nursery
 
 
 class _NotStarted:
@@ -311,7 +343,7 @@ class NurseryManager:
     enters the nursery's cancel scope, exiting waits for the children and
     then exits the scope (which catches the nursery's own ``Cancelled``)."""
 
-    __slots__ = ("_nursery", "_scope", "_strict")
+    __slots__ = ("_nursery", "_strict")
 
     def __init__(self, strict_exception_groups: bool | None = True) -> None:
         self._strict = strict_exception_groups  # None: the run's setting
@@ -320,13 +352,11 @@ class NurseryManager:
         task = GLOBAL_RUN_CONTEXT.task
         if task is None:
             raise no_run_error("open_nursery()")
-        self._scope = CancelScope()
-        self._scope.__enter__()
         strict = self._strict
         if strict is None:
             strict = task._runner.strict_exception_groups
-        self._nursery = Nursery._create(task, self._scope, strict)
-        return self._nursery
+        nursery = self._nursery = _open(task, strict)
+        return nursery
 
     async def __aexit__(
         self,
@@ -336,7 +366,7 @@ class NurseryManager:
     ) -> bool:
         group = await self._nursery._body_exited(exc)
         try:
-            return exit_with(exc, self._scope._close(group))
+            return exit_with(exc, self._nursery.cancel_scope._close(group))
         finally:
             del group, exc
 

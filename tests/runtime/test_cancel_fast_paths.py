@@ -1,0 +1,214 @@
+"""The in-place paths of cancel scopes: entering builds and links the node
+itself (inheriting an enclosing cancellation and its reason), exiting
+unlinks it and drops the deadline's timer, constructor checks that the
+defaults skip, the private nursery of ``nursery.start``, and the anyio
+backend's directly built scopes."""
+
+from __future__ import annotations
+
+import math
+import sys
+
+import anyio
+import pytest
+
+import lowio
+from lowio.lowlevel import checkpoint
+from lowio.testing import MockClock, wait_all_tasks_blocked
+
+if sys.version_info < (3, 11):  # pragma: no cover
+    from exceptiongroup import ExceptionGroup
+
+
+def autojump() -> MockClock:
+    return MockClock(autojump_threshold=0)
+
+
+def test_scope_entered_inside_a_cancelled_one_starts_cancelled_with_its_reason() -> None:
+    async def main() -> None:
+        with lowio.CancelScope() as outer:
+            outer.cancel("outer's reason")
+            with lowio.CancelScope() as inner:
+                with pytest.raises(lowio.Cancelled) as info:
+                    await checkpoint()
+                assert info.value.reason == "outer's reason"
+                assert info.value.source == "explicit"
+            assert not inner.cancelled_caught  # it was the outer scope's
+            assert not inner.cancel_called
+            with lowio.CancelScope(shield=True) as shielded:
+                await checkpoint()  # shielded: no Cancelled
+            assert not shielded.cancelled_caught
+            await checkpoint()  # raises: the outer scope catches it
+        assert outer.cancelled_caught
+
+    lowio.run(main)
+
+
+def test_a_later_child_scope_sees_the_parent_cancelled_from_another_task() -> None:
+    async def main() -> None:
+        with lowio.CancelScope() as outer:
+            with lowio.CancelScope():
+                await checkpoint()  # a first child comes and goes
+            async with lowio.open_nursery() as nursery:
+                nursery.start_soon(cancel_soon, outer)
+                with lowio.CancelScope(), lowio.CancelScope(deadline=math.inf):
+                    await lowio.sleep_forever()  # woken by the outer cancel
+        assert outer.cancelled_caught
+
+    async def cancel_soon(scope: lowio.CancelScope) -> None:
+        await wait_all_tasks_blocked()
+        scope.cancel()
+
+    lowio.run(main)
+
+
+def test_exiting_drops_the_deadline_timer() -> None:
+    async def main() -> None:
+        with lowio.move_on_after(1) as early:
+            pass
+        with lowio.CancelScope(deadline=lowio.current_time() + 2) as absolute:
+            await checkpoint()
+        await lowio.sleep(10)  # past both deadlines, outside both scopes
+        assert not early.cancel_called and not early.cancelled_caught
+        assert not absolute.cancel_called
+        assert lowio.current_effective_deadline() == math.inf
+
+    lowio.run(main, clock=autojump())
+
+
+def test_moving_the_deadline_of_an_entered_scope_moves_its_timer() -> None:
+    async def main() -> None:
+        start = lowio.current_time()
+        with lowio.move_on_after(100) as scope:
+            scope.deadline = start + 5  # earlier
+            scope.deadline = start + 3  # earlier again
+            await lowio.sleep(50)
+        assert scope.cancelled_caught
+        assert lowio.current_time() == start + 3
+        with lowio.move_on_after(1) as never:
+            never.deadline = math.inf
+            await lowio.sleep(5)
+        assert not never.cancel_called
+        never.deadline = lowio.current_time() + 1  # exited: no timer comes back
+        await lowio.sleep(5)
+        assert not never.cancel_called
+
+    lowio.run(main, clock=autojump())
+
+
+def test_zero_timeout_is_cancelled_on_entry() -> None:
+    async def main() -> None:
+        with lowio.move_on_after(0) as scope:
+            assert scope.cancel_called
+            assert lowio.current_effective_deadline() == -math.inf
+            await checkpoint()
+        assert scope.cancelled_caught
+        with pytest.raises(lowio.TooSlowError), lowio.fail_after(0):
+            await checkpoint()
+
+    lowio.run(main, clock=MockClock())
+
+
+def test_relative_deadline_before_and_after_entering() -> None:
+    async def main() -> None:
+        scope = lowio.CancelScope(relative_deadline=4)
+        assert scope.is_relative is True
+        assert scope.relative_deadline == 4
+        with pytest.raises(RuntimeError, match="does not have an absolute deadline"):
+            scope.deadline  # noqa: B018
+        with scope:
+            assert scope.is_relative is None
+            assert scope.deadline == lowio.current_time() + 4
+            assert scope.relative_deadline == 4
+            scope.relative_deadline = 1
+            await lowio.sleep(2)
+        assert scope.cancelled_caught
+        with pytest.raises(RuntimeError, match="single 'with' block"), scope:
+            pass  # pragma: no cover
+
+    lowio.run(main, clock=autojump())
+
+
+def test_constructor_checks() -> None:
+    assert lowio.CancelScope(deadline=3).deadline == 3.0
+    assert type(lowio.CancelScope(deadline=3).deadline) is float
+    assert lowio.CancelScope(deadline=float("inf")).deadline == math.inf
+    with pytest.raises(ValueError, match="deadline must not be NaN"):
+        lowio.CancelScope(deadline=math.nan)
+    with pytest.raises(ValueError, match="relative deadline must not be NaN"):
+        lowio.CancelScope(relative_deadline=math.nan)
+    with pytest.raises(ValueError, match="timeout must be non-negative"):
+        lowio.CancelScope(relative_deadline=-1)
+    with pytest.raises(ValueError, match="Cannot specify both"):
+        lowio.CancelScope(deadline=1, relative_deadline=1)
+    for shield in (1, 0, None, "yes"):
+        with pytest.raises(TypeError, match="shield must be a bool"):
+            lowio.CancelScope(shield=shield)  # type: ignore[arg-type]
+    assert lowio.CancelScope(shield=True).shield is True
+
+
+def test_exit_hands_back_what_is_left_of_the_exception() -> None:
+    async def main() -> None:
+        error = ValueError("kept")
+        with pytest.raises(ValueError) as info, lowio.CancelScope() as scope:
+            scope.cancel()
+            raise error
+        assert info.value is error
+        assert not scope.cancelled_caught
+        with pytest.raises(ExceptionGroup) as group:
+            async with lowio.open_nursery() as nursery:
+                nursery.start_soon(fail)
+                await lowio.sleep_forever()
+        assert [type(e) for e in group.value.exceptions] == [ValueError]
+
+    async def fail() -> None:
+        raise ValueError("child")
+
+    lowio.run(main)
+
+
+def test_anyio_scopes_keep_their_arguments() -> None:
+    async def main() -> None:
+        now = anyio.current_time()
+        scope = anyio.CancelScope(deadline=now + 5, shield=True)
+        assert (scope.deadline, scope.shield) == (now + 5, True)
+        plain = anyio.CancelScope()
+        assert (plain.deadline, plain.shield, plain.cancel_called) == (math.inf, False, False)
+        with plain:
+            plain.cancel("why")
+            await anyio.lowlevel.checkpoint()
+        assert plain.cancelled_caught
+        async with anyio.create_task_group() as group:
+            group.start_soon(anyio.sleep_forever)
+            await anyio.wait_all_tasks_blocked()
+            group.cancel_scope.cancel()
+        assert group.cancel_scope.cancel_called
+
+    anyio.run(main, backend="lowio")
+
+
+def test_start_failures_leave_start_unwrapped_with_their_own_context() -> None:
+    """``nursery.start`` opens its private nursery without a manager: what
+    the task raises before ``started()`` (or the spawn itself) still comes
+    out bare, with the context it had (trio's behaviour)."""
+
+    async def crash(*, task_status: object) -> None:
+        raise ValueError("early")
+
+    def not_async(*, task_status: object) -> int:
+        return 1
+
+    async def main() -> None:
+        async with lowio.open_nursery() as nursery:
+            try:
+                raise KeyError("being handled")
+            except KeyError:
+                with pytest.raises(ValueError, match="early") as crashed:
+                    await nursery.start(crash)
+                with pytest.raises(TypeError) as refused:
+                    await nursery.start(not_async)  # type: ignore[arg-type]
+            assert crashed.value.__context__ is None
+            assert isinstance(refused.value.__context__, KeyError)
+            assert not nursery.child_tasks
+
+    lowio.run(main)
