@@ -89,14 +89,14 @@ class LowioBackend(AsyncBackend):
 
     # ---- cancellation and tasks ----
 
-    create_cancel_scope = staticmethod(CancelScope)  # (*, deadline=inf, shield=False)
+    create_cancel_scope = staticmethod(CancelScope._new)  # (*, deadline=inf, shield=False)
     current_effective_deadline = staticmethod(lowio.current_effective_deadline)
     create_task_group = staticmethod(TaskGroup)
 
     # ---- synchronization ----
 
     create_event = staticmethod(Event._make)
-    create_lock = staticmethod(Lock)  # (*, fast_acquire)
+    create_lock = staticmethod(Lock._make)  # (*, fast_acquire)
     create_semaphore = staticmethod(Semaphore)  # (initial_value, *, max_value, fast_acquire)
     create_capacity_limiter = staticmethod(CapacityLimiter)  # (total_tokens)
 
