@@ -24,13 +24,13 @@ communication.
 from __future__ import annotations
 
 import math
-from abc import ABCMeta, abstractmethod
+from abc import ABCMeta
 from collections import OrderedDict, deque
 from dataclasses import dataclass
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, cast
 
 from ._abc import ReceiveChannel, ReceiveType, SendChannel, SendType, T
+from ._closing import SyncCloseable
 from ._core import (
     Abort,
     BrokenResourceError,
@@ -39,7 +39,6 @@ from ._core import (
     Task,
     WouldBlock,
     cancel_shielded_checkpoint,
-    checkpoint,
     checkpoint_if_cancelled,
     wait_task_rescheduled,
 )
@@ -47,7 +46,7 @@ from ._core._exceptions import NoPublicConstructor, final
 from ._core._local import GLOBAL_RUN_CONTEXT, no_run_error
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
+    pass
 
 __all__ = [
     "MemoryChannelStatistics",
@@ -129,33 +128,6 @@ def _wake_with(
     for task in tasks:
         del waiting[task]
         task._runner.reschedule_raise(task, exc())
-
-
-class SyncCloseable:
-    """For resources that close synchronously: ``aclose()`` is ``close()``
-    then a checkpoint, and ``with resource:`` closes on the way out."""
-
-    __slots__ = ()
-
-    @abstractmethod
-    def close(self) -> None:
-        """Close at once (not a checkpoint)."""
-
-    async def aclose(self) -> None:
-        """``close()``, then a checkpoint."""
-        self.close()
-        await checkpoint()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc_value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 class _ChannelHandle(SyncCloseable):

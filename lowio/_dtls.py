@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._channel import MemoryReceiveChannel, MemorySendChannel
 from ._channel import open_memory_channel as _open_memory_channel
+from ._closing import ClosesOnExit
 from ._core import (
     TASK_STATUS_IGNORED,
     BusyResourceError,
@@ -49,7 +50,7 @@ from ._core import (
     spawn_system_task,
 )
 from ._core._exceptions import final
-from ._dtls_channel import DTLSChannel, _ClosedOnExit, _openssl
+from ._dtls_channel import DTLSChannel, _openssl
 from ._dtls_records import (
     CookieJar,
     MalformedPacket,
@@ -90,7 +91,7 @@ def _lookup_key(family: int, address: Any) -> Any:
 
 
 @final
-class DTLSEndpoint(_ClosedOnExit):
+class DTLSEndpoint(ClosesOnExit):
     """A UDP socket carrying DTLS associations with any number of peers,
     as client and as server at once (trio's ``DTLSEndpoint``).
 

@@ -17,16 +17,16 @@ from __future__ import annotations
 
 import contextlib
 import math
-from abc import abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from socket import AF_INET
-from types import ModuleType, TracebackType
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from ._abc import Channel
 from ._channel import _NoPublicConstructorABC
 from ._channel import open_memory_channel as _open_memory_channel
+from ._closing import SyncCloseable
 from ._core import (
     BrokenResourceError,
     ClosedResourceError,
@@ -49,7 +49,6 @@ from ._timeouts import move_on_after
 
 if TYPE_CHECKING:
     from OpenSSL import SSL
-    from typing_extensions import Self
 
     from ._dtls import DTLSEndpoint
 
@@ -112,28 +111,8 @@ class DTLSChannelStatistics:
     incoming_packets_dropped_in_trio: int
 
 
-class _ClosedOnExit:
-    """``with obj:`` calls ``obj.close()`` on the way out (the endpoint and
-    the channel are synchronous context managers)."""
-
-    @abstractmethod
-    def close(self) -> None:
-        """Closes it (each subclass says what that means)."""
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc_value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
 @final
-class DTLSChannel(_ClosedOnExit, Channel[bytes], metaclass=_NoPublicConstructorABC):
+class DTLSChannel(SyncCloseable, Channel[bytes], metaclass=_NoPublicConstructorABC):
     """One DTLS association with one peer (trio's ``DTLSChannel``): a
     ``lowio.abc.Channel`` of datagrams, each ``send`` one encrypted
     datagram, each ``receive`` the cleartext of one.  Made by
@@ -195,11 +174,6 @@ class DTLSChannel(_ClosedOnExit, Channel[bytes], metaclass=_NoPublicConstructorA
         self._closed = True
         self.endpoint._unregister(self)
         self._packets.close()
-
-    async def aclose(self) -> None:
-        """``close``, then a checkpoint (the ``lowio.abc.Channel`` method)."""
-        self.close()
-        await checkpoint()
 
     # ---- datagrams in and out ----
 

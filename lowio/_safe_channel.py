@@ -15,9 +15,9 @@ from ._abc import ReceiveChannel, T
 from ._channel import (
     MemoryReceiveChannel,
     MemorySendChannel,
-    SyncCloseable,
     open_memory_channel,
 )
+from ._closing import SyncCloseable
 from ._core import BrokenResourceError, Cancelled, TaskStatus, open_nursery
 from ._sync import Semaphore
 
