@@ -309,7 +309,11 @@ def main() -> int:
             if not reports[name].exists():
                 print(f"pytest wrote no report for the {name} run", file=sys.stderr)
                 return 1
-        return compare(outcomes(reports["trio"]), outcomes(reports["lowio"]))
+        trio_outcomes = outcomes(reports["trio"])
+        if not trio_outcomes:  # a misspelt target must not pass as "no regressions"
+            print(f"no trio tests were collected from {args.targets or PACKAGES}", file=sys.stderr)
+            return 1
+        return compare(trio_outcomes, outcomes(reports["lowio"]))
 
 
 if __name__ == "__main__":
