@@ -124,3 +124,28 @@ def no_cyclic_garbage() -> Iterator[None]:
     finally:
         gc.set_debug(old)
         gc.garbage.clear()
+
+
+# what /proc/self/task/TID/wchan names while a thread sleeps in the kernel's wait
+KERNEL_WAITS = ("do_epoll_wait", "do_sys_poll")
+
+
+def until_blocked_in_kernel_wait(native_ids: list[int], count: int) -> None:
+    """Waits until ``count`` threads (native ids) are asleep inside
+    epoll_wait or poll(2), as the kernel reports them, not for a guessed
+    time.  ``AssertionError`` after 10 s."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        ids = list(native_ids)
+        if len(ids) == count and all(_wchan(tid) in KERNEL_WAITS for tid in ids):
+            return
+        time.sleep(0.001)
+    raise AssertionError(f"threads {native_ids} never all blocked in the kernel's wait")
+
+
+def _wchan(tid: int) -> str:
+    try:
+        with open(f"/proc/self/task/{tid}/wchan") as f:
+            return f.read().strip()
+    except OSError:
+        return ""

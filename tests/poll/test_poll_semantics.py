@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from conftest import until_blocked_in_kernel_wait
 
 import lowio._sys.pollset as pollset
 from lowio.poll import LEVEL, Event, Events, Interest, Poll
@@ -24,21 +24,15 @@ def poll_once(p: Poll, timeout: float = 0) -> list[Event]:
     return list(events)
 
 
-def settle() -> None:
-    time.sleep(0.02)  # loopback TCP: let the segment arrive
-
-
 def test_shutdown_after_an_undrained_read_event(poll: Poll, tcp_pair: Any) -> None:
     a, b = tcp_pair
     poll.registry.register(a, 1, R)
     b.send(b"x")
-    settle()
-    (first,) = poll_once(poll)
+    (first,) = poll_once(poll, 5)  # returns as soon as the segment is in
     assert first.is_readable() and not first.is_read_closed()
     # not drained: IN stays disarmed, RDHUP is still armed
     b.shutdown(socket.SHUT_WR)
-    settle()
-    (second,) = poll_once(poll)
+    (second,) = poll_once(poll, 5)
     assert second.token == 1
     assert second.is_readable() and second.is_read_closed()
     assert poll_once(poll) == []
@@ -101,13 +95,19 @@ def test_deregister_wakes_and_restarts_a_blocked_wait(
 ) -> None:
     a, b, _, d = two_sources
     got: list[list[int]] = []
-    waiter = threading.Thread(target=lambda: got.append([e.token for e in poll_once(poll, 5)]))
+    ids: list[int] = []
+
+    def wait() -> None:
+        ids.append(threading.get_native_id())
+        got.append([e.token for e in poll_once(poll, 5)])
+
+    waiter = threading.Thread(target=wait)
     waiter.start()
-    time.sleep(0.05)
+    until_blocked_in_kernel_wait(ids, 1)
     poll.registry.deregister(a)
     b.send(b"x")  # no longer watched
-    time.sleep(0.05)
-    assert waiter.is_alive()  # woke, dropped nothing it had, waits on
+    until_blocked_in_kernel_wait(ids, 1)  # woke, dropped nothing it had, waits on
+    assert waiter.is_alive() and got == []
     d.send(b"x")
     waiter.join(5)
     assert got == [[2]]

@@ -7,6 +7,7 @@ import threading
 import time
 
 import pytest
+from conftest import until_blocked_in_kernel_wait
 
 from lowio.poll import Events, Interest, Poll, Waker
 
@@ -142,26 +143,6 @@ def test_one_fd_in_two_polls_gets_edges_in_both(
         assert [ev.token for ev in e1] == [1] and [ev.token for ev in e2] == [2]
 
 
-def _until_blocked_in_epoll_wait(native_ids: list[int], count: int) -> None:
-    """Waits until ``count`` threads are asleep inside epoll_wait, as the
-    kernel reports them (/proc/self/task/TID/wchan), not for a guessed time."""
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        ids = list(native_ids)
-        if len(ids) == count and all(_wchan(tid) == "do_epoll_wait" for tid in ids):
-            return
-        time.sleep(0.001)
-    raise AssertionError(f"threads {native_ids} never all blocked in epoll_wait")
-
-
-def _wchan(tid: int) -> str:
-    try:
-        with open(f"/proc/self/task/{tid}/wchan") as f:
-            return f.read().strip()
-    except OSError:
-        return ""
-
-
 def _wakeups_for_one_connection(exclusive: bool) -> int:
     """Three threads, each polling its own Poll on one shared listener."""
     listener = socket.create_server(("127.0.0.1", 0))
@@ -185,7 +166,7 @@ def _wakeups_for_one_connection(exclusive: bool) -> int:
         threads = [threading.Thread(target=waiter, args=(p,)) for p in polls]
         for t in threads:
             t.start()
-        _until_blocked_in_epoll_wait(native_ids, 3)
+        until_blocked_in_kernel_wait(native_ids, 3)
         with socket.create_connection(listener.getsockname()):
             for t in threads:
                 t.join()
