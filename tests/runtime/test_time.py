@@ -203,6 +203,23 @@ def test_cancelled_sleeps_leave_no_timers_behind() -> None:
     lowio.run(main, clock=MockClock(autojump_threshold=0))
 
 
+def test_moving_a_deadline_back_and_forth_keeps_the_timer_heap_small() -> None:
+    # every move cancels the old entry and adds one: the dead entries must be
+    # pruned as they pile up, not kept until they surface
+    async def main() -> None:
+        timers = lowio.lowlevel.current_task()._runner.timers
+        now = lowio.current_time()
+        with lowio.CancelScope() as scope:
+            for _ in range(10_000):
+                scope.deadline = now + 9998
+                scope.deadline = now + 9999
+            assert len(timers) == 1 and len(timers._heap) <= 200
+            await lowio.sleep(0.01)
+        assert not scope.cancel_called
+
+    lowio.run(main)
+
+
 def test_many_sleeping_tasks_with_distinct_deadlines() -> None:
     woke: list[float] = []
 

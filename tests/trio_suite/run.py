@@ -95,6 +95,23 @@ TRIO_OWN_FILES = {
     "trio/_tests/test_highlevel_open_tcp_stream.py::test_close_all": (
         "trio._highlevel_open_tcp_stream.close_all"
     ),
+    # range(DEADLINE_HEAP_MIN_PRUNE_THRESHOLD * 2): arithmetic on the private
+    # constant raises TypeError before the mark shows; lowio's own check that
+    # moved deadlines leave no stale timers is tests/runtime/test_cancel_fast_paths.py
+    "trio/_core/_tests/test_run.py::test_cancel_scope_deadline_duplicates": (
+        "trio._core._run.DEADLINE_HEAP_MIN_PRUNE_THRESHOLD"
+    ),
+    # current_statistics() through the public API, but the expected counts are
+    # trio's own machinery: "2 system tasks + us" (its run_sync_soon task) and
+    # one reader more than the test's (its wakeup socket); lowio's run has
+    # neither, and its counts of the test's own tasks and readers are checked
+    # in tests/runtime/test_statistics.py and test_io_waits.py
+    "trio/_core/_tests/test_run.py::test_current_statistics": (
+        "trio's own run_sync_soon task, counted among the living tasks"
+    ),
+    "trio/_core/_tests/test_io.py::test_io_manager_statistics": (
+        "trio's own wakeup socket, counted among the readers"
+    ),
 }
 
 
