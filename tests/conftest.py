@@ -126,8 +126,10 @@ def no_cyclic_garbage() -> Iterator[None]:
         gc.garbage.clear()
 
 
-# what /proc/self/task/TID/wchan names while a thread sleeps in the kernel's wait
-KERNEL_WAITS = ("do_epoll_wait", "do_sys_poll")
+# what /proc/self/task/TID/wchan names while a thread sleeps in the kernel's
+# wait: epoll_wait, poll(2) (its sleeping helper, whose symbol may carry a
+# compiler suffix such as ".constprop.0")
+KERNEL_WAITS = ("do_epoll_wait", "do_sys_poll", "poll_schedule_timeout")
 
 
 def until_blocked_in_kernel_wait(native_ids: list[int], count: int) -> None:
@@ -137,7 +139,7 @@ def until_blocked_in_kernel_wait(native_ids: list[int], count: int) -> None:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         ids = list(native_ids)
-        if len(ids) == count and all(_wchan(tid) in KERNEL_WAITS for tid in ids):
+        if len(ids) == count and all(_wchan(tid).split(".")[0] in KERNEL_WAITS for tid in ids):
             return
         time.sleep(0.001)
     raise AssertionError(f"threads {native_ids} never all blocked in the kernel's wait")
