@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextvars
 import heapq
 import os
-import random
 import types
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from inspect import CO_ITERABLE_COROUTINE
@@ -47,9 +46,6 @@ T = TypeVar("T")
 
 POLL_EVERY = 64  # task steps between two non-blocking polls while busy
 MAX_SLEEP = 86400.0
-# reverses half of the batches of two or more tasks (the scheduling order is
-# not deterministic, as trio's is not: nobody may rely on it)
-_SCHEDULING_RNG = random.Random()
 _NO_SEND: Any = object()
 _new: Callable[..., Task] = type.__call__  # Task(...) without the NoPublicConstructor check
 _FOREIGN_YIELD = (
@@ -360,7 +356,6 @@ class Runner:
         events = self._events
         process_events = self._process_events
         signal_wakeup = self.signal_wakeup
-        coin = _SCHEDULING_RNG.random
         while init_task in tasks:
             if (
                 not self.runq
@@ -407,13 +402,7 @@ class Runner:
             runq: list[Task] = []
             self.runq = runq
             append = runq.append
-            n = len(batch)
-            steps += n
-            if n > 1 and coin() < 0.5:
-                # no order between tasks woken together is promised: run them
-                # backwards half the time, so code that relies on one fails
-                # in tests, not in production (docs/design.md §4)
-                batch.reverse()
+            steps += len(batch)
             hooks = instruments.active
             for task in batch:
                 here["task"] = task

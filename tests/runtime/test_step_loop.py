@@ -304,27 +304,3 @@ def test_a_deadline_is_expired_by_a_blocking_wait_with_no_io() -> None:
         return lowio.current_time() - start
 
     assert lowio.run(main) >= 0.01
-
-
-def test_the_order_of_tasks_woken_together_is_not_fixed() -> None:
-    # five tasks checkpointing in step: each batch holds all five, and half
-    # of the batches run backwards, so ten runs give ten different traces
-    # (the chance of two equal ones is about 2**-45)
-    async def trace() -> tuple[tuple[int, int], ...]:
-        seen: list[tuple[int, int]] = []
-
-        async def tracer(name: int) -> None:
-            for i in range(50):
-                seen.append((name, i))
-                await checkpoint()
-
-        async with lowio.open_nursery() as nursery:
-            for name in range(5):
-                nursery.start_soon(tracer, name)
-        return tuple(seen)
-
-    traces = [lowio.run(trace) for _ in range(10)]
-    assert len(set(traces)) == 10
-    for one in traces:  # every task still runs its steps in order
-        for name in range(5):
-            assert [i for n, i in one if n == name] == list(range(50))
