@@ -12,7 +12,7 @@
   file-system calls in worker threads).
 """
 
-from . import abc, from_thread, lowlevel, socket, testing, to_thread
+from . import abc, from_thread, lowlevel, poll, socket, testing, to_thread
 from ._channel import (
     MemoryChannelStatistics,
     MemoryReceiveChannel,
@@ -156,6 +156,7 @@ __all__ = [
     "open_tcp_listeners",
     "open_tcp_stream",
     "open_unix_socket",
+    "poll",
     "run",
     "run_process",
     "serve_listeners",
