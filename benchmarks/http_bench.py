@@ -179,8 +179,8 @@ def bench_http(quick: bool, scale: float, reps: int) -> tuple[Table, list[str]]:
         def one_rep(server: EchoServer) -> Callable[[int], dict[str, float]]:
             def run(rep: int) -> dict[str, float]:
                 result = run_load(client, server, seconds, client_cpu)
-                if result.socket_errors:
-                    errors.append(f"{server.kind} rep {rep + 1}: {result.socket_errors}")
+                if result.trouble:
+                    errors.append(f"{server.kind} rep {rep + 1}: {result.trouble}")
                 return {
                     "rps": result.ns_per_request,
                     "p99": result.p99_ns,
@@ -207,7 +207,9 @@ def bench_http(quick: bool, scale: float, reps: int) -> tuple[Table, list[str]]:
         "run by anyio.run on the lowio, trio and asyncio backends (the same code); hypercorn's "
         "trio worker on trio and, as the second group's baseline, on lowio "
         "(lowio.install_as_trio()); hypercorn's asyncio worker on uvloop; uvicorn with uvloop "
-        "and httptools (the usual deployment; a reference, no target).",
+        "and httptools (the usual deployment; a reference, no target).  No contender ends a "
+        "keep-alive connection after so many requests (anycorn's and hypercorn's "
+        "keep_alive_max_requests, 1000 by default, is lifted).",
         f"Load: {client.describe(seconds)}; {reps} reps per server, "
         "interleaved, after a warm-up of 200 keep-alive requests whose responses are checked.  "
         + pinned,
@@ -217,5 +219,5 @@ def bench_http(quick: bool, scale: float, reps: int) -> tuple[Table, list[str]]:
         "the first group's rows and hypercorn's trio worker on lowio in the second's.",
     ]
     if errors:
-        table.notes.append("wrk socket errors: " + "; ".join(errors) + ".")
+        table.notes.append(f"{client.name} reported: " + "; ".join(errors) + ".")
     return table, skipped
