@@ -22,10 +22,13 @@ same worker on trio).
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import importlib.util
 import os
+import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -78,6 +81,26 @@ class HttpServer(EchoServer):
 
     SCRIPT = Path(__file__).with_name("http_servers.py").resolve()
     WHAT = "HTTP server"
+
+    def wait_ready(self, timeout: float = 30.0) -> HttpServer:
+        """Reads the port the child announces, then waits for the answer to
+        one request: the child announces its port before it imports its
+        server (a second or more on a loaded machine), and a load run
+        started in that gap would count no request.  Raises RuntimeError
+        (with the child's stderr) if it does not answer."""
+        deadline = time.monotonic() + timeout
+        super().wait_ready(timeout)
+        try:
+            check_responses(self.port, 1, max(1.0, deadline - time.monotonic()))
+        except (OSError, AssertionError) as exc:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._proc.wait(1)  # a child that failed: let it finish writing stderr
+            log = self.stderr()
+            self.close()
+            raise RuntimeError(
+                f"the {self.kind} {self.WHAT} did not answer ({exc}): {log}"
+            ) from exc
+        return self
 
 
 def available(kind: str) -> bool:

@@ -77,6 +77,43 @@ def test_no_server_ends_a_keep_alive_connection_after_1000_requests(
     servers[kind].check_alive()
 
 
+SLOW_START = """
+import pathlib, socket, sys, time
+listener = socket.create_server(("127.0.0.1", 0))
+print(listener.getsockname()[1], flush=True)
+time.sleep(1)  # like a server child importing its server after the announcement
+pathlib.Path(sys.argv[1]).touch()
+while True:
+    conn, _ = listener.accept()
+    with conn:
+        while conn.recv(65536):
+            conn.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Length: 13\\r\\n\\r\\nHello, world!")
+"""
+
+
+def test_an_http_server_is_ready_once_it_answers_not_once_it_announces_its_port(
+    tmp_path: Path,
+) -> None:
+    # a load run started between the two counted no request ("httpload
+    # completed no request") on a loaded machine
+    script = tmp_path / "slow_start.py"
+    script.write_text(SLOW_START, encoding="utf-8")
+    serving = tmp_path / "serving"
+
+    class SlowStart(http_bench.HttpServer):
+        SCRIPT = script
+
+    with SlowStart(str(serving), -1) as server:
+        server.wait_ready()
+        assert serving.exists()
+        http_bench.check_responses(server.port, 2)
+    script.write_text("print(1, flush=True)\nraise SystemExit('no server here')\n")
+    with SlowStart("quitter", -1) as server, pytest.raises(RuntimeError) as failed:
+        server.wait_ready()
+    assert str(failed.value).startswith("the quitter HTTP server did not answer (")
+    assert str(failed.value).endswith("): no server here")
+
+
 def test_every_framework_has_a_server_and_the_baseline_can_run() -> None:
     assert set(http_bench.NEEDS) <= set(frameworks.FRAMEWORKS)
     assert http_bench.BASELINE in KINDS and http_bench.BASELINE in frameworks.BASELINES
