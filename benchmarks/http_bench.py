@@ -22,10 +22,13 @@ same worker on trio).
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import importlib.util
 import os
+import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -78,6 +81,26 @@ class HttpServer(EchoServer):
 
     SCRIPT = Path(__file__).with_name("http_servers.py").resolve()
     WHAT = "HTTP server"
+
+    def wait_ready(self, timeout: float = 30.0) -> HttpServer:
+        """Reads the port the child announces, then waits for the answer to
+        one request: the child announces its port before it imports its
+        server (a second or more on a loaded machine), and a load run
+        started in that gap would count no request.  Raises RuntimeError
+        (with the child's stderr) if it does not answer."""
+        deadline = time.monotonic() + timeout
+        super().wait_ready(timeout)
+        try:
+            check_responses(self.port, 1, max(1.0, deadline - time.monotonic()))
+        except (OSError, AssertionError) as exc:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._proc.wait(1)  # a child that failed: let it finish writing stderr
+            log = self.stderr()
+            self.close()
+            raise RuntimeError(
+                f"the {self.kind} {self.WHAT} did not answer ({exc}): {log}"
+            ) from exc
+        return self
 
 
 def available(kind: str) -> bool:
@@ -179,8 +202,8 @@ def bench_http(quick: bool, scale: float, reps: int) -> tuple[Table, list[str]]:
         def one_rep(server: EchoServer) -> Callable[[int], dict[str, float]]:
             def run(rep: int) -> dict[str, float]:
                 result = run_load(client, server, seconds, client_cpu)
-                if result.socket_errors:
-                    errors.append(f"{server.kind} rep {rep + 1}: {result.socket_errors}")
+                if result.trouble:
+                    errors.append(f"{server.kind} rep {rep + 1}: {result.trouble}")
                 return {
                     "rps": result.ns_per_request,
                     "p99": result.p99_ns,
@@ -207,7 +230,9 @@ def bench_http(quick: bool, scale: float, reps: int) -> tuple[Table, list[str]]:
         "run by anyio.run on the lowio, trio and asyncio backends (the same code); hypercorn's "
         "trio worker on trio and, as the second group's baseline, on lowio "
         "(lowio.install_as_trio()); hypercorn's asyncio worker on uvloop; uvicorn with uvloop "
-        "and httptools (the usual deployment; a reference, no target).",
+        "and httptools (the usual deployment; a reference, no target).  No contender ends a "
+        "keep-alive connection after so many requests (anycorn's and hypercorn's "
+        "keep_alive_max_requests, 1000 by default, is lifted).",
         f"Load: {client.describe(seconds)}; {reps} reps per server, "
         "interleaved, after a warm-up of 200 keep-alive requests whose responses are checked.  "
         + pinned,
@@ -217,5 +242,5 @@ def bench_http(quick: bool, scale: float, reps: int) -> tuple[Table, list[str]]:
         "the first group's rows and hypercorn's trio worker on lowio in the second's.",
     ]
     if errors:
-        table.notes.append("wrk socket errors: " + "; ".join(errors) + ".")
+        table.notes.append(f"{client.name} reported: " + "; ".join(errors) + ".")
     return table, skipped

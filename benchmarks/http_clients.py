@@ -3,9 +3,11 @@ else ``httpload.c``, a small C client built at run time like the echo
 workloads' (``loadgen.build``).
 
 Both keep ``CONNS`` HTTP/1.1 connections open with one request in flight on
-each for a whole number of seconds, and report the requests completed and
-their p99 latency; :func:`run_load` adds the server's CPU time over the run
-(/proc/PID) and returns a :class:`LoadResult`.  :func:`find_client` picks
+each for a whole number of seconds (a connection the server ends with a
+``Connection: close`` response is reopened: httpload counts those), and
+report the requests completed and their p99 latency; :func:`run_load` adds
+the server's CPU time over the run (/proc/PID) and returns a
+:class:`LoadResult`.  :func:`find_client` picks
 one, or None (then :func:`missing_note` says how to get one).
 """
 
@@ -34,6 +36,7 @@ class LoadResult:
     p99_ns: float
     server_ns: float  # the server's CPU time over the run
     socket_errors: str = ""  # wrk's "Socket errors" line, "" when there were none
+    reconnects: int = 0  # httpload's connections ended by "Connection: close" and reopened
 
     @property
     def ns_per_request(self) -> float:
@@ -42,6 +45,18 @@ class LoadResult:
     @property
     def server_ns_per_request(self) -> float:
         return self.server_ns / self.requests
+
+    @property
+    def trouble(self) -> str:
+        """What went wrong without failing the run ("" when nothing did):
+        socket errors, connections the server ended."""
+        parts = [f"socket errors: {self.socket_errors}"] if self.socket_errors else []
+        if self.reconnects:
+            parts.append(
+                f"{self.reconnects} connections ended by the server (Connection: close) "
+                "and reopened"
+            )
+        return ", ".join(parts)
 
 
 class LoadFailed(RuntimeError):
@@ -80,6 +95,7 @@ def parse_httpload(out: str, server_ns: float = 0.0) -> LoadResult:
     try:
         raw = json.loads(out)
         result = LoadResult(int(raw["requests"]), float(raw["seconds"]), float(raw["p99_ns"]), 0)
+        result.reconnects = int(raw["reconnects"])
     except (ValueError, KeyError, TypeError):
         raise LoadFailed(f"unexpected httpload output: {out.strip()[-500:]!r}") from None
     if result.requests <= 0:
@@ -139,7 +155,9 @@ def run_load(
     client: Client, server: EchoServer, seconds: int, cpu: int, conns: int = CONNECTIONS
 ) -> LoadResult:
     """One run of ``seconds`` (whole seconds: wrk's resolution) against
-    ``server``, the client pinned to ``cpu`` (unless -1)."""
+    ``server``, the client pinned to ``cpu`` (unless -1).  Raises
+    :class:`LoadFailed` (with the end of the server's stderr, where a server
+    logs what went wrong on its side) if the client fails."""
     pin = None if cpu < 0 else (lambda: os.sched_setaffinity(0, {cpu}))
     before = server.cpu_ns()
     proc = subprocess.run(
@@ -151,8 +169,10 @@ def run_load(
     )
     used = server.cpu_ns() - before
     if proc.returncode != 0:
+        log = server.stderr()[-1000:] or "(nothing)"
         raise LoadFailed(
-            f"{client.name} exited with {proc.returncode}: {proc.stderr.strip()[-500:]}"
+            f"{client.name} exited with {proc.returncode}: {proc.stderr.strip()[-500:]}\n"
+            f"the {server.kind} {server.WHAT}'s stderr: {log}"
         )
     server.check_alive()
     return client.parse(proc.stdout, used)

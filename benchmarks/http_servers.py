@@ -19,6 +19,12 @@ server and serves until it is killed.
   (only when lowio has ``install_as_trio``);
 * ``uvicorn``: uvicorn with uvloop and httptools, what most deployments run.
 
+Every contender keeps a keep-alive connection open for as many requests as
+the client sends: anycorn's and hypercorn's ``keep_alive_max_requests``
+(1000 by default: the 1000th response says ``Connection: close``) is lifted
+to :data:`KEEP_ALIVE_MAX_REQUESTS` (uvicorn has no such limit), so no server
+pays for reconnections the others do not, however long a run.
+
 The child pins itself to CPU (unless -1) and raises ``RLIMIT_NOFILE``.
 ``--profile FILE`` runs it under cProfile timed by the process's CPU clock
 (so waiting in the poller costs nothing) from when it gets SIGUSR1 (after
@@ -44,6 +50,8 @@ else:  # run as a script, in the child
 
 BODY = b"Hello, world!"
 HEADERS = [(b"content-type", b"text/plain"), (b"content-length", str(len(BODY)).encode())]
+# anycorn's and hypercorn's Config.keep_alive_max_requests for every contender: no limit
+KEEP_ALIVE_MAX_REQUESTS = sys.maxsize
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -65,6 +73,14 @@ async def app(scope: dict[str, Any], receive: Receive, send: Send) -> None:
     await send({"type": "http.response.body", "body": BODY})
 
 
+def _configure(config: Any, sock: socket.socket) -> Any:
+    """An anycorn or hypercorn ``Config`` (the same fields): serving on
+    ``sock``, keep-alive connections without a request limit."""
+    config.bind = [f"fd://{sock.fileno()}"]
+    config.keep_alive_max_requests = KEEP_ALIVE_MAX_REQUESTS
+    return config
+
+
 def serve_anycorn(backend: str, sock: socket.socket) -> None:
     import anyio
     from anycorn import Config, serve
@@ -73,17 +89,13 @@ def serve_anycorn(backend: str, sock: socket.socket) -> None:
         import lowio.anyio
 
         lowio.anyio.register()
-    config = Config()
-    config.bind = [f"fd://{sock.fileno()}"]
-    anyio.run(partial(serve, app, config), backend=backend)
+    anyio.run(partial(serve, app, _configure(Config(), sock)), backend=backend)
 
 
 def _hypercorn_config(sock: socket.socket) -> Any:
     from hypercorn.config import Config
 
-    config = Config()
-    config.bind = [f"fd://{sock.fileno()}"]
-    return config
+    return _configure(Config(), sock)
 
 
 def serve_hypercorn_trio(sock: socket.socket, *, on_lowio: bool) -> None:

@@ -4,6 +4,7 @@ that cannot run)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -65,6 +66,54 @@ def test_every_http_server_answers_with_the_body(kind: str, servers: dict[str, E
     servers[kind].check_alive()
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_no_server_ends_a_keep_alive_connection_after_1000_requests(
+    kind: str, servers: dict[str, EchoServer]
+) -> None:
+    # anycorn's and hypercorn's default keep_alive_max_requests (1000) made
+    # the 1000th response say "Connection: close": a fast run of the C
+    # client failed on it, and under wrk only those servers reconnected
+    http_bench.check_responses(servers[kind].port, 1001)
+    servers[kind].check_alive()
+
+
+SLOW_START = """
+import pathlib, socket, sys, time
+listener = socket.create_server(("127.0.0.1", 0))
+print(listener.getsockname()[1], flush=True)
+time.sleep(1)  # like a server child importing its server after the announcement
+pathlib.Path(sys.argv[1]).touch()
+while True:
+    conn, _ = listener.accept()
+    with conn:
+        while conn.recv(65536):
+            conn.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Length: 13\\r\\n\\r\\nHello, world!")
+"""
+
+
+def test_an_http_server_is_ready_once_it_answers_not_once_it_announces_its_port(
+    tmp_path: Path,
+) -> None:
+    # a load run started between the two counted no request ("httpload
+    # completed no request") on a loaded machine
+    script = tmp_path / "slow_start.py"
+    script.write_text(SLOW_START, encoding="utf-8")
+    serving = tmp_path / "serving"
+
+    class SlowStart(http_bench.HttpServer):
+        SCRIPT = script
+
+    with SlowStart(str(serving), -1) as server:
+        server.wait_ready()
+        assert serving.exists()
+        http_bench.check_responses(server.port, 2)
+    script.write_text("print(1, flush=True)\nraise SystemExit('no server here')\n")
+    with SlowStart("quitter", -1) as server, pytest.raises(RuntimeError) as failed:
+        server.wait_ready()
+    assert str(failed.value).startswith("the quitter HTTP server did not answer (")
+    assert str(failed.value).endswith("): no server here")
+
+
 def test_every_framework_has_a_server_and_the_baseline_can_run() -> None:
     assert set(http_bench.NEEDS) <= set(frameworks.FRAMEWORKS)
     assert http_bench.BASELINE in KINDS and http_bench.BASELINE in frameworks.BASELINES
@@ -104,6 +153,21 @@ WRK_OUT = """Running 1s test @ http://127.0.0.1:4000/
 {extra}Requests/sec:   2068.66
 Transfer/sec:    249.99KB
 """
+
+
+def test_httpload_output_is_parsed() -> None:
+    out = '{"requests": 50, "seconds": 1.000000, "p50_ns": 900, "p99_ns": 2000, "reconnects": 0}'
+    result = http_clients.parse_httpload(out, server_ns=5e3)
+    assert (result.requests, result.seconds, result.p99_ns) == (50, 1.0, 2000.0)
+    assert result.server_ns_per_request == 100.0 and result.trouble == ""
+    result = http_clients.parse_httpload(out.replace('"reconnects": 0', '"reconnects": 7'))
+    assert result.trouble == "7 connections ended by the server (Connection: close) and reopened"
+    result.socket_errors = "connect 0, read 3, write 0, timeout 0"
+    assert result.trouble.startswith("socket errors: connect 0, read 3, write 0, timeout 0, 7 ")
+    with pytest.raises(http_clients.LoadFailed, match="unexpected httpload output"):
+        http_clients.parse_httpload(out.replace('"reconnects"', '"other"'))
+    with pytest.raises(http_clients.LoadFailed, match="httpload completed no request"):
+        http_clients.parse_httpload(out.replace('"requests": 50', '"requests": 0'))
 
 
 def test_wrk_output_is_parsed() -> None:
@@ -193,35 +257,114 @@ def test_without_wrk_the_c_client_drives_the_servers(
     assert "wrk is not installed: apt-get install wrk" in report
 
 
+class _CannedServer:
+    """A stand-in for an HTTP server child (what ``run_load`` reads of
+    one): a thread accepting connections one at a time and answering every
+    request on each with ``reply``, ending a connection (FIN, then reading
+    until the client closes) after ``close_after`` responses (None: never)."""
+
+    kind, WHAT = "canned", "HTTP server"
+
+    def __init__(self, reply: bytes, close_after: int | None = None) -> None:
+        self._reply, self._close_after = reply, close_after
+        self._listener = socket.create_server((HOST, 0))
+        self._listener.settimeout(0.05)
+        self.port = self._listener.getsockname()[1]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve)
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            with conn, contextlib.suppress(OSError):  # OSError: the client has gone
+                served = 0
+                # one request per recv: the client has one in flight
+                while served != self._close_after and conn.recv(65536):
+                    conn.sendall(self._reply)
+                    served += 1
+                conn.shutdown(socket.SHUT_WR)
+                while conn.recv(65536):
+                    pass
+
+    def cpu_ns(self) -> float:
+        return 0.0
+
+    def stderr(self) -> str:
+        return "the canned server's log"
+
+    def check_alive(self) -> None:
+        assert self._thread.is_alive()
+
+    def __enter__(self) -> _CannedServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._listener.close()
+        assert not self._thread.is_alive()
+
+
+OK_HEAD = b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\n"
+
+
+def _c_client() -> http_clients.Client:
+    exe = loadgen.build(http_clients.SOURCE)
+    assert exe is not None, loadgen.build_error(http_clients.SOURCE)
+    return http_clients.Client("httpload", str(exe))
+
+
 @needs_cc
 def test_the_c_client_counts_requests_and_rejects_a_wrong_status(
     servers: dict[str, EchoServer],
 ) -> None:
-    exe = loadgen.build(http_clients.SOURCE)
-    assert exe is not None, loadgen.build_error(http_clients.SOURCE)
-    client = http_clients.Client("httpload", str(exe))
+    client = _c_client()
     result = http_clients.run_load(client, servers[http_bench.BASELINE], 1, -1, conns=5)
     assert result.requests > 10 and result.seconds == 1.0
     assert 0 < result.p99_ns < 1e9 and result.server_ns_per_request > 0
-    listener = socket.create_server((HOST, 0))
-
-    def serve() -> None:
-        conn, _ = listener.accept()
-        with conn:
-            conn.recv(65536)
-            conn.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
-            conn.recv(1)
-
-    thread = threading.Thread(target=serve)
-    thread.start()
-    try:
-        argv = client.argv(listener.getsockname()[1], 5, 1)
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=20)
+    assert result.reconnects == 0 and result.trouble == ""
+    with _CannedServer(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n") as canned:
+        proc = subprocess.run(
+            client.argv(canned.port, 5, 1), capture_output=True, text=True, timeout=20
+        )
         assert proc.returncode == 1
         assert proc.stderr == "httpload: connection 0: the response is not a 200\n"
-    finally:
-        thread.join(5)
-        listener.close()
+        # run_load's error carries the server's stderr, where a server logs its side
+        with pytest.raises(http_clients.LoadFailed) as failed:
+            http_clients.run_load(client, canned, 1, -1, conns=1)  # type: ignore[arg-type]
+        assert str(failed.value) == (
+            "httpload exited with 1: httpload: connection 0: the response is not a 200\n"
+            "the canned HTTP server's stderr: the canned server's log"
+        )
+
+
+@needs_cc
+def test_the_c_client_reopens_a_connection_the_server_ends_with_connection_close() -> None:
+    client = _c_client()
+    reply = OK_HEAD + b"Connection: keep-alive, Close\r\n\r\n" + BODY
+    with _CannedServer(reply, close_after=1) as canned:
+        result = http_clients.run_load(client, canned, 1, -1, conns=1)  # type: ignore[arg-type]
+    assert result.requests > 10 and result.reconnects >= result.requests
+    assert result.trouble.endswith(
+        " connections ended by the server (Connection: close) and reopened"
+    )
+
+
+@needs_cc
+def test_the_c_client_fails_when_the_server_ends_a_connection_unannounced() -> None:
+    client = _c_client()
+    with _CannedServer(OK_HEAD + b"\r\n" + BODY, close_after=3) as canned:
+        proc = subprocess.run(
+            client.argv(canned.port, 5, 1), capture_output=True, text=True, timeout=20
+        )
+    assert proc.returncode == 1
+    assert proc.stderr == (
+        "httpload: connection 0: closed by the server after 3 responses without Connection: close\n"
+    )
 
 
 @needs_wrk
