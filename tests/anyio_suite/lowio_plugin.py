@@ -13,12 +13,19 @@ Loaded with ``-p lowio_plugin`` before anyio's plugin and anyio's
   background inherits as "ignored" (tests of KeyboardInterrupt need it);
 * marks the lowio twins of the tests anyio itself marks as expected to fail
   on trio because of trio semantics lowio shares (``XFAIL_AS_ON_TRIO``);
-  they are not run (they would hang until the timeout).
+  they are not run (they would hang until the timeout);
+* finalises what a failed test leaves in reference cycles in that test's
+  own teardown (``pytest_runtest_teardown`` below).
 """
 
 from __future__ import annotations
 
+import gc
 import signal
+import sys
+import traceback
+import warnings
+from collections.abc import Generator
 
 import anyio._core._eventloop as _eventloop
 import pytest
@@ -56,3 +63,55 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         reason = XFAIL_AS_ON_TRIO.get(item.nodeid)
         if reason is not None:
             item.add_marker(pytest.mark.xfail(reason=reason, run=False))
+
+
+_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.failed:
+        item.stash[_FAILED] = True
+    return report
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    """After a failed test's fixtures are torn down: drop the failure pytest
+    keeps for post-mortem debugging, collect the garbage, and report what
+    its finalizers complained about (unclosed sockets) as this teardown's.
+
+    A failure's traceback holds the frames of the failed test and fixtures,
+    and with them whatever they had not closed yet; pytest keeps that
+    traceback in reference cycles (its call record, ``sys.last_traceback``
+    until the next test's call).  Several of anyio's tests fail half-way
+    through making a socket on a machine where "localhost" has no IPv6
+    address but ``::1`` can be bound, on both backends alike; the unclosed
+    socket's ResourceWarning would surface in whichever later test the next
+    full collection happens to run in, trio's or lowio's, and fail that
+    test.  Collected here, it is charged to the test that left it, which
+    has failed already.
+    """
+    if not item.stash.get(_FAILED, False):
+        return
+    for name in ("last_type", "last_value", "last_traceback", "last_exc"):
+        if hasattr(sys, name):
+            delattr(sys, name)
+    complaints: list[str] = []
+
+    def record(unraisable: sys.UnraisableHookArgs) -> None:
+        what = unraisable.err_msg or "Exception ignored in"
+        why = traceback.format_exception_only(unraisable.exc_type, unraisable.exc_value)
+        complaints.append(f"{what}: {unraisable.object!r}\n{''.join(why)}")
+
+    previous = sys.unraisablehook
+    sys.unraisablehook = record
+    try:
+        gc.collect()
+    finally:
+        sys.unraisablehook = previous
+    if complaints:
+        warnings.warn(pytest.PytestUnraisableExceptionWarning("".join(complaints)), stacklevel=1)
