@@ -202,3 +202,37 @@ def test_a_module_given_as_the_target_that_does_not_import(
     assert list(lowio) == ["trio/_tests/test_y.py::"]
     assert compare(trio, lowio, {}, monkeypatch) == 0  # its test counts as private
     assert "1  trio._util.final" in capsys.readouterr().out
+
+
+def test_a_suspect_is_run_once_more_and_counts_only_if_it_fails_again(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(harness, "known_gaps", lambda: {"trio/_tests/test_x.py::t4": "a gap"})
+    trio = {f"trio/_tests/test_x.py::t{i}": ("passed", "") for i in range(1, 6)}
+    lowio = {
+        "trio/_tests/test_x.py::t1": ("failed", "AssertionError: slow"),
+        "trio/_tests/test_x.py::t2": ("error", "AssertionError: broken"),
+        "trio/_tests/test_x.py::t3": ("failed", f"{PRIVATE_MARK} trio._core._run.Runner"),
+        "trio/_tests/test_x.py::t4": ("failed", "AssertionError: listed"),
+        "trio/_tests/test_x.py::t5": ("passed", ""),
+    }
+    ran: list[list[str]] = []
+
+    def run_suite(report: Path, timeout: int, on_lowio: bool, targets: list[str]) -> int:
+        assert on_lowio
+        ran.append(targets)
+        report.write_text(
+            "<testsuites><testsuite>"
+            + case("t1", file="x/site-packages/trio/_tests/test_x.py")
+            + case("t2", failure("AssertionError: broken"), file="trio/_tests/test_x.py")
+            + "</testsuite></testsuites>"
+        )
+        return 1
+
+    monkeypatch.setattr(harness, "run_suite", run_suite)
+    harness.rerun_suspects(trio, lowio, tmp_path, 30)
+    # only the would-be regressions run again, as --pyargs targets
+    assert ran == [["trio._tests.test_x::t1", "trio._tests.test_x::t2"]]
+    assert lowio["trio/_tests/test_x.py::t1"] == ("passed", "")
+    assert lowio["trio/_tests/test_x.py::t2"][0] == "error"  # the first run's outcome stays
+    assert "1 passed on the second run" in capsys.readouterr().out
