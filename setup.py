@@ -1,8 +1,10 @@
-# The C extensions: lowio._sys._native, built by cffi (API mode), and three
+# The C extensions: lowio._sys._native, built by cffi (API mode), and five
 # small ones written against the CPython API, for the calls that cost too
 # much through cffi or as Python code (see their header comments):
 # lowio.poll._registry_core and lowio.poll._events_core (the poll layer's),
-# and lowio._core._io_core (the I/O manager's event hand-out).
+# lowio._core._io_core (the I/O manager's event hand-out) and
+# lowio._sys._sockio (a socket's non-blocking recv and send) and
+# lowio._owned_ops (the owned fast path's socket recv and send).
 # Everything else is in
 # pyproject.toml, except the start-up files that register the anyio backend
 # (lowio_anyio.pth, and lowio_anyio.start for Python 3.15+, PEP 829): they
@@ -84,8 +86,20 @@ IO_CORE = Extension(
     extra_compile_args=["-O2", "-std=gnu11"],
 )
 
+SOCKIO = Extension(
+    "lowio._sys._sockio",
+    sources=["lowio/_sys/_sockio.c"],
+    extra_compile_args=["-O2", "-std=gnu11"],
+)
+
+OWNED_OPS = Extension(
+    "lowio._owned_ops",
+    sources=["lowio/_owned_ops.c"],
+    extra_compile_args=["-O2", "-std=gnu11"],
+)
+
 setup(
     cffi_modules=["lowio/_sys/_build.py:ffibuilder"],
-    ext_modules=[REGISTRY_CORE, EVENTS_CORE, IO_CORE],
+    ext_modules=[REGISTRY_CORE, EVENTS_CORE, IO_CORE, SOCKIO, OWNED_OPS],
     cmdclass=cmdclass,
 )
