@@ -440,7 +440,9 @@ def send_all(owner: Owner, data: Any) -> Generator[Any, Any, None]:
 
 # The C awaitables doing recv's and send's usual cases (lowio/_owned_ops.c);
 # they hand everything else to the generators above.
-_configure_ops(GLOBAL_RUN_CONTEXT, CHECKPOINT, recv, send, _recv_parked, _send_parked, _short_read)
+_configure_ops(
+    GLOBAL_RUN_CONTEXT, CHECKPOINT, recv, send, _recv_parked, _send_parked, _short_read, SOUND
+)
 _bind_ops("task", Task)
 _bind_ops("cancel_status", _CancelStatus)
 _bind_ops("fd_state", FdState)

@@ -37,7 +37,7 @@
 
 /* what configure() hands over, once at import */
 static PyObject *run_context, *checkpoint, *py_recv, *py_send, *recv_parked, *send_parked,
-    *short_read;
+    *short_read, *sound_rule;
 /* The attributes the operations use.  Each is read through the slot's
  * offset when the object is of exactly the class bind() gave for it (its
  * member descriptor's offset, as _core/_io_core.c does), else with
@@ -62,7 +62,7 @@ typedef struct {
 enum {
     A_CANCEL_STATUS, A_KI_PENDING, A_CANCEL_POINTS, A_RUNNER,       /* Task */
     A_EFFECTIVELY_CANCELLED,                                        /* CancelStatus */
-    A_DRAINED, A_READ_READY, A_READ_UNSURE, A_READ_TASK, A_ABORT_READ, /* FdState */
+    A_DRAINED, A_READ_READY, A_READ_UNSURE, A_READ_TASK, A_ABORT_READ, A_FD, /* FdState */
     A_WRITE_TASK, A_WRITE_READY, A_ABORT_WRITE,
     A_STATE, A_RECV, A_SEND, A_DRAIN, /* the owner (lowio's SocketType) */
     A_COUNT
@@ -72,7 +72,8 @@ static Attr attrs[A_COUNT] = {
     {"task", "_cancel_status"}, {"task", "_ki_pending"}, {"task", "_cancel_points"},
     {"task", "_runner"}, {"cancel_status", "effectively_cancelled"},
     {"fd_state", "drained"}, {"fd_state", "read_ready"}, {"fd_state", "read_unsure"},
-    {"fd_state", "read_task"}, {"fd_state", "abort_read"}, {"fd_state", "write_task"},
+    {"fd_state", "read_task"}, {"fd_state", "abort_read"}, {"fd_state", "fd"},
+    {"fd_state", "write_task"},
     {"fd_state", "write_ready"}, {"fd_state", "abort_write"}, {"socket", "_state"},
     {"socket", "_recv"}, {"socket", "_send"}, {"socket", "_drain"},
 };
@@ -167,8 +168,9 @@ static PySendResult delegate(Op *op, PyObject *fn, PyObject *const *args, size_t
     return r;
 }
 
-/* a short read of n bytes (0 < n < bufsize) on a socket whose rule may
- * hold: _short_read(owner) decides */
+/* a short read of n bytes (0 < n < bufsize) on a socket whose drained rule
+ * may hold: _short_read(owner), whose usual case (the rule SOUND, the entry
+ * live, nobody waiting, nothing unsure) is done here */
 static int after_read(Op *op, PyObject *data)
 {
     Py_ssize_t n = PyBytes_CheckExact(data) ? PyBytes_GET_SIZE(data) : PyObject_Length(data);
@@ -179,10 +181,43 @@ static int after_read(Op *op, PyObject *data)
         return -1;
     if (n == 0 || n >= bufsize)
         return 0;
-    int drain = truth(op->owner, A_DRAIN);
-    if (drain <= 0)
-        return drain;
-    PyObject *r = PyObject_CallOneArg(short_read, op->owner);
+    PyObject *drain = get(op->owner, A_DRAIN);
+    if (drain == NULL)
+        return -1;
+    int rule = PyObject_IsTrue(drain);
+    int sound = drain == sound_rule;
+    Py_DECREF(drain);
+    if (rule <= 0)
+        return rule; /* NEVER */
+    if (sound) {
+        PyObject *state = get(op->owner, A_STATE);
+        if (state == NULL)
+            return -1;
+        PyObject *fd = get(state, A_FD);
+        PyObject *waiter = fd == NULL ? NULL : get(state, A_READ_TASK);
+        int rc = -1;
+        if (waiter != NULL && PyLong_CheckExact(fd)) {
+            int unsure = truth(state, A_READ_UNSURE);
+            int live = PyLong_AsLong(fd) >= 0;
+            if (unsure == 0 && live && waiter == Py_None) {
+                /* every edge collected so far announced data this read took */
+                rc = set_attr(state, A_READ_READY, Py_False) < 0 ||
+                             set_attr(state, A_DRAINED, Py_True) < 0
+                         ? -1
+                         : 0;
+            }
+            else
+                rc = unsure < 0 ? -1 : 0; /* forgotten, another waiter, or unsure */
+        }
+        else if (waiter != NULL)
+            sound = 0; /* an fd that is not an int: the Python code decides */
+        Py_XDECREF(fd);
+        Py_XDECREF(waiter);
+        Py_DECREF(state);
+        if (sound)
+            return rc;
+    }
+    PyObject *r = PyObject_CallOneArg(short_read, op->owner); /* VERIFY first */
     if (r == NULL)
         return -1;
     Py_DECREF(r);
@@ -642,12 +677,12 @@ static PyObject *send_op(PyObject *module, PyObject *const *args, Py_ssize_t nar
 
 static PyObject *configure(PyObject *module, PyObject *args)
 {
-    PyObject *ctx, *cp, *pr, *ps, *rp, *sp, *sr;
-    if (!PyArg_ParseTuple(args, "OOOOOOO:configure", &ctx, &cp, &pr, &ps, &rp, &sp, &sr))
+    PyObject *ctx, *cp, *pr, *ps, *rp, *sp, *sr, *so;
+    if (!PyArg_ParseTuple(args, "OOOOOOOO:configure", &ctx, &cp, &pr, &ps, &rp, &sp, &sr, &so))
         return NULL;
-    PyObject **slots[] = {&run_context, &checkpoint, &py_recv, &py_send, &recv_parked,
-                          &send_parked, &short_read};
-    PyObject *values[] = {ctx, cp, pr, ps, rp, sp, sr};
+    PyObject **slots[] = {&run_context, &checkpoint, &py_recv,   &py_send,
+                          &recv_parked, &send_parked, &short_read, &sound_rule};
+    PyObject *values[] = {ctx, cp, pr, ps, rp, sp, sr, so};
     for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
         Py_INCREF(values[i]);
         Py_XSETREF(*slots[i], values[i]);
@@ -711,7 +746,8 @@ static PyObject *method(PyObject *module, PyObject *fn)
 
 static PyMethodDef methods[] = {
     {"configure", configure, METH_VARARGS,
-     "configure(run_context, CHECKPOINT, recv, send, _recv_parked, _send_parked, _short_read): "
+     "configure(run_context, CHECKPOINT, recv, send, _recv_parked, _send_parked, _short_read, "
+     "SOUND): "
      "what the operations use; once, at import."},
     {"recv_op", (PyCFunction)(void (*)(void))recv_op, METH_FASTCALL,
      "recv_op(owner, bufsize, flags=0): an awaitable doing _owned_fast_path.recv's steps."},

@@ -17,6 +17,7 @@ def configure(
     recv_parked: Callable[..., Any],
     send_parked: Callable[..., Any],
     short_read: Callable[[Any], None],
+    sound: int,
     /,
 ) -> None: ...
 def recv_op(owner: Any, bufsize: Any, flags: Any = 0, /) -> Operation: ...
