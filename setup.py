@@ -66,40 +66,31 @@ else:
 
     cmdclass["editable_wheel"] = EditableWheelWithStartupFiles
 
-REGISTRY_CORE = Extension(
-    "lowio.poll._registry_core",
-    sources=["lowio/poll/_registry_core.c"],
-    include_dirs=["lowio/_sys"],  # _epoll_ctl.h: epoll_ctl is the platform layer's
-    depends=["lowio/_sys/_epoll_ctl.h"],
-    extra_compile_args=["-O2", "-std=gnu11"],
-)
 
-EVENTS_CORE = Extension(
-    "lowio.poll._events_core",
-    sources=["lowio/poll/_events_core.c"],
-    extra_compile_args=["-O2", "-std=gnu11"],
-)
+def c_extension(name: str, **kwargs: Any) -> Extension:
+    """One of the small CPython-API extensions: lowio.a.b from lowio/a/b.c."""
+    return Extension(
+        name,
+        sources=[name.replace(".", "/") + ".c"],
+        extra_compile_args=["-O2", "-std=gnu11"],
+        **kwargs,
+    )
 
-IO_CORE = Extension(
-    "lowio._core._io_core",
-    sources=["lowio/_core/_io_core.c"],
-    extra_compile_args=["-O2", "-std=gnu11"],
-)
 
-SOCKIO = Extension(
-    "lowio._sys._sockio",
-    sources=["lowio/_sys/_sockio.c"],
-    extra_compile_args=["-O2", "-std=gnu11"],
-)
-
-OWNED_OPS = Extension(
-    "lowio._owned_ops",
-    sources=["lowio/_owned_ops.c"],
-    extra_compile_args=["-O2", "-std=gnu11"],
-)
+EXTENSIONS = [
+    c_extension(
+        "lowio.poll._registry_core",
+        include_dirs=["lowio/_sys"],  # _epoll_ctl.h: epoll_ctl is the platform layer's
+        depends=["lowio/_sys/_epoll_ctl.h"],
+    ),
+    c_extension("lowio.poll._events_core"),
+    c_extension("lowio._core._io_core"),
+    c_extension("lowio._sys._sockio"),
+    c_extension("lowio._owned_ops", depends=["lowio/_owned_slots.h"]),
+]
 
 setup(
     cffi_modules=["lowio/_sys/_build.py:ffibuilder"],
-    ext_modules=[REGISTRY_CORE, EVENTS_CORE, IO_CORE, SOCKIO, OWNED_OPS],
+    ext_modules=EXTENSIONS,
     cmdclass=cmdclass,
 )

@@ -13,15 +13,20 @@
  *   recv (flags 0): cancel check; the drained rule (after a short read on a
  *         socket where it holds, park at once, yielding the entry's
  *         abort_read, and read when woken); else the read and a schedule
- *         point; a short read marks the entry drained (_short_read).
+ *         point; a short read marks the entry drained (_short_read's case
+ *         of a socket whose rule is SOUND; the others call it).
+ *   both: on EAGAIN, claim the registration (IOManager.claim) and park.
  *
  * Everything else is handed, at the point where it happens, to Python
  * generators of _owned_fast_path, which the op then drives (it forwards
  * send, throw and close to them):
  *
- *   not in a run, cancelled or Ctrl-C pending, flags, a bufsize that is not
- *   an int: the reference recv / send from its start (nothing done yet);
- *   EAGAIN: _recv_parked / _send_parked (claim, park, retry).
+ *   not in a run, cancelled or Ctrl-C pending, a recv with flags or a size
+ *   not exactly an int: the reference recv / send from its start (nothing
+ *   done yet);
+ *   another task waiting in that direction, or EAGAIN again after a
+ *   wake-up: _recv_parked / _send_parked (BusyResourceError, or park and
+ *   retry).
  *
  * So the op runs the very steps of the reference, in the same order, with
  * the same objects (the task's slots, the FdState entry, the owner's _recv
@@ -38,96 +43,9 @@
 /* what configure() hands over, once at import */
 static PyObject *run_context, *checkpoint, *py_recv, *py_send, *recv_parked, *send_parked,
     *short_read, *sound_rule;
-/* The attributes the operations use.  Each is read through the slot's
- * offset when the object is of exactly the class bind() gave for it (its
- * member descriptor's offset, as _core/_io_core.c does), else with
- * PyObject_GetAttr: a generic attribute access costs some 150
- * instructions, a quarter of what the generators spent on bytecode. */
-typedef struct {
-    const char *role; /* which class: bind(role, cls) */
-    const char *text;
-    PyObject *name; /* interned */
-    PyTypeObject *type;
-    unsigned int version; /* type's tp_version_tag when bound */
-    Py_ssize_t off;
-} Attr;
+#include "_owned_slots.h" /* the attributes, read by slot offset */
 
-/* whether obj.<a> is still the slot bind() found: obj is of exactly that
- * class, which was not modified since (a test may swap a slot for a
- * property: CPython then gives the class a new version tag) */
-#define DIRECT(obj, a)                                                                 \
-    ((a)->type != NULL && Py_IS_TYPE(obj, (a)->type) &&                                 \
-     (a)->type->tp_version_tag == (a)->version)
-
-enum {
-    A_CANCEL_STATUS, A_KI_PENDING, A_CANCEL_POINTS, A_RUNNER,       /* Task */
-    A_EFFECTIVELY_CANCELLED,                                        /* CancelStatus */
-    A_DRAINED, A_READ_READY, A_READ_UNSURE, A_READ_TASK, A_ABORT_READ, A_FD, /* FdState */
-    A_WRITE_TASK, A_WRITE_READY, A_ABORT_WRITE,
-    A_STATE, A_RECV, A_SEND, A_DRAIN, /* the owner (lowio's SocketType) */
-    A_COUNT
-};
-
-static Attr attrs[A_COUNT] = {
-    {"task", "_cancel_status"}, {"task", "_ki_pending"}, {"task", "_cancel_points"},
-    {"task", "_runner"}, {"cancel_status", "effectively_cancelled"},
-    {"fd_state", "drained"}, {"fd_state", "read_ready"}, {"fd_state", "read_unsure"},
-    {"fd_state", "read_task"}, {"fd_state", "abort_read"}, {"fd_state", "fd"},
-    {"fd_state", "write_task"},
-    {"fd_state", "write_ready"}, {"fd_state", "abort_write"}, {"socket", "_state"},
-    {"socket", "_recv"}, {"socket", "_send"}, {"socket", "_drain"},
-};
 static PyObject *s_task, *s_io, *s_claim;
-
-#define SLOT(obj, off) (*(PyObject **)((char *)(obj) + (off)))
-
-/* obj.<attr>: a new reference, or NULL with the error set */
-static PyObject *get(PyObject *obj, int which)
-{
-    Attr *a = &attrs[which];
-    if (DIRECT(obj, a)) {
-        PyObject *value = SLOT(obj, a->off);
-        if (value != NULL) {
-            Py_INCREF(value);
-            return value;
-        }
-    }
-    return PyObject_GetAttr(obj, a->name);
-}
-
-/* obj.<attr> = value; the old value is released after the store */
-static int set_attr(PyObject *obj, int which, PyObject *value)
-{
-    Attr *a = &attrs[which];
-    if (DIRECT(obj, a)) {
-        PyObject *old = SLOT(obj, a->off);
-        Py_INCREF(value);
-        SLOT(obj, a->off) = value;
-        Py_XDECREF(old);
-        return 0;
-    }
-    return PyObject_SetAttr(obj, a->name, value);
-}
-
-/* bool(obj.<attr>): 1, 0, or -1 with the error set */
-static int truth(PyObject *obj, int which)
-{
-    Attr *a = &attrs[which];
-    if (DIRECT(obj, a)) {
-        PyObject *value = SLOT(obj, a->off);
-        if (value == Py_True)
-            return 1;
-        if (value == Py_False || value == Py_None)
-            return 0;
-    }
-    PyObject *value = get(obj, which);
-    if (value == NULL)
-        return -1;
-    int r = PyObject_IsTrue(value);
-    Py_DECREF(value);
-    return r;
-}
-
 static PyObject *zero, *one;
 
 enum { START, CHECKPOINTED, FAILED, PARKED, DELEGATED, DONE };
@@ -312,7 +230,7 @@ static PySendResult start(Op *op, PyObject **result)
      * exactly int: the reference does it */
     if (op->kind == RECV && (op->flags != zero || !PyLong_CheckExact(op->arg)))
         return from_start(op, result);
-    PyObject *task = PyObject_GetAttr(run_context, s_task);
+    PyObject *task = current_task(run_context, s_task);
     if (task == NULL)
         return fail(op, result);
     if (task == Py_None) {
@@ -521,31 +439,7 @@ static PyObject *op_throw(Op *op, PyObject *const *args, Py_ssize_t nargs)
         return r;
     }
     finish(op);
-    /* raise it here, as gen.throw does: type, value, traceback */
-    PyObject *typ = args[0], *val = nargs > 1 ? args[1] : Py_None, *tb = nargs > 2 ? args[2] : Py_None;
-    if (PyExceptionInstance_Check(typ)) {
-        if (val != Py_None) {
-            PyErr_SetString(PyExc_TypeError, "instance exception may not have a separate value");
-            return NULL;
-        }
-        PyObject *inst = typ;
-        PyObject *t = PyException_GetTraceback(inst);
-        if (tb != Py_None && PyException_SetTraceback(inst, tb) < 0) {
-            Py_XDECREF(t);
-            return NULL;
-        }
-        Py_XDECREF(t);
-        PyErr_SetObject((PyObject *)Py_TYPE(inst), inst);
-        return NULL;
-    }
-    if (PyExceptionClass_Check(typ)) {
-        PyErr_SetObject(typ, val == Py_None ? NULL : val);
-        return NULL;
-    }
-    PyErr_Format(PyExc_TypeError,
-                 "exceptions must be classes or instances deriving from BaseException, not %s",
-                 Py_TYPE(typ)->tp_name);
-    return NULL;
+    return raise_thrown(args, nargs);
 }
 
 static PyObject *op_close(Op *op, PyObject *unused)
@@ -687,55 +581,7 @@ static PyObject *configure(PyObject *module, PyObject *args)
         Py_INCREF(values[i]);
         Py_XSETREF(*slots[i], values[i]);
     }
-    Py_RETURN_NONE;
-}
-
-static PyObject *bind(PyObject *module, PyObject *args)
-{
-    const char *role;
-    PyObject *cls;
-    if (!PyArg_ParseTuple(args, "sO!:bind", &role, &PyType_Type, &cls))
-        return NULL;
-    PyTypeObject *type = (PyTypeObject *)cls;
-    int found = 0;
-    for (int i = 0; i < A_COUNT; i++) {
-        Attr *a = &attrs[i];
-        if (strcmp(a->role, role) != 0)
-            continue;
-        found = 1;
-        PyObject *descr = PyDict_GetItemWithError(type->tp_dict, a->name); /* borrowed */
-        if (descr == NULL && PyErr_Occurred())
-            return NULL;
-        if (descr == NULL || !Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
-            PyErr_Format(PyExc_TypeError, "%s.%s is not a __slots__ attribute", type->tp_name,
-                         a->text);
-            return NULL;
-        }
-        PyMemberDef *member = ((PyMemberDescrObject *)descr)->d_member;
-        if (member->type != T_OBJECT_EX || (member->flags & READONLY)) {
-            PyErr_Format(PyExc_TypeError, "%s.%s is not a writable object slot", type->tp_name,
-                         a->text);
-            return NULL;
-        }
-        a->off = member->offset;
-    }
-    if (!found) {
-        PyErr_Format(PyExc_ValueError, "bind: no attributes for the role %R", PyTuple_GET_ITEM(args, 0));
-        return NULL;
-    }
-    /* a class attribute lookup gives the class a version tag */
-    PyObject *probe = PyObject_GetAttrString(cls, "__slots__");
-    if (probe == NULL)
-        return NULL;
-    Py_DECREF(probe);
-    if (type->tp_version_tag == 0)
-        Py_RETURN_NONE; /* CPython ran out of tags: plain attribute access */
-    for (int i = 0; i < A_COUNT; i++)
-        if (strcmp(attrs[i].role, role) == 0) {
-            Py_INCREF(type);
-            Py_XSETREF(attrs[i].type, type);
-            attrs[i].version = type->tp_version_tag;
-        }
+    forget_cached_context(); /* current_task()'s cache was for the old context */
     Py_RETURN_NONE;
 }
 

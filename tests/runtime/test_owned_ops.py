@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import gc
 import socket as stdlib_socket
+import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -271,10 +273,87 @@ lowio.run(main)
 
 
 def test_a_class_changed_later_is_used_through_its_attributes() -> None:
-    import subprocess
-
     done = subprocess.run(
         [sys.executable, "-c", SWAPPED_SLOT], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "1"  # the second recv's park went through the property
+
+
+def test_runs_in_several_threads_each_find_their_own_task() -> None:
+    # the operations cache where this thread's run context lives: threads
+    # at once, threads started after others ended, then the main thread
+    done: list[bool] = []
+
+    def one_run() -> None:
+        async def main() -> None:
+            a, b = lsocket.socketpair()
+            with a, b:
+                for _ in range(200):
+                    assert await a.send(b"x") == 1
+                    assert await b.recv(1) == b"x"
+                    await lowio.sleep(0)
+            done.append(True)
+
+        lowio.run(main)
+
+    for batch in (4, 1, 1, 1):
+        threads = [threading.Thread(target=one_run) for _ in range(batch)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    one_run()
+    assert len(done) == 8
+
+
+BLOCKED_ELSEWHERE = """
+import threading, lowio
+from lowio.testing import wait_all_tasks_blocked
+
+cached, release = threading.Event(), threading.Event()
+
+def blocked_run():
+    async def main():
+        a, b = lowio.socket.socketpair()
+        with a, b:
+            assert await a.send(b"x") == 1
+            assert await b.recv(1) == b"x"
+        cached.set()
+        release.wait(30)  # blocks inside its task: that task stays current there
+
+    lowio.run(main)
+
+async def main():
+    a, b = lowio.socket.socketpair()
+    got = []
+    with a, b, lowio.fail_after(10):
+        async with lowio.open_nursery() as nursery:
+
+            async def reader():
+                got.append(await b.recv(1))  # parks as this run's task
+
+            nursery.start_soon(reader)
+            await wait_all_tasks_blocked()
+            assert await a.send(b"y") == 1
+    assert got == [b"y"]
+
+thread = threading.Thread(target=blocked_run)
+thread.start()
+try:
+    assert cached.wait(30)
+    lowio.run(main)  # the first operations of this thread: the other one's were cached
+finally:
+    release.set()
+    thread.join()
+print("ok")
+"""
+
+
+def test_a_run_blocked_in_another_thread_never_lends_its_task() -> None:
+    # in a fresh process, so that the other thread's context is the one cached
+    done = subprocess.run(
+        [sys.executable, "-c", BLOCKED_ELSEWHERE], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
