@@ -1,8 +1,10 @@
-# The C extensions: lowio._sys._native, built by cffi (API mode), and three
+# The C extensions: lowio._sys._native, built by cffi (API mode), and five
 # small ones written against the CPython API, for the calls that cost too
 # much through cffi or as Python code (see their header comments):
 # lowio.poll._registry_core and lowio.poll._events_core (the poll layer's),
-# and lowio._core._io_core (the I/O manager's event hand-out).
+# lowio._core._io_core (the I/O manager's event hand-out) and
+# lowio._sys._sockio (a socket's non-blocking recv and send) and
+# lowio._owned_ops (the owned fast path's socket recv and send).
 # Everything else is in
 # pyproject.toml, except the start-up files that register the anyio backend
 # (lowio_anyio.pth, and lowio_anyio.start for Python 3.15+, PEP 829): they
@@ -64,28 +66,31 @@ else:
 
     cmdclass["editable_wheel"] = EditableWheelWithStartupFiles
 
-REGISTRY_CORE = Extension(
-    "lowio.poll._registry_core",
-    sources=["lowio/poll/_registry_core.c"],
-    include_dirs=["lowio/_sys"],  # _epoll_ctl.h: epoll_ctl is the platform layer's
-    depends=["lowio/_sys/_epoll_ctl.h"],
-    extra_compile_args=["-O2", "-std=gnu11"],
-)
 
-EVENTS_CORE = Extension(
-    "lowio.poll._events_core",
-    sources=["lowio/poll/_events_core.c"],
-    extra_compile_args=["-O2", "-std=gnu11"],
-)
+def c_extension(name: str, **kwargs: Any) -> Extension:
+    """One of the small CPython-API extensions: lowio.a.b from lowio/a/b.c."""
+    return Extension(
+        name,
+        sources=[name.replace(".", "/") + ".c"],
+        extra_compile_args=["-O2", "-std=gnu11"],
+        **kwargs,
+    )
 
-IO_CORE = Extension(
-    "lowio._core._io_core",
-    sources=["lowio/_core/_io_core.c"],
-    extra_compile_args=["-O2", "-std=gnu11"],
-)
+
+EXTENSIONS = [
+    c_extension(
+        "lowio.poll._registry_core",
+        include_dirs=["lowio/_sys"],  # _epoll_ctl.h: epoll_ctl is the platform layer's
+        depends=["lowio/_sys/_epoll_ctl.h"],
+    ),
+    c_extension("lowio.poll._events_core"),
+    c_extension("lowio._core._io_core"),
+    c_extension("lowio._sys._sockio"),
+    c_extension("lowio._owned_ops", depends=["lowio/_owned_slots.h"]),
+]
 
 setup(
     cffi_modules=["lowio/_sys/_build.py:ffibuilder"],
-    ext_modules=[REGISTRY_CORE, EVENTS_CORE, IO_CORE],
+    ext_modules=EXTENSIONS,
     cmdclass=cmdclass,
 )

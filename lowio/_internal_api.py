@@ -31,10 +31,23 @@ from __future__ import annotations
 import socket as _stdlib_socket
 from collections.abc import Awaitable, Callable
 from contextvars import Context
+from typing import TYPE_CHECKING, Any
 
 from ._core import Cancelled, Nursery, SteppedRun
 from ._core._outcome import Error, Outcome, Value
-from ._owned_fast_path import call, park, recv, send, send_all, wait
+from ._owned_fast_path import call, park, send_all, wait
+
+if TYPE_CHECKING:
+
+    def recv(sock: SocketType, bufsize: int, flags: int = 0, /) -> Awaitable[bytes]: ...
+
+    def send(sock: SocketType, data: Any, flags: int = 0, /) -> Awaitable[int]: ...
+
+else:
+    # the C operations doing _owned_fast_path.recv's and send's steps
+    # (lowio/_owned_ops.c), as lowio's sockets use them
+    from ._owned_ops import recv_op as recv
+    from ._owned_ops import send_op as send
 from ._socket import SocketType
 from ._sync import Lock, Semaphore
 

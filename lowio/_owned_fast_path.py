@@ -64,6 +64,12 @@ handle of the same socket (a ``dup``, the bare fd number) after the check.
 ``FdStream`` (pipes, TTYs: a packet-mode pipe or a TTY in canonical mode
 returns one packet or line per read) never uses the rule.
 
+lowio's sockets run :func:`recv` and :func:`send` as ``recv_op`` and
+``send_op``: C awaitables (``lowio/_owned_ops.c``) doing the usual cases of
+the same steps, which hand the rest to :func:`recv`, :func:`send`,
+``_recv_parked`` and ``_send_parked`` where it happens.  A change to those
+steps here must be made there too.
+
 The functions take the owner first; none is thread-safe (the run's thread
 only).  ``RuntimeError`` outside a run; ``BusyResourceError`` if another
 task waits in the same direction; ``ClosedResourceError`` if the fd is
@@ -76,18 +82,22 @@ from __future__ import annotations
 import socket as _stdlib_socket
 import types
 from collections.abc import Callable, Generator
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
+from ._core._cancel import CancelStatus as _CancelStatus
 from ._core._exceptions import BusyResourceError
 from ._core._io import BUSY_READ as _BUSY_READ
 from ._core._io import BUSY_WRITE as _BUSY_WRITE
 from ._core._io import FdState, fd_of
 from ._core._local import GLOBAL_RUN_CONTEXT, no_run_error
+from ._core._task import Task
 from ._core._traps import CHECKPOINT, DELIVER_PENDING
+from ._owned_ops import bind as _bind_ops
+from ._owned_ops import configure as _configure_ops
+from ._owned_ops import method as _ops_method
+from ._owned_ops import recv_op as _recv_op
+from ._owned_ops import send_op as _send_op
 from .poll import flags as _flags
-
-if TYPE_CHECKING:
-    from ._core._task import Task
 
 T = TypeVar("T")
 
@@ -300,9 +310,21 @@ def recv(sock: SocketOwner, bufsize: int, flags: int = 0) -> Generator[Any, Any,
                 _short_read(sock)
             yield CHECKPOINT
             return data
+        # EAGAIN: _recv_parked claims the registration first
+        return (yield from _recv_parked(sock, task, bufsize, flags, None))
+    return (yield from _recv_parked(sock, task, bufsize, 0, state))
+
+
+@types.coroutine
+def _recv_parked(
+    sock: SocketOwner, task: Task, bufsize: int, flags: int, state: FdState | None
+) -> Generator[Any, Any, bytes]:
+    """:func:`recv`'s wait loop: parks on the next edge, reads when woken,
+    again until the read succeeds.  ``state`` is the claimed entry, or None
+    right after a read hit EAGAIN (the registration is claimed first)."""
+    if state is None:
         state = task._runner.io.claim(sock, False)
-    else:
-        flags = 0
+    recv = sock._recv
     while True:  # IOManager.wait_owned_readable, inlined
         if state.read_task is not None:
             raise BusyResourceError(_BUSY_READ)
@@ -339,7 +361,16 @@ def send(sock: SocketOwner, data: Any, flags: int = 0) -> Generator[Any, Any, in
     else:
         yield CHECKPOINT
         return sent
+    return (yield from _send_parked(sock, task, data, flags))
+
+
+@types.coroutine
+def _send_parked(sock: SocketOwner, task: Task, data: Any, flags: int) -> Generator[Any, Any, int]:
+    """:func:`send`'s wait loop, after its write hit EAGAIN: claims the
+    registration, parks on the next edge, writes when woken, again until
+    the write succeeds."""
     state = task._runner.io.claim(sock, True)
+    send = sock._send
     while True:  # IOManager.wait_owned_writable, inlined
         if state.write_task is not None:
             raise BusyResourceError(_BUSY_WRITE)
@@ -407,18 +438,39 @@ def send_all(owner: Owner, data: Any) -> Generator[Any, Any, None]:
             yield from wait(fd)
 
 
+# The C awaitables doing recv's and send's usual cases (lowio/_owned_ops.c);
+# they hand everything else to the generators above.
+_configure_ops(
+    GLOBAL_RUN_CONTEXT, CHECKPOINT, recv, send, _recv_parked, _send_parked, _short_read, SOUND
+)
+_bind_ops("task", Task)
+_bind_ops("cancel_status", _CancelStatus)
+_bind_ops("fd_state", FdState)
+recv_op = _ops_method(_recv_op)
+send_op = _ops_method(_send_op)
+
+
+def bind_owner(cls: type) -> None:
+    """Lets the C operations read an owner class's slots directly (lowio's
+    ``SocketType`` calls it once)."""
+    _bind_ops("socket", cls)
+
+
 __all__ = [
     "NEVER",
     "SOUND",
     "VERIFY",
     "Owner",
     "SocketOwner",
+    "bind_owner",
     "call",
     "note_sockopt",
     "park",
     "recv",
+    "recv_op",
     "send",
     "send_all",
+    "send_op",
     "socket_rules",
     "wait",
 ]

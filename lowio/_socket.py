@@ -26,6 +26,7 @@ from ._core._io import UNCLAIMED, FdState
 from ._core._local import GLOBAL_RUN_CONTEXT
 from ._core._traps import cancel_shielded_checkpoint, checkpoint, checkpoint_if_cancelled
 from ._io_waits import notify_closing
+from ._sys._sockio import SockIO
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer as Buffer
@@ -69,8 +70,12 @@ class SocketType:
         sock.setblocking(False)
         self._sock = sock
         self._fd = sock.fileno()
-        self._recv = sock.recv
-        self._send = sock.send
+        try:
+            io = SockIO(sock)  # recv and send in C, keeping the GIL
+        except TypeError:  # a Python whose socket objects it cannot read
+            self._recv, self._send = sock.recv, sock.send
+        else:
+            self._recv, self._send = io.recv, io.send
         self._state: FdState = UNCLAIMED  # the registration this socket claimed
         self._did_shutdown_SHUT_WR = False
         # the owned fast path's rules for this kind of socket
@@ -254,10 +259,10 @@ class SocketType:
         def send(self, data: Buffer, flags: int = 0, /) -> Awaitable[int]: ...
 
     else:
-        # the fast path's coroutines themselves, not methods calling them
-        # (one Python call less per operation)
-        recv = fast.recv
-        send = fast.send
+        # the fast path's operations themselves (C awaitables), not methods
+        # calling them (one Python call less per operation)
+        recv = fast.recv_op
+        send = fast.send_op
 
     # recv_into / recvfrom_into take keywords, as socket.socket's (and so trio's) do
     def recv_into(
@@ -302,3 +307,6 @@ class SocketType:
             return await fast.call(self, True, self._sock.sendmsg, buffers, ancdata, flags)
         address = await self._resolve(address, local=False)
         return await fast.call(self, True, self._sock.sendmsg, buffers, ancdata, flags, address)
+
+
+fast.bind_owner(SocketType)  # the C operations read its slots directly

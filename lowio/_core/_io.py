@@ -39,6 +39,7 @@ import weakref
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
+from .._sys._heap import raise_heap_thresholds
 from ..poll import Events, Poll, Waker, flags
 from ._exceptions import BusyResourceError, ClosedResourceError
 from ._io_core import configure as _configure_dispatch
@@ -194,6 +195,9 @@ class IOManager:
         self._free: list[int] = []
         self._states: dict[int, FdState] = {}
         _managers.add(self)
+        # once per process: glibc keeps the heap that large receive buffers
+        # cycle through instead of trimming and faulting it in again (§3.7)
+        raise_heap_thresholds()
         global _dispatch_configured
         if not _dispatch_configured:
             from ._task import Task

@@ -1,0 +1,9 @@
+# Type stub for the C extension built from _sockio.c (a socket's
+# non-blocking recv and send; see its header comment).
+import socket
+from typing import Any
+
+class SockIO:
+    def __init__(self, sock: socket.socket, /) -> None: ...
+    def recv(self, bufsize: int, flags: int = 0, /) -> bytes: ...
+    def send(self, data: Any, flags: int = 0, /) -> int: ...
