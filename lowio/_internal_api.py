@@ -12,6 +12,10 @@ and matches no error text: it tells lowio's errors apart by their classes
 * :func:`stdlib_socket`: the standard socket a lowio socket wraps.
 * :func:`wait_for_handover`: anyio's ``fast_acquire`` on lowio's
   ``Lock`` and ``Semaphore``.
+* ``BaseCancelScope``: ``lowio.CancelScope`` open to subclassing, so that
+  anyio's cancel scopes are lowio scopes themselves (the subclass
+  overrides nothing the scheduler calls; its construction is
+  ``BaseCancelScope.__init__``'s).
 * :func:`start_soon_in_context`: ``nursery.start_soon`` in a given
   ``contextvars.Context`` (anyio's ``TaskGroup.create_task(context=)``).
 * :func:`cancelled_like`: a new ``lowio.Cancelled`` with another one's
@@ -33,6 +37,7 @@ from collections.abc import Awaitable, Callable
 from contextvars import Context
 
 from ._core import Cancelled, Nursery, SteppedRun
+from ._core._cancel import BaseCancelScope
 from ._core._outcome import Error, Outcome, Value
 from ._owned_fast_path import call, park, recv, send, send_all, wait
 from ._socket import SocketType
@@ -71,6 +76,7 @@ def cancelled_like(exc: Cancelled) -> Cancelled:
 
 
 __all__ = [
+    "BaseCancelScope",
     "Error",
     "Outcome",
     "SteppedRun",
