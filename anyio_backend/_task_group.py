@@ -103,8 +103,26 @@ class _StartedTask:
         if type(coro) is not CoroutineType and not isinstance(coro, Coroutine):
             _not_a_coroutine(self.func, coro)
         status.bind(task_status)
-        self.handle = _new_handle(coro, self.name)
-        await self.handle._run_coro()
+        handle = self.handle = _new_handle(coro, self.name)
+        del coro
+        if not _HANDLE_FIELDS_KNOWN:  # pragma: no cover - another anyio 4.16.x layout
+            await handle._run_coro()
+            return
+        # the handle's _run_coro(), inline: one coroutine less in the task
+        __tracebackhide__ = True  # pytest hides the frame, as in _run_coro
+        with handle._cancel_scope:
+            try:
+                retval = await handle._coro
+            except BaseException as exc:
+                handle._exception = exc
+                raise
+            else:
+                handle._return_value = retval
+            finally:
+                handle._finished_event.set()
+                # the exception's traceback holds this frame: no cycle
+                # through the handle, nor through this body (self.handle)
+                del handle, self
 
 
 class TaskGroup(abc.TaskGroup):
