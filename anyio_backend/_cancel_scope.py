@@ -1,10 +1,16 @@
-"""anyio's ``CancelScope`` on a ``lowio.CancelScope``.
+"""anyio's ``CancelScope`` on lowio's.
 
 lowio's scopes already behave as anyio expects of a trio-like backend
 (level-triggered cancellation, shields, deadlines on the run's clock), and
 the ``Cancelled`` they raise names the reason and the cancelling task
 (``cancelled due to explicit with reason 'why' from task <Task 'name'>``).
-This class only adapts the interface.
+
+* ``CancelScope``, the scopes anyio code makes (``anyio.CancelScope()``,
+  ``move_on_after``, ``fail_after``, ...), *is* a lowio scope that is also
+  an anyio ``CancelScope``: entering, exiting and the properties are
+  lowio's own, with no object or call between.
+* ``WrappedCancelScope`` adapts a scope lowio made itself (a nursery's,
+  for ``TaskGroup.cancel_scope``).
 """
 
 from __future__ import annotations
@@ -15,54 +21,58 @@ from types import TracebackType
 from anyio._core._tasks import CancelScope as AnyioCancelScope
 
 import lowio
+from lowio import _internal_api as lowio_api
 
 _new_object = object.__new__
+_init_scope = lowio_api.BaseCancelScope.__init__
+_lowio_repr = lowio_api.BaseCancelScope.__repr__
 
 
-class CancelScope(AnyioCancelScope):
-    """An anyio cancel scope backed by ``lowio.CancelScope`` (``native``).
+# (mypy sees a layout conflict: anyio's base only adds __weakref__, no conflict)
+class CancelScope(lowio_api.BaseCancelScope, AnyioCancelScope):  # type: ignore[misc]
+    """An anyio cancel scope that is a lowio scope.
 
-    The backend makes its scopes with ``_new`` (``create_cancel_scope``);
-    ``CancelScope(native)`` wraps an existing lowio scope.  There is no
-    ``__init__``: anyio's ``CancelScope(...)`` returns the backend's scope
-    from its own ``__new__``, after which Python calls ``__init__`` on it
-    with anyio's arguments, which ``object.__init__`` ignores (the class
-    defines ``__new__``).
+    The backend makes its scopes with ``_new`` (``create_cancel_scope``).
+    ``__init__`` is ``object.__init__``: anyio's ``CancelScope(...)``
+    returns the backend's scope from its own ``__new__``, after which
+    Python calls ``__init__`` on it with anyio's arguments, which must not
+    build the scope a second time.
     """
+
+    __slots__ = ()
+
+    __init__ = object.__init__
+
+    def __new__(cls, *, deadline: float = math.inf, shield: bool = False) -> CancelScope:
+        return cls._new(deadline, shield)
+
+    @classmethod
+    def _new(cls, deadline: float = math.inf, shield: bool = False) -> CancelScope:
+        """A new scope (the fast way: no keyword arguments for the common
+        scope without deadline or shield)."""
+        self = _new_object(cls)
+        if deadline is math.inf and shield is False:
+            _init_scope(self)
+        else:
+            _init_scope(self, deadline=deadline, shield=shield)
+        return self
+
+    def __repr__(self) -> str:
+        return f"<anyio CancelScope on {_lowio_repr(self)}>"
+
+
+class WrappedCancelScope(AnyioCancelScope):
+    """An anyio cancel scope on the existing lowio scope ``native``."""
 
     __slots__ = ("native",)
     native: lowio.CancelScope
 
-    def __new__(
-        cls,
-        native: lowio.CancelScope | None = None,
-        *,
-        deadline: float = math.inf,
-        shield: bool = False,
-    ) -> CancelScope:
-        if native is None:
-            return cls._new(deadline, shield)
-        return cls._wrap(native)
-
-    @classmethod
-    def _wrap(cls, native: lowio.CancelScope) -> CancelScope:
-        """The anyio scope on the existing lowio scope ``native``."""
+    def __new__(cls, native: lowio.CancelScope) -> WrappedCancelScope:
         self = _new_object(cls)
         self.native = native
         return self
 
-    @classmethod
-    def _new(cls, deadline: float = math.inf, shield: bool = False) -> CancelScope:
-        """A new scope on a new lowio scope (the fast way: no keyword
-        arguments for the common scope without deadline or shield)."""
-        self = _new_object(cls)
-        if deadline is math.inf and shield is False:
-            self.native = lowio.CancelScope()
-        else:
-            self.native = lowio.CancelScope(deadline=deadline, shield=shield)
-        return self
-
-    def __enter__(self) -> CancelScope:
+    def __enter__(self) -> WrappedCancelScope:
         self.native.__enter__()
         return self
 

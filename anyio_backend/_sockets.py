@@ -36,7 +36,7 @@ from anyio.abc import IPSockAddrType, UDPPacketType, UNIXDatagramPacketType
 from lowio import BusyResourceError as LowioBusyResourceError
 from lowio import ClosedResourceError as LowioClosedResourceError
 from lowio import _internal_api as lowio_api
-from lowio.lowlevel import checkpoint
+from lowio.lowlevel import cancel_shielded_checkpoint, checkpoint, checkpoint_if_cancelled
 from lowio.socket import SocketType
 from lowio.socket import getaddrinfo as _lowio_getaddrinfo
 from lowio.socket import getnameinfo as _lowio_getnameinfo
@@ -141,9 +141,27 @@ class SocketStream(_LowioSocketMixin, abc.SocketStream):
     async def send(self, item: bytes) -> None:
         if self._sending:
             raise BusyResourceError("writing to")
+        sock = self._lowio_socket
+        if (
+            type(item) is bytes
+            and not item
+            and not sock.did_shutdown_SHUT_WR
+            and sock.fileno() != -1
+        ):
+            # Nothing to write (HTTP servers send an empty end of message):
+            # the checkpoint without the system call, as trio and asyncio
+            # skip it.  A connection error the kernel holds is then left
+            # for the next receive or non-empty send to report.
+            self._sending = True
+            try:
+                await checkpoint_if_cancelled()
+                await cancel_shielded_checkpoint()
+            finally:
+                self._sending = False
+            return
         self._sending = True
         try:
-            await lowio_api.send_all(self._lowio_socket, item)
+            await lowio_api.send_all(sock, item)
         except _ERRORS as exc:
             self._convert(exc, "writing to")
         finally:

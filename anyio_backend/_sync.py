@@ -10,6 +10,7 @@ of an uncontended acquire: only a cancel point is left.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from types import TracebackType
 
 from anyio import (
@@ -121,6 +122,24 @@ class Lock(AnyioLock):
             raise
         except lowio.BrokenResourceError as exc:
             raise BrokenResourceError(*exc.args) from None
+
+    def __aenter__(self) -> Awaitable[None]:  # type: ignore[override]
+        # ``async with lock:``: a free lock is taken at once, leaving its
+        # schedule point to await -- no coroutine of anyio's, of ours or of
+        # lowio's between (``acquire()`` otherwise)
+        if not self._fast_acquire:
+            step = lowio_api.acquire_free_lock(self._native)
+            if step is not None:
+                return step
+        return self.acquire()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_val: BaseException | None,
+        exc_tb: TracebackType | None,
+    ) -> None:
+        self._native.release()
 
     def acquire_nowait(self) -> None:
         try:

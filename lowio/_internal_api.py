@@ -12,6 +12,12 @@ and matches no error text: it tells lowio's errors apart by their classes
 * :func:`stdlib_socket`: the standard socket a lowio socket wraps.
 * :func:`wait_for_handover`: anyio's ``fast_acquire`` on lowio's
   ``Lock`` and ``Semaphore``.
+* ``BaseCancelScope``: ``lowio.CancelScope`` open to subclassing, so that
+  anyio's cancel scopes are lowio scopes themselves (the subclass
+  overrides nothing the scheduler calls; its construction is
+  ``BaseCancelScope.__init__``'s).
+* :func:`acquire_free_lock`: ``async with`` on anyio's ``Lock`` without
+  a coroutine when the lock is free.
 * :func:`start_soon_in_context`: ``nursery.start_soon`` in a given
   ``contextvars.Context`` (anyio's ``TaskGroup.create_task(context=)``).
 * :func:`cancelled_like`: a new ``lowio.Cancelled`` with another one's
@@ -34,6 +40,7 @@ from contextvars import Context
 from typing import TYPE_CHECKING, Any
 
 from ._core import Cancelled, Nursery, SteppedRun
+from ._core._cancel import BaseCancelScope
 from ._core._outcome import Error, Outcome, Value
 from ._owned_fast_path import call, park, send_all, wait
 
@@ -67,6 +74,15 @@ def wait_for_handover(primitive: Lock | Semaphore) -> Awaitable[None]:
     return primitive._lot.park()
 
 
+def acquire_free_lock(lock: Lock) -> Awaitable[None] | None:
+    """If ``lock`` is free, nobody waits for it and the current task is not
+    due a cancellation: takes it and returns the schedule point that
+    ``lock.acquire()`` would still pass (await it at once).  Otherwise
+    None, nothing done: ``await lock.acquire()`` instead.  From the run's
+    thread."""
+    return lock._acquire_free()
+
+
 def start_soon_in_context(
     nursery: Nursery, async_fn: Callable[[], Awaitable[object]], name: object, context: Context
 ) -> None:
@@ -84,10 +100,12 @@ def cancelled_like(exc: Cancelled) -> Cancelled:
 
 
 __all__ = [
+    "BaseCancelScope",
     "Error",
     "Outcome",
     "SteppedRun",
     "Value",
+    "acquire_free_lock",
     "call",
     "cancelled_like",
     "park",

@@ -10,6 +10,7 @@ are checkpoints, releasing ones are not; each docstring says which.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Literal, Protocol
@@ -315,8 +316,31 @@ class _LockImpl(_AsyncContextManagerMixin):
         else:
             await cancel_shielded_checkpoint()
 
-    # ``async with lock:`` -- entering is acquire() itself, with no frame between
-    __aenter__ = acquire
+    def _acquire_free(self) -> Awaitable[None] | None:
+        """``acquire()``'s common case without its coroutine: if the lock
+        is free, nobody waits and the current task is not due a
+        cancellation, takes the lock (the cancel point passed) and returns
+        the schedule point still to await; otherwise None (nothing done:
+        call ``acquire()``).  From the run's thread."""
+        task = GLOBAL_RUN_CONTEXT.task
+        if (
+            task is None
+            or self._owner is not None
+            or self._lot
+            or task._cancel_status.effectively_cancelled
+            or task._ki_pending
+        ):
+            return None
+        task._cancel_points += 1
+        self._owner = task
+        add_parking_lot_breaker(task, self._lot)
+        return cancel_shielded_checkpoint()
+
+    def __aenter__(self) -> Awaitable[None]:  # type: ignore[override]
+        """``async with lock:`` -- ``acquire()``; a free lock is taken here,
+        leaving only its schedule point to await (no coroutine between)."""
+        step = self._acquire_free()
+        return self.acquire() if step is None else step
 
     def release(self) -> None:
         """Releases the lock, handing it straight to the oldest waiter if

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import sys
 from types import TracebackType
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from ._exceptions import Cancelled, CancelSource, final
 from ._local import GLOBAL_RUN_CONTEXT, no_run_error
@@ -95,7 +95,7 @@ class CancelStatus:
 
     # Made only by CancelScope.__enter__, field by field (``_new_status``):
     # a scope's node starts with the entering task as its only task.
-    _scope: CancelScope
+    _scope: BaseCancelScope
     _parent: CancelStatus | None
     _children: set[CancelStatus] | None  # made when the first child attaches
     _tasks: set[Task]
@@ -150,7 +150,8 @@ class CancelStatus:
         while pending:
             node = pending.pop()
             scope = node._scope
-            inherited = node.inherits_cancellation()
+            parent = node._parent  # inherits_cancellation(), inline
+            inherited = parent is not None and not scope._shield and parent.effectively_cancelled
             cancelled = scope._cancel_called or inherited
             if cancelled == node.effectively_cancelled:
                 continue
@@ -158,9 +159,10 @@ class CancelStatus:
             if cancelled:
                 if inherited and scope._cancel_reason is None:
                     # the enclosing scope's reason is the one to report
-                    scope._cancel_reason = node._parent._scope._cancel_reason  # type: ignore[union-attr]
-                for task in list(node._tasks):
-                    task._attempt_delivery_of_any_pending_cancel()
+                    scope._cancel_reason = parent._scope._cancel_reason  # type: ignore[union-attr]
+                if node._tasks:
+                    for task in list(node._tasks):
+                        task._attempt_delivery_of_any_pending_cancel()
             if node._children:
                 pending.extend(node._children)
 
@@ -289,18 +291,13 @@ def _check_deadline(value: float, what: str = "deadline") -> float:
     return value
 
 
-@final
-class CancelScope:
-    """A scope that cancellation can target: ``with CancelScope() as cs:``.
+ScopeT = TypeVar("ScopeT", bound="BaseCancelScope")
 
-    ``cs.cancel(reason)`` (any time, from any task of the run) or passing
-    ``deadline`` makes every checkpoint inside raise ``Cancelled`` until the
-    ``with`` block exits; the scope then swallows its own ``Cancelled`` and
-    sets ``cancelled_caught``.  ``shield=True`` hides cancellation of outer
-    scopes.  ``deadline`` and ``shield`` may be changed at any time.  A scope
-    is entered at most once (``RuntimeError`` otherwise) and must be exited
-    by the task that entered it, innermost first (``RuntimeError``).
-    Entering and exiting are not checkpoints.
+
+class BaseCancelScope:
+    """What ``CancelScope`` is (see its docstring), open to subclassing by
+    lowio's anyio backend alone, whose scopes are lowio scopes themselves
+    (a subclass must override nothing the scheduler calls).
     """
 
     __slots__ = (
@@ -343,7 +340,7 @@ class CancelScope:
         self._cancel_reason: CancelReason | None = None
         self.cancelled_caught = False
 
-    def __enter__(self) -> CancelScope:
+    def __enter__(self: ScopeT) -> ScopeT:
         task = GLOBAL_RUN_CONTEXT.task
         if task is None:
             raise no_run_error("CancelScope.__enter__()")
@@ -622,3 +619,20 @@ class CancelScope:
             when = "from now" if self._deadline >= now else "ago"
             state = f", deadline is {delta:.2f} seconds {when}"
         return f"<lowio.CancelScope at {id(self):#x}, {binding}{state}>"
+
+
+@final
+class CancelScope(BaseCancelScope):
+    """A scope that cancellation can target: ``with CancelScope() as cs:``.
+
+    ``cs.cancel(reason)`` (any time, from any task of the run) or passing
+    ``deadline`` makes every checkpoint inside raise ``Cancelled`` until the
+    ``with`` block exits; the scope then swallows its own ``Cancelled`` and
+    sets ``cancelled_caught``.  ``shield=True`` hides cancellation of outer
+    scopes.  ``deadline`` and ``shield`` may be changed at any time.  A scope
+    is entered at most once (``RuntimeError`` otherwise) and must be exited
+    by the task that entered it, innermost first (``RuntimeError``).
+    Entering and exiting are not checkpoints.
+    """
+
+    __slots__ = ()

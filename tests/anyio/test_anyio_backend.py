@@ -404,7 +404,8 @@ async def test_lock_owner_and_errors() -> None:
 
 
 @pytest.mark.parametrize("fast", [False, True])
-async def test_lock_fast_acquire_skips_the_schedule_point(fast: bool) -> None:
+@pytest.mark.parametrize("entering", [False, True], ids=["acquire", "async_with"])
+async def test_lock_fast_acquire_skips_the_schedule_point(fast: bool, entering: bool) -> None:
     lock = anyio.Lock(fast_acquire=fast)
     ran: list[str] = []
 
@@ -413,9 +414,13 @@ async def test_lock_fast_acquire_skips_the_schedule_point(fast: bool) -> None:
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(other)
-        await lock.acquire()
-        assert ran == ([] if fast else ["other"])
-        lock.release()
+        if entering:
+            async with lock:
+                assert ran == ([] if fast else ["other"])
+        else:
+            await lock.acquire()
+            assert ran == ([] if fast else ["other"])
+            lock.release()
     with anyio.CancelScope() as scope:
         scope.cancel()
         with pytest.raises(lowio.Cancelled):  # always a cancel point
@@ -747,3 +752,36 @@ def test_pytest_plugin_with_async_fixtures(tmp_path: Path) -> None:
         timeout=120,
     )
     assert "3 passed, 1 skipped" in proc.stdout, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("fast", [False, True])
+async def test_lock_async_with_is_acquire(fast: bool) -> None:
+    """``async with lock:`` takes a free lock at once (its schedule point:
+    ``test_lock_fast_acquire_skips_the_schedule_point``) and otherwise
+    behaves as ``acquire()``: a cancelled task takes nothing, a contended
+    lock is waited for in order, and re-entry by the owner is anyio's
+    error."""
+    lock = anyio.Lock(fast_acquire=fast)
+    async with lock:
+        assert lock.statistics().owner == anyio.get_current_task()
+        with pytest.raises(RuntimeError, match="Attempted to acquire an already held Lock"):
+            async with lock:
+                pass  # pragma: no cover
+    assert not lock.locked()
+    with anyio.CancelScope() as scope:
+        scope.cancel()
+        async with lock:
+            pytest.fail("entered a lock in a cancelled scope")  # pragma: no cover
+    assert scope.cancelled_caught and not lock.locked()
+    order: list[int] = []
+
+    async def take(n: int) -> None:
+        async with lock:
+            order.append(n)
+
+    async with anyio.create_task_group() as tg, lock:
+        for n in range(3):
+            tg.start_soon(take, n)
+        await anyio.wait_all_tasks_blocked()
+        assert lock.statistics().tasks_waiting == 3
+    assert order == [0, 1, 2] and not lock.locked()

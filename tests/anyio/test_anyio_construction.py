@@ -2,7 +2,8 @@
 and ``CancelScope()`` on lowio: anyio's constructors call the backend from
 their ``__new__`` and Python then calls ``__init__`` on the result again;
 each object (and the lowio primitive under it) must be built exactly once,
-with anyio's argument checks."""
+with anyio's argument checks.  An anyio cancel scope is a lowio scope
+itself, initialised once."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from typing import Any
 import anyio
 import pytest
 
+import anyio_backend._cancel_scope as backend_scopes
 import lowio
+from lowio import _internal_api as lowio_api
 
 
 def _counting(monkeypatch: pytest.MonkeyPatch, name: str) -> list[object]:
@@ -28,6 +31,15 @@ def _counting(monkeypatch: pytest.MonkeyPatch, name: str) -> list[object]:
 
 
 def test_each_primitive_builds_one_lowio_object(monkeypatch: pytest.MonkeyPatch) -> None:
+    scope_inits: list[object] = []
+    real_init = backend_scopes._init_scope
+
+    def init(self: Any, **kwargs: Any) -> None:
+        scope_inits.append(self)
+        real_init(self, **kwargs)
+
+    monkeypatch.setattr(backend_scopes, "_init_scope", init)
+
     async def main() -> None:
         counts = {
             name: _counting(monkeypatch, name)
@@ -37,7 +49,14 @@ def test_each_primitive_builds_one_lowio_object(monkeypatch: pytest.MonkeyPatch)
         semaphore = anyio.Semaphore(2, max_value=3)
         limiter = anyio.CapacityLimiter(4)
         scope = anyio.CancelScope(shield=True)
-        assert {name: len(made) for name, made in counts.items()} == dict.fromkeys(counts, 1)
+        assert {name: len(made) for name, made in counts.items()} == {
+            "Lock": 1,
+            "Semaphore": 1,
+            "CapacityLimiter": 1,
+            "CancelScope": 0,  # the scope is the lowio scope
+        }
+        assert isinstance(scope, lowio_api.BaseCancelScope)
+        assert scope_inits == [scope]
         async with lock:
             assert lock.locked()
         async with semaphore:

@@ -373,6 +373,48 @@ def test_tcp_io_is_a_checkpoint() -> None:
     run(main)
 
 
+def test_tcp_empty_send_is_a_checkpoint_without_a_system_call() -> None:
+    """``send(b"")`` writes nothing: a cancel point and a schedule point, no
+    ``send`` system call; closed, or after ``send_eof``, it fails as a
+    non-empty send does."""
+
+    class Counting:
+        """Wraps the stream's socket object, counting its ``send`` calls."""
+
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+            self.sends = 0
+
+        def __call__(self, data: Any) -> Any:
+            self.sends += 1
+            return self.inner(data)
+
+    async def main() -> None:
+        client, server = await tcp_pair()
+        async with client, server:
+            native = client._lowio_socket  # type: ignore[attr-defined]
+            counting = Counting(native._send)
+            native._send = counting
+            with assert_checkpoints():
+                await client.send(b"")
+            assert counting.sends == 0
+            with anyio.CancelScope() as scope:
+                scope.cancel()
+                await client.send(b"")
+                pytest.fail("a cancelled empty send returned")  # pragma: no cover
+            assert scope.cancelled_caught
+            await client.send(b"data")
+            assert counting.sends == 1
+            assert await server.receive() == b"data"
+            await client.send_eof()
+            with pytest.raises(BrokenResourceError):
+                await client.send(b"")
+        with pytest.raises(ClosedResourceError):
+            await client.send(b"")
+
+    run(main)
+
+
 def test_tcp_connect_refused_and_cancelled_connect() -> None:
     async def main() -> None:
         with socket.socket() as unused:

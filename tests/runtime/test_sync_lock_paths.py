@@ -68,3 +68,34 @@ def test_release_outside_a_run_leaves_a_held_lock_held() -> None:
     with pytest.raises(RuntimeError, match=r"release\(\) must be called from inside lowio\.run"):
         lock.release()
     assert lock.locked()
+
+
+@pytest.mark.parametrize("lock_cls", LOCK_CLASSES, ids=lambda cls: cls.__name__)
+def test_async_with_is_acquire(lock_cls: type[lowio.Lock]) -> None:
+    """Entering a free lock takes it before its schedule point (counted as
+    ``acquire()`` counts it); a held lock is waited for as in ``acquire()``."""
+
+    async def main() -> None:
+        lock = lock_cls()
+        task = current_task()
+        points = task._cancel_points  # type: ignore[attr-defined]
+        async with lowio.open_nursery() as nursery:
+            with assert_checkpoints():
+                async with lock:
+                    assert lock.statistics().owner is task
+                    assert task._cancel_points == points + 1  # type: ignore[attr-defined]
+            assert not lock.locked()
+            order: list[int] = []
+
+            async def take(n: int) -> None:
+                async with lock:
+                    order.append(n)
+
+            async with lock:
+                for n in range(3):
+                    nursery.start_soon(take, n)
+                await lowio.testing.wait_all_tasks_blocked()
+                assert lock.statistics().tasks_waiting == 3
+        assert order == [0, 1, 2]
+
+    lowio.run(main)
