@@ -436,9 +436,11 @@ async def test_lock_waiters_are_served_in_order() -> None:
         await lock.acquire()
         for n in range(3):
             tg.start_soon(take, n)
-        await anyio.wait_all_tasks_blocked()
+            # one at a time: tasks spawned together start in no promised
+            # order, and the promise is the order in which they began waiting
+            await anyio.wait_all_tasks_blocked()
         assert lock.statistics().tasks_waiting == 3
-        lock.release()
+        lock.release()  # handed to the oldest waiter, and so on
     assert order == [0, 1, 2]
 
 
