@@ -37,13 +37,13 @@ import importlib
 import importlib.abc
 import importlib.machinery
 import os
-import random
 import sys
 import types
 from collections.abc import Sequence
 from typing import Any
 
 from ._core._library_name import set_library_name
+from ._core._schedule_order import SCHEDULING_RNG, hypothesis_plugin_setup
 
 PRIVATE_MARK = "lowio has no public equivalent of trio's private name"
 
@@ -75,30 +75,23 @@ _SPECIFIC = {
 _PREFIXES = {"to_thread_": "lowio.to_thread", "from_thread_": "lowio.from_thread"}
 
 
-def _hypothesis_plugin_setup() -> None:
-    """trio registers this as a Hypothesis plugin (the entry point
-    ``trio._core._run:_hypothesis_plugin_setup``), so importing Hypothesis
-    calls it: trio then makes its randomised scheduling deterministic.
-    lowio's scheduling is deterministic already, so there is nothing to do;
-    it exists so that importing Hypothesis works in this mode."""
-
-
 # trio's packages (the rest of its modules are plain modules): only these
 # stand-ins have a ``__path__``, so that ``from trio._signals import x`` for a
 # missing ``x`` fails instead of looking for a submodule ``x``.
 _PACKAGES = frozenset({"trio._core", "trio.testing", "trio._subprocess_platform", "trio._tools"})
 
-# trio's scheduler draws from this Random instance (``trio._core._run._r``);
-# pytest-trio registers it with Hypothesis (``register_random``) so that
-# Hypothesis can seed it.  lowio's scheduler draws nothing at random, so
-# seeding it changes nothing; it exists so that pytest-trio loads.
-_SCHEDULER_RANDOM = random.Random()
-
 # Private trio names that other packages use: the ones in their metadata
-# (entry points) and the ones trio plugins read at import.
+# (entry points) and the ones trio plugins read at import.  trio's scheduler
+# flips its coin with ``_r``, which its Hypothesis entry point (the
+# ``_hypothesis_plugin_setup`` hook) and pytest-trio register with
+# ``hypothesis.register_random``: here both reach lowio's coin, so seeding
+# trio's ``_r`` seeds lowio's scheduling order.  ``_ALLOW_DETERMINISTIC_SCHEDULING``
+# (pytest-trio sets it) switches trio to a seeded shuffle; lowio's order is
+# reproducible from the seed alone, so the flag changes nothing.
 _PRIVATE_OBJECTS: dict[tuple[str, str], object] = {
-    ("trio._core._run", "_hypothesis_plugin_setup"): _hypothesis_plugin_setup,
-    ("trio._core._run", "_r"): _SCHEDULER_RANDOM,
+    ("trio._core._run", "_hypothesis_plugin_setup"): hypothesis_plugin_setup,
+    ("trio._core._run", "_r"): SCHEDULING_RNG,
+    ("trio._core._run", "_ALLOW_DETERMINISTIC_SCHEDULING"): False,
 }
 
 # Private trio names whose lowio counterpart (also private, same contract)

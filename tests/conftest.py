@@ -1,5 +1,6 @@
 """Shared fixtures: every test runs on both selectors where it takes
-``selector``, and every test must leave fds and threads as it found them."""
+``selector``, every test must leave fds and threads as it found them, and
+every test starts with the scheduler's coin seeded (``seeded_scheduling``)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,47 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
+from lowio._core._schedule_order import SCHEDULING_RNG
 from lowio._core._thread_cache import stop_idle_workers
 from lowio.poll import Poll
 
 SELECTORS = ["epoll", "poll"]
+# The order within a batch of runnable tasks is not promised: the scheduler
+# runs half of them backwards (lowio/_core/_schedule_order.py).  Each test
+# seeds that coin from this and its own id, so a run is reproducible and a
+# test's order does not depend on which tests ran before it; run with
+# another LOWIO_SCHEDULING_SEED to try other orders.
+SCHEDULING_SEED = os.environ.get("LOWIO_SCHEDULING_SEED", "0")
+
+
+def pytest_report_header() -> str:
+    return f"lowio scheduling seed: {SCHEDULING_SEED} (LOWIO_SCHEDULING_SEED)"
+
+
+@pytest.fixture(autouse=True)
+def seeded_scheduling(request: pytest.FixtureRequest) -> None:
+    """Seeds the scheduler's coin from ``SCHEDULING_SEED`` and the test's id."""
+    SCHEDULING_RNG.seed(f"{SCHEDULING_SEED}:{request.node.nodeid}")
+
+
+def in_both_orders(scenario: Callable[[], bool], tries: int = 32) -> None:
+    """Runs ``scenario`` (a whole ``lowio.run``, which returns which of the
+    two orders its batch of interest ran in, and checks the outcome that
+    order must give) with the scheduler's coin seeded 0, 1, ... until both
+    orders ran; ``AssertionError`` if one never did.  For a test of what
+    happens when one task runs before another of the same batch, which no
+    code can arrange: it checks both, deterministically."""
+    seen = set()
+    for seed in range(tries):
+        SCHEDULING_RNG.seed(seed)
+        seen.add(scenario())
+        if len(seen) == 2:
+            return
+    raise AssertionError(f"in {tries} seeds the batch ran only one way: {seen}")
 
 
 def open_fds() -> set[int]:

@@ -1,9 +1,10 @@
 """lowio's runtime kernel (trio's ``_core``): the run loop and scheduler
-(``_run``), tasks (``_task``), traps (``_traps``), cancel scopes
-(``_cancel``), nurseries (``_nursery``), timers (``_timers``), clocks
-(``_clock``, ``_mock_clock``), I/O waits and the readiness cache
-(``_io``), ``run_sync_soon`` (``_entry_queue``), Ctrl-C (``_ki``),
-instruments, async-generator hooks and ``ParkingLot``."""
+(``_run``; the order within a batch, ``_schedule_order``), tasks
+(``_task``), traps (``_traps``), cancel scopes (``_cancel``), nurseries
+(``_nursery``), timers (``_timers``), clocks (``_clock``,
+``_mock_clock``), I/O waits and the readiness cache (``_io``),
+``run_sync_soon`` (``_entry_queue``), Ctrl-C (``_ki``), instruments,
+async-generator hooks and ``ParkingLot``."""
 
 from ._cancel import CancelScope
 from ._clock import Clock, SystemClock

@@ -2,7 +2,9 @@
 ``current_time``, ``current_statistics``, ...); ``lowio.run`` and
 ``SteppedRun``, in ``_driver``, drive it.
 
-The scheduler steps tasks in FIFO batches.  A task yields either
+The scheduler steps tasks in batches, in no promised order (wake-up order,
+or backwards for half of the batches of two or more tasks: see
+``_schedule_order``).  A task yields either
 ``CHECKPOINT`` (reschedule at once) or a ``Park`` (park until
 ``reschedule``); see ``_traps``.  While tasks are runnable the poller is
 asked (with a zero timeout) and timers are expired only every
@@ -37,6 +39,7 @@ from ._local import GLOBAL_RUN_CONTEXT, no_run_error
 from ._mock_clock import MockClock
 from ._nursery import Nursery, open_nursery
 from ._parking_lot import ParkingLot
+from ._schedule_order import SCHEDULING_RNG
 from ._task import Task
 from ._timers import Timers
 from ._traps import CHECKPOINT, Abort, Park, ParkRaisingHere, RaiseHere, wait_task_rescheduled
@@ -356,6 +359,7 @@ class Runner:
         events = self._events
         process_events = self._process_events
         signal_wakeup = self.signal_wakeup
+        coin = SCHEDULING_RNG.getrandbits
         while init_task in tasks:
             if (
                 not self.runq
@@ -402,7 +406,12 @@ class Runner:
             runq: list[Task] = []
             self.runq = runq
             append = runq.append
-            steps += len(batch)
+            size = len(batch)
+            steps += size
+            if size > 1 and coin(1):
+                # no order within a batch is promised: run it backwards half
+                # the time, so nothing comes to rely on one (_schedule_order)
+                batch.reverse()
             hooks = instruments.active
             for task in batch:
                 here["task"] = task

@@ -255,7 +255,7 @@ def test_closing_wakes_a_waiting_sender_with_closed() -> None:
             send2, receive2 = make_pipe()
             clog(send2)
             nursery.start_soon(
-                raises_in_task(ClosedResourceError, send.wait_send_all_might_not_block)
+                raises_in_task(ClosedResourceError, send2.wait_send_all_might_not_block)
             )
             await wait_all_tasks_blocked()
             send2.close()

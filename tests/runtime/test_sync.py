@@ -86,8 +86,9 @@ def test_event_basics() -> None:
     run(main)
 
 
-def test_event_wakes_every_waiter_in_fifo_order() -> None:
-    # (trio wakes them in an unspecified order; lowio promises FIFO)
+def test_event_wakes_every_waiter() -> None:
+    # all of them at set(), for one batch, in which they run in no promised
+    # order (as in trio)
     async def main() -> None:
         event = lowio.Event()
         record: list[str] = []
@@ -104,7 +105,7 @@ def test_event_wakes_every_waiter_in_fifo_order() -> None:
             assert record == []
             event.set()
             assert event.statistics().tasks_waiting == 0
-        assert record == ["a", "b", "c"]
+        assert sorted(record) == ["a", "b", "c"]
 
     run(main)
 

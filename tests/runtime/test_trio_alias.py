@@ -174,6 +174,22 @@ def test_importing_hypothesis_works_in_this_mode() -> None:
     )
 
 
+def test_trios_scheduling_random_is_lowios_coin() -> None:
+    # what pytest-trio registers with Hypothesis and trio's tests seed
+    check(
+        """
+        import lowio
+        lowio.install_as_trio()
+        import trio._core._run
+        from lowio._core._schedule_order import SCHEDULING_RNG
+        assert trio._core._run._r is SCHEDULING_RNG
+        assert trio._core._run._ALLOW_DETERMINISTIC_SCHEDULING is False
+        from hypothesis.internal.entropy import RANDOMS_TO_MANAGE
+        assert any(r is SCHEDULING_RNG for r in RANDOMS_TO_MANAGE.values())
+        """
+    )
+
+
 def test_suite_mode_gives_lowio_counterparts_of_some_private_names(tmp_path: Path) -> None:
     # trio's test_signals reads these two; as placeholders the test would
     # swallow the failure and exit with SIGILL pending (fatal)
