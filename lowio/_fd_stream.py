@@ -25,7 +25,7 @@ from typing import TypeVar
 
 from . import _owned_fast_path as fast
 from ._abc import Stream
-from ._core._exceptions import BrokenResourceError, BusyResourceError, ClosedResourceError
+from ._core._exceptions import BrokenResourceError, BusyResourceError, ClosedResourceError, final
 from ._core._io import UNCLAIMED, FdState
 from ._core._local import GLOBAL_RUN_CONTEXT
 from ._core._traps import checkpoint
@@ -53,6 +53,7 @@ class AsyncClosing(abc.ABC):
         await self.aclose()
 
 
+@final
 class FdStream(Stream):
     """A stream on a file descriptor that supports non-blocking I/O (a pipe,
     a TTY, a socket; not a regular file).

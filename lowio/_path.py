@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from functools import partial
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, ClassVar, Literal, TypeVar, overload
 
+from ._core._exceptions import final
 from ._core._library_name import library_name
 from ._file_io import AsyncIOWrapper, wrap_file
 from ._threads import to_thread_run_sync
@@ -264,6 +265,7 @@ class Path(pathlib.PurePath):
     rglob = _in_thread_to_paths(pathlib.Path.rglob)
 
 
+@final
 class PosixPath(Path, pathlib.PurePosixPath):
     """A :class:`lowio.Path` for POSIX paths (the blocking counterpart is
     ``pathlib.PosixPath``)."""
@@ -272,6 +274,7 @@ class PosixPath(Path, pathlib.PurePosixPath):
     _concrete_class: ClassVar[type[pathlib.Path]] = pathlib.PosixPath
 
 
+@final
 class WindowsPath(Path, pathlib.PureWindowsPath):
     """A :class:`lowio.Path` for Windows paths (trio's class): on POSIX it
     is a pure path whose file-system methods raise

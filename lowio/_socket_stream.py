@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, NoReturn, overload
 
 from . import socket as lsocket
 from ._abc import HalfCloseableStream, Listener
-from ._core._exceptions import BrokenResourceError, BusyResourceError, ClosedResourceError
+from ._core._exceptions import BrokenResourceError, BusyResourceError, ClosedResourceError, final
 from ._core._traps import checkpoint
 from ._socket import SocketType
 
@@ -74,6 +74,7 @@ def _check_stream_socket(socket: object, who: str) -> None:
         raise ValueError(f"{who} requires a SOCK_STREAM socket")
 
 
+@final
 class SocketStream(HalfCloseableStream):
     """A ``lowio.abc.HalfCloseableStream`` on a connected ``SOCK_STREAM``
     socket (``lowio.socket.SocketType``), which it owns from now on:
@@ -291,6 +292,7 @@ _SKIPPED_ACCEPT_ERRNOS = frozenset(
 )
 
 
+@final
 class SocketListener(Listener[SocketStream]):
     """A ``lowio.abc.Listener`` on a listening ``SOCK_STREAM`` socket,
     which it owns from now on (``aclose()`` closes it); its connections

@@ -50,6 +50,7 @@ from ._core import (
     ClosedResourceError,
     ParkingLot,
 )
+from ._core._exceptions import final
 from ._core._traps import cancel_shielded_checkpoint, checkpoint, checkpoint_if_cancelled
 from ._socket_resolve import encode_hostname
 from ._stapled_stream import aclose_forcefully
@@ -122,6 +123,7 @@ def _forwarded(name: str, *, needs_handshake: bool) -> Any:
     return property(get, set_, doc=f"``ssl.SSLObject.{name}`` of the connection.")
 
 
+@final
 class SSLStream(Stream, Generic[T_Stream]):
     """TLS over ``transport_stream`` (any ``lowio.abc.Stream``), itself a
     ``Stream``.
@@ -416,6 +418,7 @@ class SSLStream(Stream, Generic[T_Stream]):
                 self._send_side.leave()
 
 
+@final
 class SSLListener(Listener[SSLStream[T_Stream]]):
     """Wraps every connection ``transport_listener`` accepts in a server-side
     ``SSLStream`` (with ``ssl_context`` and ``https_compatible``).  The

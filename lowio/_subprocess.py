@@ -31,6 +31,7 @@ from ._core._exceptions import (
     ClosedResourceError,
     NoPublicConstructor,
     RunFinishedError,
+    final,
 )
 from ._core._library_name import library_name
 from ._core._local import GLOBAL_RUN_CONTEXT, no_run_error
@@ -151,6 +152,7 @@ class _StapledStream(AsyncClosing):
             await self.receive_stream.aclose()
 
 
+@final
 class Process(metaclass=NoPublicConstructor):
     """A child process, like ``subprocess.Popen`` but async.  Made by
     ``open_process`` (or ``await nursery.start(run_process, ...)``).

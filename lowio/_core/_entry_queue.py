@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from ._exceptions import LowioInternalError, NoPublicConstructor, RunFinishedError
+from ._exceptions import LowioInternalError, NoPublicConstructor, RunFinishedError, final
 from ._local import GLOBAL_RUN_CONTEXT
 
 if TYPE_CHECKING:
@@ -100,6 +100,7 @@ async def _reraise(exc: BaseException) -> NoReturn:
     raise exc
 
 
+@final
 class RunToken(metaclass=NoPublicConstructor):
     """A handle on a run, for other threads (``lowio.lowlevel.current_token()``).
 

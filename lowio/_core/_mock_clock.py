@@ -7,9 +7,11 @@ import math
 import time
 
 from ._clock import Clock
+from ._exceptions import final
 from ._local import GLOBAL_RUN_CONTEXT
 
 
+@final
 class MockClock(Clock):
     """A controllable clock for tests.
 

@@ -333,6 +333,10 @@ class _TaskStatusIgnored(TaskStatus[Any]):
         pass
 
 
+# final from here on: _TaskStatusIgnored is its one subclass
+final(TaskStatus)
+
+
 TASK_STATUS_IGNORED: TaskStatus[Any] = _TaskStatusIgnored._create()
 """The default for a ``task_status`` parameter, so that a function written
 for ``nursery.start`` can also be awaited directly."""

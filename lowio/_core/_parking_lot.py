@@ -7,7 +7,7 @@ import math
 from collections import OrderedDict
 from typing import TYPE_CHECKING
 
-from ._exceptions import BrokenResourceError
+from ._exceptions import BrokenResourceError, final
 from ._local import GLOBAL_RUN_CONTEXT, no_run_error
 from ._traps import Abort, wait_task_rescheduled
 
@@ -73,6 +73,7 @@ def remove_parking_lot_breaker(task: Task, lot: ParkingLot) -> None:
         del breakers[task]
 
 
+@final
 class ParkingLot:
     """Tasks park here (``await lot.park()``, a checkpoint) until another
     task unparks them, oldest first.  Not thread-safe: use it from the run's

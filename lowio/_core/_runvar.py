@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
-from ._exceptions import NoPublicConstructor
+from ._exceptions import NoPublicConstructor, final
 from ._local import GLOBAL_RUN_CONTEXT
 
 if TYPE_CHECKING:
@@ -36,6 +36,7 @@ def _run_vars() -> dict[RunVar[Any], Any]:
     return runner.run_vars
 
 
+@final
 class RunVarToken(Generic[T], metaclass=NoPublicConstructor):
     """What ``RunVar.set`` returns, for ``RunVar.reset``: ``previous_value``
     (the value before, or ``RunVarToken.MISSING`` if there was none) and
@@ -60,6 +61,7 @@ class RunVarToken(Generic[T], metaclass=NoPublicConstructor):
         return f"<RunVarToken{used} var={self._var!r} previous={self.previous_value!r}>"
 
 
+@final
 class RunVar(Generic[T]):
     """``RunVar(name, default=...)``: like a ``contextvars.ContextVar``,
     but shared by the whole run instead of one task's context.

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from .._warnings import TrioDeprecationWarning
-from ._exceptions import WouldBlock
+from ._exceptions import WouldBlock, final
 from ._ki import enable_ki_protection
 from ._parking_lot import ParkingLot
 from ._traps import cancel_shielded_checkpoint, checkpoint_if_cancelled
@@ -24,6 +24,7 @@ class UnboundedQueueStatistics:
     tasks_waiting: int
 
 
+@final
 class UnboundedQueue(Generic[T]):
     """A queue that never blocks a producer; consumers take everything
     queued so far as one batch (a non-empty list, in order).

@@ -112,9 +112,15 @@ def test_start_guest_run_refuses_inside_a_run_and_bad_clock() -> None:
 
     lowio.run(main)
 
-    class BadClock(lowio.testing.MockClock):
+    class BadClock(lowio.abc.Clock):
         def start_clock(self) -> None:
             raise ValueError("whoops")
+
+        def current_time(self) -> float:
+            return 0.0
+
+        def deadline_to_sleep_time(self, deadline: float) -> float:
+            return 0.0
 
     with pytest.raises(lowio.LowioInternalError):
         start_guest_run(main, run_sync_soon_threadsafe=print, done_callback=print, clock=BadClock())

@@ -8,16 +8,23 @@ from __future__ import annotations
 from tests.runtime.test_trio_alias import check
 
 
-def test_a_public_name_is_bound_on_first_read() -> None:
+def test_trios_names_are_bound_at_install_and_the_pollers_on_first_read() -> None:
     check(
         """
         import lowio
         lowio.install_as_trio()
         import trio
-        assert "fail_after" not in vars(trio)
-        assert trio.fail_after is lowio.fail_after
+        # as trio binds its names at import: iterating vars(trio) sees them all
         assert vars(trio)["fail_after"] is lowio.fail_after
-        assert trio.fail_after is lowio.fail_after  # the bound name, the same object
+        assert vars(trio)["SocketStream"] is lowio.SocketStream
+        assert vars(trio)["__version__"] == "0.35.0"
+        names = dict(vars(trio))
+        for name in list(names):
+            getattr(trio, name)
+        assert dict(vars(trio)) == names  # no read binds another name
+        assert "Poll" not in vars(trio)  # lowio's own, not trio's
+        assert trio.Poll is lowio.Poll
+        assert vars(trio)["Poll"] is lowio.Poll
         """
     )
 
