@@ -779,6 +779,6 @@ async def test_lock_async_with_is_acquire(fast: bool) -> None:
     async with anyio.create_task_group() as tg, lock:
         for n in range(3):
             tg.start_soon(take, n)
-        await anyio.wait_all_tasks_blocked()
+            await anyio.wait_all_tasks_blocked()  # parked one at a time: in this order
         assert lock.statistics().tasks_waiting == 3
     assert order == [0, 1, 2] and not lock.locked()
