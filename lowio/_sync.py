@@ -297,7 +297,7 @@ class _LockImpl(_AsyncContextManagerMixin):
             await checkpoint_if_cancelled()  # raises
         task._cancel_points += 1
         lot = self._lot
-        if self._owner is None and not lot:  # _take's free case, inline
+        if self._owner is None and not lot:  # _take's free case, inline (as _acquire_free)
             self._owner = task
             add_parking_lot_breaker(task, lot)
             await cancel_shielded_checkpoint()

@@ -393,24 +393,21 @@ class _TrioFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         pass
 
 
-# lowio's names that trio does not have (the poller's)
-_LOWIO_ONLY = frozenset({"Events", "Interest", "Poll", "Waker", "poll"})
-
-
 def _root_module(tests_dir: str | None) -> types.ModuleType:
     """The ``trio`` stand-in, with trio's public submodules (lowio's)."""
     root = _PublicNames("trio", ["lowio"], [tests_dir] if tests_dir else [])
     root.__version__ = TRIO_API_VERSION
     # lowio's top-level module binds every name this one gives: what static
     # tools (pylint) and ``inspect`` read for ``trio``
-    root.__file__ = importlib.import_module("lowio").__file__
+    lowio = importlib.import_module("lowio")
+    root.__file__ = lowio.__file__
     # bound now, as trio binds its names at import: iterating the module's
     # __dict__ (trio's test_classes_are_final does) sees every name, and no
     # read adds one meanwhile; the poller's names, which trio lacks, stay
     # resolved on first read
-    lowio = sys.modules["lowio"]
+    pollers = {"poll", *lowio.poll.__all__}  # lowio's own names, not trio's
     for name in lowio.__all__:
-        if name not in _LOWIO_ONLY and not name.startswith("__"):
+        if name not in pollers and not name.startswith("__"):
             setattr(root, name, getattr(lowio, name))
     for name in PUBLIC_SUBMODULES:
         module = importlib.import_module(f"lowio.{name}")
