@@ -302,8 +302,12 @@ class IOManager:
         rearm = state.rearm
         if rearm is not None and mask == state.mask and not rearm():
             return
-        # not prepared yet, a new mask, or it failed: the slow way, which
-        # raises the right exception or re-registers
+        self._arm_slow(state, mask)
+
+    def _arm_slow(self, state: FdState, mask: int) -> None:
+        """``_arm`` when its prepared ``epoll_ctl`` is missing (a new
+        registration), is for another mask, or failed: the call that raises
+        the right exception or re-registers, then a new prepared one."""
         state.rearm = None
         try:
             self._mod(state.fd, state.token, mask)
@@ -379,7 +383,9 @@ class IOManager:
             return
         else:
             state.read_ready = False  # not trusted: the MOD asks the kernel again
-            self._arm(state, state.mask)
+            rearm = state.rearm  # _arm, inlined: one C call
+            if rearm is None or rearm():
+                self._arm_slow(state, state.mask)
         task = GLOBAL_RUN_CONTEXT.task
         if task is None:
             raise no_run_error("wait_readable()")

@@ -135,9 +135,21 @@ static int hand_out(PyObject *state, Py_ssize_t off, Py_ssize_t ready_off, PyObj
 
 static PyObject *dispatch(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 3 || !PyList_CheckExact(args[1]) || !PyList_CheckExact(args[2])) {
-        PyErr_SetString(PyExc_TypeError, "dispatch(packed, slots: list, runq: list)");
+    if (nargs < 3 || nargs > 4 || !PyList_CheckExact(args[1]) || !PyList_CheckExact(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "dispatch(packed, slots: list, runq: list[, count])");
         return NULL;
+    }
+    Py_ssize_t count = PY_SSIZE_T_MAX;
+    if (nargs == 4) {
+        /* the first `count` entries only: a prepared wait's result, without
+         * a slice of the buffer per wait */
+        count = PyLong_AsSsize_t(args[3]);
+        if (count == -1 && PyErr_Occurred())
+            return NULL;
+        if (count < 0) {
+            PyErr_SetString(PyExc_ValueError, "dispatch: count must be >= 0");
+            return NULL;
+        }
     }
     if (state_type == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "dispatch: configure() was not called");
@@ -149,6 +161,8 @@ static PyObject *dispatch(PyObject *module, PyObject *const *args, Py_ssize_t na
         return NULL;
     const uint64_t *values = view.buf;
     Py_ssize_t n = view.len / (Py_ssize_t)sizeof(uint64_t);
+    if (n > count)
+        n = count;
     for (Py_ssize_t i = 0; i < n; i++) {
         uint64_t value = values[i];
         uint64_t token = value >> shift;

@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 import sniffio
 
+from ..poll import WAIT_SLOW
 from ._asyncgens import AsyncGenerators
 from ._cancel import MISNESTING_ADVICE, CancelReason, CancelScope
 from ._clock import Clock
@@ -33,6 +34,7 @@ from ._entry_queue import EntryQueue, RunToken, new_token
 from ._exceptions import LowioInternalError
 from ._instruments import Instruments
 from ._io import IOManager, IOStatistics
+from ._io_core import dispatch
 from ._ki import KIManager, in_a_frame
 from ._library_name import library_name
 from ._local import GLOBAL_RUN_CONTEXT, no_run_error
@@ -187,6 +189,8 @@ class Runner:
         self._poll = self.io.poll.poll
         self._events = self.io.events
         self._process_events = self.io._process
+        # the loop's two usual waits, as C calls (docs/design.md §3.8)
+        self._waits = self.io.poll.prepared_waits(self.io.events)
         self.token: RunToken = new_token(self)
         self.asyncgens = AsyncGenerators(self)
         self.ki = KIManager()
@@ -358,6 +362,9 @@ class Runner:
         poll = self._poll
         events = self._events
         process_events = self._process_events
+        wait_forever, wait_now, raw = self._waits
+        complete_wait = self.io.poll.complete_wait
+        slots = self.io._slots  # the readiness cache's slots, for dispatch
         signal_wakeup = self.signal_wakeup
         coin = SCHEDULING_RNG.getrandbits
         while init_task in tasks:
@@ -383,9 +390,21 @@ class Runner:
                     timeout, idle_primed = self.io_wait_timeout(timers, clock)
                 if instruments.active:
                     instruments.call("before_io_wait", MAX_SLEEP if timeout is None else timeout)
-                n = poll(events, timeout)
+                # poll(events, timeout) and io._process(events.packed()),
+                # their usual cases inlined as C calls
+                if timeout is None:
+                    n = wait_forever()
+                elif timeout == 0:
+                    n = wait_now()
+                else:
+                    n = poll(events, timeout)
+                if n & WAIT_SLOW:
+                    n = complete_wait(events, n, timeout)
                 if n:
-                    process_events(events.packed())
+                    if instruments.active:
+                        process_events(raw[:n])
+                    else:
+                        dispatch(raw, slots, self.runq, n)
                     wakeup = signal_wakeup.state
                     if wakeup is not None and wakeup.read_ready:
                         signal_wakeup.drain()

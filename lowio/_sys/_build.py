@@ -74,6 +74,7 @@ int lowio_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t token);
 int lowio_epoll_rearm(struct lowio_rearm *r);
 int lowio_epoll_wait(struct lowio_events *ev);
 int lowio_epoll_wait0(struct lowio_events *ev);
+int lowio_epoll_wait_forever(struct lowio_events *ev);
 uint32_t lowio_find_slot(struct lowio_events *ev, uint64_t packed);
 int lowio_pollset_wait(struct lowio_pollset *ps, struct lowio_events *ev);
 int lowio_check_source(int fd, uint64_t *ident);

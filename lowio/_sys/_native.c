@@ -147,6 +147,13 @@ static int lowio_epoll_wait0(struct lowio_events *ev)
     return lowio_epoll_wait_ms(ev, 0);
 }
 
+/* Waits with no timeout, whatever ev->timeout_ms says (an event loop with
+ * nothing timed: its prepared wait takes no timeout to write first). */
+static int lowio_epoll_wait_forever(struct lowio_events *ev)
+{
+    return lowio_epoll_wait_ms(ev, -1);
+}
+
 /* ---- poll(2) with edge-triggered emulation --------------------------------
  *
  * fds[0] is the selector's own eventfd, written by other threads when they

@@ -74,6 +74,11 @@ class EpollSelector(FdOwner):
         """Like :attr:`wait` with a timeout of 0, whatever ``timeout_ms`` says."""
         return lib.lowio_epoll_wait0  # type: ignore[no-any-return]
 
+    @property
+    def wait_forever(self) -> Callable[[Any], int]:
+        """Like :attr:`wait` with no timeout, whatever ``timeout_ms`` says."""
+        return lib.lowio_epoll_wait_forever  # type: ignore[no-any-return]
+
     def wait_error(self, result: int) -> Exception | None:
         """The exception for a negative wait result; None for EINTR (retry)."""
         if result == -errno.EINTR:

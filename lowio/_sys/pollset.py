@@ -160,11 +160,18 @@ class PollSelector(FdOwner):
     def wait0(self) -> Callable[[Any], int]:
         return self._wait0
 
+    @property
+    def wait_forever(self) -> Callable[[Any], int]:
+        return self._wait_forever
+
     def _wait(self, events_c: Any) -> int:
         return self._wait_restoring(events_c, int(events_c.timeout_ms))
 
     def _wait0(self, events_c: Any) -> int:
         return self._wait_restoring(events_c, 0)
+
+    def _wait_forever(self, events_c: Any) -> int:
+        return self._wait_restoring(events_c, -1)
 
     def _wait_restoring(self, events_c: Any, timeout_ms: int) -> int:
         requested = events_c.timeout_ms

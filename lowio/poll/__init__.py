@@ -7,7 +7,7 @@ Usable on its own from plain threads; the runtime is built on it.
 
 from ._events import Event, Events
 from ._interest import EDGE, LEVEL, ONESHOT, Interest, Mode
-from ._poll import Poll
+from ._poll import WAIT_SLOW, Poll, PreparedWaits
 from ._registry import TOKEN_LIMIT, Registry
 from ._waker import Waker
 
@@ -16,11 +16,13 @@ __all__ = [
     "LEVEL",
     "ONESHOT",
     "TOKEN_LIMIT",
+    "WAIT_SLOW",
     "Event",
     "Events",
     "Interest",
     "Mode",
     "Poll",
+    "PreparedWaits",
     "Registry",
     "Waker",
 ]

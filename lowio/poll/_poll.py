@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import time
+from collections.abc import Callable
 from types import TracebackType
+from typing import NamedTuple
 
 from .._sys import DEFAULT_SELECTOR, SELECTORS, lib
 from ._events import Events
@@ -35,6 +38,18 @@ def timeout_ms(timeout: object) -> int:
     if timeout == math.inf:
         return -1
     return min(math.ceil(timeout * 1000), MAX_TIMEOUT_MS)
+
+
+class PreparedWaits(NamedTuple):
+    """What :meth:`Poll.prepared_waits` returns.  A result ``r`` of either
+    wait with ``r & WAIT_SLOW`` set goes to :meth:`Poll.complete_wait`."""
+
+    forever: Callable[[], int]  # poll(events, None)
+    now: Callable[[], int]  # poll(events, 0)
+    raw: memoryview  # the whole buffer: the events are raw[:result]
+
+
+WAIT_SLOW = _SLOW
 
 
 class Poll:
@@ -109,6 +124,45 @@ class Poll:
             return self._wait_slow(n, events, ms)
         events._n = n
         return n
+
+    def prepared_waits(self, events: Events) -> PreparedWaits:
+        """For event loops that poll ``events`` over and over: the waits
+        ``poll(events, None)`` and ``poll(events, 0)`` as zero-argument C
+        calls (no Python frame, no argument checks; measured in
+        docs/design.md §3.8), and the buffer they fill.
+
+        Each call waits as :meth:`poll` would and returns a raw result
+        ``r``: if ``r & WAIT_SLOW`` is 0, the ``r`` events are
+        ``raw[:r]``, packed as :meth:`Events.packed` packs them; otherwise
+        (an error, an interrupted wait, values to intern) pass ``r`` to
+        :meth:`complete_wait`, which returns the count or raises what
+        :meth:`poll` would raise.  They raise nothing themselves.  They do
+        not update ``len(events)`` or its iteration, which describe the last
+        :meth:`poll` or :meth:`complete_wait`.  The same threads rule as for
+        :meth:`poll`.  Raises ``TypeError`` if ``events`` is not an
+        ``Events``, ``ValueError`` if this poll is closed."""
+        if not isinstance(events, Events):
+            raise TypeError(f"events must be lowio.Events, not {type(events).__name__}")
+        self._selector.check_open()
+        if events._bound is not self._selector:
+            self._bind(events)
+        return PreparedWaits(
+            functools.partial(self._selector.wait_forever, events._c),
+            functools.partial(self._wait0, events._c),
+            events._mv,
+        )
+
+    def complete_wait(self, events: Events, result: int, timeout: float | None) -> int:
+        """Finishes a prepared wait of ``timeout`` (None or 0) that returned
+        ``result`` with ``WAIT_SLOW`` set: after a wait a signal interrupted
+        (its Python handlers have run by then; an exception of theirs
+        propagates before this is called) it waits again; it returns the
+        count, with ``events`` and ``raw`` filled as
+        :meth:`poll` fills them, or raises what :meth:`poll` raises."""
+        ms = timeout_ms(timeout)
+        if ms and events._ms != ms:  # the retry of a wait with a timeout reads it
+            events._c.timeout_ms = events._ms = ms
+        return self._wait_slow(result, events, ms)
 
     def _bind(self, events: Events) -> None:
         self._selector.bind(events._c)

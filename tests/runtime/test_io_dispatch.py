@@ -211,3 +211,24 @@ def test_socket_ping_pong_with_instruments_takes_the_python_loop() -> None:
 
     lowio.run(main, instruments=[counter])
     assert counter.count >= 100  # the I/O wake-ups reached the hook too
+
+
+def test_dispatch_reads_only_the_first_count_entries() -> None:
+    """The run loop passes the whole buffer and a prepared wait's count."""
+    lowio.run(lowio.sleep, 0)
+    first, second = _parked_task(), _parked_task()
+    state = _state(read_task=first, write_task=second)
+    slots: list[Any] = [None] * (SLOT + 1)
+    slots[SLOT] = state
+    runq: list[Task] = []
+    buffer = _packed(_event(TOKEN, flags.IN), _event(TOKEN, flags.OUT))
+    _io_core.dispatch(buffer, slots, runq, 1)
+    assert runq == [first] and state.write_task is second
+    _io_core.dispatch(buffer, slots, runq, 0)
+    assert runq == [first]
+    _io_core.dispatch(buffer, slots, runq, 99)  # more than the buffer holds: all of it
+    assert runq == [first, second]
+    with pytest.raises(ValueError, match="count"):
+        _io_core.dispatch(buffer, slots, runq, -1)
+    with pytest.raises(TypeError):
+        _io_core.dispatch(buffer, slots, runq, "1")  # type: ignore[arg-type]

@@ -572,6 +572,28 @@ def test_outside_a_run_is_a_runtime_error(pair: Pair) -> None:
         notify_closing(a)
 
 
+def test_nothing_happens_until_awaited(pair: Pair) -> None:
+    """The waits return the I/O manager's generator, not a coroutine: as
+    with trio's async functions, calling one does nothing, raises nothing."""
+    a, b = pair
+
+    async def main() -> None:
+        bad = wait_readable(object())  # no TypeError yet
+        never = wait_readable(a.fileno())
+        assert current_statistics().io_statistics.tasks_waiting_read == 0
+        never.close()  # type: ignore[attr-defined]
+        with pytest.raises(TypeError):
+            await bad
+        async with lowio.open_nursery() as nursery:
+            nursery.start_soon(wait_readable, a.fileno())  # a valid async callable
+            await wait_all_tasks_blocked()
+            assert current_statistics().io_statistics.tasks_waiting_read == 1
+            b.send(b"x")
+        assert a.recv(1) == b"x"
+
+    lowio.run(main)
+
+
 # ---- kinds of fds ----
 
 
