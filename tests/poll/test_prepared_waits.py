@@ -20,13 +20,18 @@ def _settle(poll: Poll, events: Events, result: int, timeout: float | None) -> i
     return poll.complete_wait(events, result, timeout) if result & WAIT_SLOW else result
 
 
+def _watching(poll: Poll, sock: socket.socket, token: int) -> tuple[Events, PreparedWaits]:
+    """A buffer and its prepared waits, with ``sock`` registered readable."""
+    events = Events(8, objects=False)
+    poll.registry.register(sock, token, R)
+    return events, poll.prepared_waits(events)
+
+
 def test_both_waits_report_what_poll_reports(
     poll: Poll, pair: tuple[socket.socket, socket.socket]
 ) -> None:
     a, b = pair
-    events = Events(8, objects=False)
-    poll.registry.register(a, 7, R)
-    waits = poll.prepared_waits(events)
+    events, waits = _watching(poll, a, 7)
     assert isinstance(waits, PreparedWaits)
     assert _settle(poll, events, waits.now(), 0) == 0
     b.send(b"x")
@@ -46,9 +51,7 @@ def test_len_and_iteration_describe_the_last_poll_only(
     poll: Poll, pair: tuple[socket.socket, socket.socket]
 ) -> None:
     a, b = pair
-    events = Events(8, objects=False)
-    poll.registry.register(a, 3, R)
-    waits = poll.prepared_waits(events)
+    events, waits = _watching(poll, a, 3)
     assert poll.poll(events, 0) == 0
     b.send(b"x")
     assert _settle(poll, events, waits.now(), 0) == 1
