@@ -44,6 +44,9 @@
 static PyObject *run_context, *checkpoint, *py_recv, *py_send, *recv_parked, *send_parked,
     *short_read, *sound_rule;
 #include "_owned_slots.h" /* the attributes, read by slot offset */
+#include "_sys/_sockio_api.h" /* SockIO's methods, telling EAGAIN apart */
+
+static const LowioSockIOAPI *sockio_api; /* NULL: the methods are called */
 
 static PyObject *s_task, *s_io, *s_claim;
 static PyObject *zero, *one;
@@ -142,14 +145,32 @@ static int after_read(Op *op, PyObject *data)
     return 0;
 }
 
-/* the system call of the op: a new reference, or NULL with the error set */
-static PyObject *call_os(Op *op)
+/* the system call of the op: a new reference, or NULL with the error set,
+ * or NULL with no error and *again 1 when it would block.  The owner's
+ * _recv / _send is called, unless it is that method of a SockIO: then the
+ * method's code runs through _sockio's C interface, which says EAGAIN
+ * without raising BlockingIOError (the op would catch it at once). */
+static PyObject *call_os(Op *op, int *again)
 {
+    *again = 0;
     PyObject *fn = get(op->owner, op->kind == RECV ? A_RECV : A_SEND);
     if (fn == NULL)
         return NULL;
     PyObject *args[2] = {op->arg, op->flags};
-    PyObject *r = PyObject_Vectorcall(fn, args, 2, NULL);
+    PyObject *r;
+    const LowioSockIOAPI *api = sockio_api;
+    if (api != NULL && PyCFunction_CheckExact(fn) &&
+        PyCFunction_GET_SELF(fn) != NULL &&
+        Py_TYPE(PyCFunction_GET_SELF(fn)) == api->type &&
+        PyCFunction_GET_FUNCTION(fn) == (op->kind == RECV ? api->recv_meth : api->send_meth))
+        r = (op->kind == RECV ? api->recv : api->send)(PyCFunction_GET_SELF(fn), args, 2, again);
+    else {
+        r = PyObject_Vectorcall(fn, args, 2, NULL);
+        if (r == NULL && PyErr_ExceptionMatches(PyExc_BlockingIOError)) {
+            PyErr_Clear();
+            *again = 1;
+        }
+    }
     Py_DECREF(fn);
     return r;
 }
@@ -291,10 +312,10 @@ static PySendResult start(Op *op, PyObject **result)
         Py_DECREF(state);
     }
 
-    PyObject *value = call_os(op);
+    int again;
+    PyObject *value = call_os(op, &again);
     if (value == NULL) {
-        if (PyErr_ExceptionMatches(PyExc_BlockingIOError)) {
-            PyErr_Clear();
+        if (again) {
             PyObject *state = claim(op);
             if (state == NULL)
                 return fail(op, result);
@@ -338,13 +359,13 @@ static PySendResult op_am_send(Op *op, PyObject *arg, PyObject **result)
         /* woken: the system call again; no schedule point after a park */
         PyObject *state = op->state;
         op->state = NULL;
-        PyObject *value = call_os(op);
+        int again;
+        PyObject *value = call_os(op, &again);
         if (value == NULL) {
-            if (!PyErr_ExceptionMatches(PyExc_BlockingIOError)) {
+            if (!again) {
                 Py_DECREF(state);
                 return fail(op, result);
             }
-            PyErr_Clear();
             PySendResult r = to_parked(op, state, result);
             Py_DECREF(state);
             return r;
@@ -628,6 +649,15 @@ PyMODINIT_FUNC PyInit__owned_ops(void)
     for (int i = 0; i < A_COUNT; i++)
         if (intern(&attrs[i].name, attrs[i].text))
             return NULL;
+    /* without _sockio (it failed to import) the methods are called */
+    PyObject *sockio = PyImport_ImportModule("lowio._sys._sockio"); /* (the capsule's walk
+                                                                      * only imports "lowio") */
+    Py_XDECREF(sockio);
+    sockio_api = sockio == NULL ? NULL : PyCapsule_Import(LOWIO_SOCKIO_API_NAME, 0);
+    if (sockio_api == NULL)
+        PyErr_Clear();
+    else if (sockio_api->version != LOWIO_SOCKIO_API_VERSION)
+        sockio_api = NULL;
     zero = PyLong_FromLong(0);
     one = PyLong_FromLong(1);
     if (zero == NULL || one == NULL)

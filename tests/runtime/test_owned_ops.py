@@ -19,6 +19,7 @@ from _socket_helpers import lowio_test
 import lowio
 import lowio.socket as lsocket
 from lowio._owned_fast_path import NEVER
+from lowio._sys._sockio import SockIO
 from lowio.testing import assert_checkpoints, wait_all_tasks_blocked
 
 
@@ -357,3 +358,60 @@ def test_a_run_blocked_in_another_thread_never_lends_its_task() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+# ---- SockIO's methods, called through _sockio's C interface ----
+
+
+@lowio_test
+async def test_eagain_through_the_c_interface_parks_and_reads_when_woken(pair: Any) -> None:
+    # recv(bufsize) filled exactly: no short read, so the next recv makes
+    # its system call, which says EAGAIN with no BlockingIOError raised
+    sock, peer = pair
+    assert type(sock._recv.__self__) is SockIO
+    peer.sendall(b"abcd")
+    await wait_readable_data(sock)
+    assert await sock.recv(4) == b"abcd"
+    assert not sock._state.drained
+    async with lowio.open_nursery() as nursery:
+        got: list[bytes] = []
+
+        async def reader() -> None:
+            got.append(await sock.recv(4))
+
+        nursery.start_soon(reader)
+        await wait_all_tasks_blocked()
+        assert sock._state.read_task is not None  # parked after EAGAIN
+        peer.sendall(b"efgh")
+    assert got == [b"efgh"]
+
+
+@lowio_test
+async def test_other_errors_through_the_c_interface_are_raised(pair: Any) -> None:
+    sock, peer = pair
+    peer.setsockopt(stdlib_socket.SOL_SOCKET, stdlib_socket.SO_LINGER, b"\1\0\0\0\0\0\0\0")
+    peer.close()  # linger 0: a reset
+    await lowio.sleep(0.05)
+    with assert_checkpoints(), pytest.raises(ConnectionResetError):
+        await sock.recv(10)
+    with assert_checkpoints(), pytest.raises((BrokenPipeError, ConnectionResetError)):
+        await sock.send(b"x")
+
+
+@lowio_test
+async def test_a_sockio_method_of_another_kind_or_socket_is_called_as_itself(pair: Any) -> None:
+    sock, _ = pair
+    other, other_peer = tcp_pair()
+    with other, other_peer:
+        # the send method where the recv one belongs: called as send (of an int)
+        sock._recv = other._send  # type: ignore[method-assign]
+        with pytest.raises(TypeError):
+            await sock.recv(10)
+        # another socket's recv method: that socket is read, through the C interface
+        sock._recv = other._recv  # type: ignore[method-assign]
+        other_peer.sendall(b"there")
+        await wait_readable_data(other)
+        assert await sock.recv(10) == b"there"
+        sock._send = other._send  # type: ignore[method-assign]
+        assert await sock.send(b"back") == 4
+        assert other_peer.recv(10) == b"back"
