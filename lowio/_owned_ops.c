@@ -12,9 +12,10 @@
  *         an error other than EAGAIN raised after the schedule point.
  *   recv (flags 0): cancel check; the drained rule (after a short read on a
  *         socket where it holds, park at once, yielding the entry's
- *         abort_read, and read when woken); else the read and a schedule
- *         point; a short read marks the entry drained (_short_read's case
- *         of a socket whose rule is SOUND; the others call it).
+ *         abort_read, and read when woken); else a schedule point, then
+ *         the read (the reference's order: its docstring says why); a
+ *         short read marks the entry drained (_short_read's case of a
+ *         socket whose rule is SOUND; the others call it).
  *   both: on EAGAIN, claim the registration (IOManager.claim) and park.
  *
  * Everything else is handed, at the point where it happens, to Python
@@ -51,7 +52,7 @@ static const LowioSockIOAPI *sockio_api; /* NULL: the methods are called */
 static PyObject *s_task, *s_io, *s_claim;
 static PyObject *zero, *one;
 
-enum { START, CHECKPOINTED, FAILED, PARKED, DELEGATED, DONE };
+enum { START, CHECKPOINTED, FAILED, PARKED, DELEGATED, DONE, PREYIELD };
 enum { RECV, SEND };
 
 typedef struct {
@@ -245,6 +246,8 @@ static PyObject *claim(Op *op)
     return state;
 }
 
+static PySendResult send_step(Op *op, PyObject **result);
+
 static PySendResult start(Op *op, PyObject **result)
 {
     /* recv with flags (0 is the small-int singleton), or a size not of
@@ -310,8 +313,17 @@ static PySendResult start(Op *op, PyObject **result)
         if (wait)
             return park(op, state, result);
         Py_DECREF(state);
+        op->stage = PREYIELD;
+        Py_INCREF(checkpoint);
+        *result = checkpoint;
+        return PYGEN_NEXT;
     }
+    return send_step(op, result);
+}
 
+/* send's system call and what follows it */
+static PySendResult send_step(Op *op, PyObject **result)
+{
     int again;
     PyObject *value = call_os(op, &again);
     if (value == NULL) {
@@ -328,10 +340,6 @@ static PySendResult start(Op *op, PyObject **result)
         *result = checkpoint;
         return PYGEN_NEXT;
     }
-    if (op->kind == RECV && after_read(op, value) < 0) {
-        Py_DECREF(value);
-        return fail(op, result);
-    }
     op->value = value;
     op->stage = CHECKPOINTED; /* a schedule point, never a cancel point */
     Py_INCREF(checkpoint);
@@ -344,6 +352,26 @@ static PySendResult op_am_send(Op *op, PyObject *arg, PyObject **result)
     switch (op->stage) {
     case START:
         return start(op, result);
+    case PREYIELD: {
+        int again;
+        PyObject *value = call_os(op, &again);
+        if (value == NULL) {
+            if (!again)
+                return fail(op, result);
+            PyObject *state = claim(op);
+            if (state == NULL)
+                return fail(op, result);
+            return park(op, state, result);
+        }
+        op->stage = DONE;
+        if (after_read(op, value) < 0) {
+            Py_DECREF(value);
+            *result = NULL;
+            return PYGEN_ERROR;
+        }
+        *result = value;
+        return PYGEN_RETURN;
+    }
     case CHECKPOINTED:
         op->stage = DONE;
         *result = op->value; /* the reference passes to the caller */

@@ -5,6 +5,7 @@ the coroutine protocol; the socket test files check the behaviour itself."""
 
 from __future__ import annotations
 
+import errno
 import gc
 import socket as stdlib_socket
 import subprocess
@@ -415,3 +416,66 @@ async def test_a_sockio_method_of_another_kind_or_socket_is_called_as_itself(pai
         sock._send = other._send  # type: ignore[method-assign]
         assert await sock.send(b"back") == 4
         assert other_peer.recv(10) == b"back"
+
+
+# ---- recv's schedule point comes before its read ----
+# (each test steps the operation by hand, inside a task: the first step
+# yields the schedule point, the second does the read)
+
+
+def _recv_ways(sock: lsocket.SocketType) -> list[Any]:
+    """The C operation and the reference generator it follows."""
+    from lowio import _owned_fast_path as fast
+
+    return [sock.recv(10), fast.recv(sock, 10)]
+
+
+def _finish(step: Any) -> Any:
+    """The second step: the operation's return value."""
+    with pytest.raises(StopIteration) as stop:
+        step.send(None)
+    return stop.value.value
+
+
+@pytest.mark.parametrize("way", [0, 1], ids=["op", "reference"])
+@lowio_test
+async def test_data_sent_during_recvs_schedule_point_is_read_without_parking(
+    pair: Any, way: int
+) -> None:
+    from lowio._core._traps import CHECKPOINT
+
+    sock, peer = pair
+    step = _recv_ways(sock)[way]
+    assert step.send(None) is CHECKPOINT  # nothing queued yet, nothing read yet
+    peer.sendall(b"hi")  # (on loopback the bytes are queued when it returns)
+    assert _finish(step) == b"hi"
+    assert sock._state.read_task is None  # never parked
+
+
+@pytest.mark.parametrize("way", [0, 1], ids=["op", "reference"])
+@lowio_test
+async def test_a_cancel_during_recvs_schedule_point_loses_no_data(pair: Any, way: int) -> None:
+    sock, peer = pair
+    peer.sendall(b"kept")
+    await wait_readable_data(sock)
+    with lowio.CancelScope() as scope:
+        step = _recv_ways(sock)[way]
+        step.send(None)  # the cancel check passed: the schedule point
+        scope.cancel()
+        assert _finish(step) == b"kept"  # the read is the last step
+        await lowio.lowlevel.checkpoint()  # the cancellation is delivered here
+    assert scope.cancelled_caught
+
+
+@pytest.mark.parametrize("way", [0, 1], ids=["op", "reference"])
+@lowio_test
+async def test_a_close_during_recvs_schedule_point_is_ebadf(pair: Any, way: int) -> None:
+    sock, peer = pair
+    peer.sendall(b"late")
+    await wait_readable_data(sock)
+    step = _recv_ways(sock)[way]
+    step.send(None)
+    sock.close()  # by another task, while this one is in the schedule point
+    with pytest.raises(OSError) as info:
+        step.send(None)
+    assert info.value.errno == errno.EBADF
