@@ -430,6 +430,14 @@ def _recv_ways(sock: lsocket.SocketType) -> list[Any]:
     return [sock.recv(10), fast.recv(sock, 10)]
 
 
+async def _queued(pair: Any, data: bytes) -> lsocket.SocketType:
+    """The pair's lowio socket, once ``data`` from its peer is there."""
+    sock, peer = pair
+    peer.sendall(data)
+    await wait_readable_data(sock)
+    return sock  # type: ignore[no-any-return]
+
+
 def _finish(step: Any) -> Any:
     """The second step: the operation's return value."""
     with pytest.raises(StopIteration) as stop:
@@ -455,9 +463,7 @@ async def test_data_sent_during_recvs_schedule_point_is_read_without_parking(
 @pytest.mark.parametrize("way", [0, 1], ids=["op", "reference"])
 @lowio_test
 async def test_a_cancel_during_recvs_schedule_point_loses_no_data(pair: Any, way: int) -> None:
-    sock, peer = pair
-    peer.sendall(b"kept")
-    await wait_readable_data(sock)
+    sock = await _queued(pair, b"kept")
     with lowio.CancelScope() as scope:
         step = _recv_ways(sock)[way]
         step.send(None)  # the cancel check passed: the schedule point
@@ -470,9 +476,7 @@ async def test_a_cancel_during_recvs_schedule_point_loses_no_data(pair: Any, way
 @pytest.mark.parametrize("way", [0, 1], ids=["op", "reference"])
 @lowio_test
 async def test_a_close_during_recvs_schedule_point_is_ebadf(pair: Any, way: int) -> None:
-    sock, peer = pair
-    peer.sendall(b"late")
-    await wait_readable_data(sock)
+    sock = await _queued(pair, b"late")
     step = _recv_ways(sock)[way]
     step.send(None)
     sock.close()  # by another task, while this one is in the schedule point
