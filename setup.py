@@ -85,8 +85,8 @@ EXTENSIONS = [
     ),
     c_extension("lowio.poll._events_core"),
     c_extension("lowio._core._io_core"),
-    c_extension("lowio._sys._sockio"),
-    c_extension("lowio._owned_ops", depends=["lowio/_owned_slots.h"]),
+    c_extension("lowio._sys._sockio", depends=["lowio/_sys/_sockio_api.h"]),
+    c_extension("lowio._owned_ops", depends=["lowio/_owned_slots.h", "lowio/_sys/_sockio_api.h"]),
 ]
 
 setup(

@@ -64,6 +64,17 @@ handle of the same socket (a ``dup``, the bare fd number) after the check.
 ``FdStream`` (pipes, TTYs: a packet-mode pipe or a TTY in canonical mode
 returns one packet or line per read) never uses the rule.
 
+**recv's schedule point** comes before its system call (a cancel check,
+the schedule point, the read), where the other operations have it after
+theirs: a program echoing what it receives then reads and sends with no
+other task in between, while the message is still in the CPU's cache (with
+a hundred busy connections the tasks woken together would otherwise all
+read before any of them sends: the send then copies from memory).  Every
+``recv`` is still a cancel point and a schedule point, and data read is
+still never lost to a cancellation (the read is the last step).  A socket
+closed by another task during the schedule point gives ``OSError(EBADF)``,
+as an operation on a closed socket does.
+
 lowio's sockets run :func:`recv` and :func:`send` as ``recv_op`` and
 ``send_op``: C awaitables (``lowio/_owned_ops.c``) doing the usual cases of
 the same steps, which hand the rest to :func:`recv`, :func:`send`,
@@ -298,20 +309,17 @@ def recv(sock: SocketOwner, bufsize: int, flags: int = 0) -> Generator[Any, Any,
             # the buffer is empty and the next data an edge: wait first
             flags = -1
     if flags >= 0:
+        # the schedule point comes before the read (see "recv's schedule
+        # point" in the module docstring)
+        yield CHECKPOINT
         try:
             data = recv(bufsize, flags)
         except _BlockingIOError:
-            pass
-        except BaseException:
-            yield CHECKPOINT
-            raise
-        else:
-            if 0 < len(data) < bufsize and sock._drain and not flags:
-                _short_read(sock)
-            yield CHECKPOINT
-            return data
-        # EAGAIN: _recv_parked claims the registration first
-        return (yield from _recv_parked(sock, task, bufsize, flags, None))
+            # EAGAIN: _recv_parked claims the registration first
+            return (yield from _recv_parked(sock, task, bufsize, flags, None))
+        if 0 < len(data) < bufsize and sock._drain and not flags:
+            _short_read(sock)
+        return data
     return (yield from _recv_parked(sock, task, bufsize, 0, state))
 
 

@@ -12,9 +12,10 @@
  *         an error other than EAGAIN raised after the schedule point.
  *   recv (flags 0): cancel check; the drained rule (after a short read on a
  *         socket where it holds, park at once, yielding the entry's
- *         abort_read, and read when woken); else the read and a schedule
- *         point; a short read marks the entry drained (_short_read's case
- *         of a socket whose rule is SOUND; the others call it).
+ *         abort_read, and read when woken); else a schedule point, then
+ *         the read (the reference's order: its docstring says why); a
+ *         short read marks the entry drained (_short_read's case of a
+ *         socket whose rule is SOUND; the others call it).
  *   both: on EAGAIN, claim the registration (IOManager.claim) and park.
  *
  * Everything else is handed, at the point where it happens, to Python
@@ -44,11 +45,14 @@
 static PyObject *run_context, *checkpoint, *py_recv, *py_send, *recv_parked, *send_parked,
     *short_read, *sound_rule;
 #include "_owned_slots.h" /* the attributes, read by slot offset */
+#include "_sys/_sockio_api.h" /* SockIO's methods, telling EAGAIN apart */
+
+static const LowioSockIOAPI *sockio_api; /* NULL: the methods are called */
 
 static PyObject *s_task, *s_io, *s_claim;
 static PyObject *zero, *one;
 
-enum { START, CHECKPOINTED, FAILED, PARKED, DELEGATED, DONE };
+enum { START, CHECKPOINTED, FAILED, PARKED, DELEGATED, DONE, PREYIELD };
 enum { RECV, SEND };
 
 typedef struct {
@@ -142,14 +146,32 @@ static int after_read(Op *op, PyObject *data)
     return 0;
 }
 
-/* the system call of the op: a new reference, or NULL with the error set */
-static PyObject *call_os(Op *op)
+/* the system call of the op: a new reference, or NULL with the error set,
+ * or NULL with no error and *again 1 when it would block.  The owner's
+ * _recv / _send is called, unless it is that method of a SockIO: then the
+ * method's code runs through _sockio's C interface, which says EAGAIN
+ * without raising BlockingIOError (the op would catch it at once). */
+static PyObject *call_os(Op *op, int *again)
 {
+    *again = 0;
     PyObject *fn = get(op->owner, op->kind == RECV ? A_RECV : A_SEND);
     if (fn == NULL)
         return NULL;
     PyObject *args[2] = {op->arg, op->flags};
-    PyObject *r = PyObject_Vectorcall(fn, args, 2, NULL);
+    PyObject *r;
+    const LowioSockIOAPI *api = sockio_api;
+    if (api != NULL && PyCFunction_CheckExact(fn) &&
+        PyCFunction_GET_SELF(fn) != NULL &&
+        Py_TYPE(PyCFunction_GET_SELF(fn)) == api->type &&
+        PyCFunction_GET_FUNCTION(fn) == (op->kind == RECV ? api->recv_meth : api->send_meth))
+        r = (op->kind == RECV ? api->recv : api->send)(PyCFunction_GET_SELF(fn), args, 2, again);
+    else {
+        r = PyObject_Vectorcall(fn, args, 2, NULL);
+        if (r == NULL && PyErr_ExceptionMatches(PyExc_BlockingIOError)) {
+            PyErr_Clear();
+            *again = 1;
+        }
+    }
     Py_DECREF(fn);
     return r;
 }
@@ -224,6 +246,8 @@ static PyObject *claim(Op *op)
     return state;
 }
 
+static PySendResult send_step(Op *op, PyObject **result);
+
 static PySendResult start(Op *op, PyObject **result)
 {
     /* recv with flags (0 is the small-int singleton), or a size not of
@@ -289,12 +313,21 @@ static PySendResult start(Op *op, PyObject **result)
         if (wait)
             return park(op, state, result);
         Py_DECREF(state);
+        op->stage = PREYIELD;
+        Py_INCREF(checkpoint);
+        *result = checkpoint;
+        return PYGEN_NEXT;
     }
+    return send_step(op, result);
+}
 
-    PyObject *value = call_os(op);
+/* send's system call and what follows it */
+static PySendResult send_step(Op *op, PyObject **result)
+{
+    int again;
+    PyObject *value = call_os(op, &again);
     if (value == NULL) {
-        if (PyErr_ExceptionMatches(PyExc_BlockingIOError)) {
-            PyErr_Clear();
+        if (again) {
             PyObject *state = claim(op);
             if (state == NULL)
                 return fail(op, result);
@@ -306,10 +339,6 @@ static PySendResult start(Op *op, PyObject **result)
         Py_INCREF(checkpoint);
         *result = checkpoint;
         return PYGEN_NEXT;
-    }
-    if (op->kind == RECV && after_read(op, value) < 0) {
-        Py_DECREF(value);
-        return fail(op, result);
     }
     op->value = value;
     op->stage = CHECKPOINTED; /* a schedule point, never a cancel point */
@@ -323,6 +352,26 @@ static PySendResult op_am_send(Op *op, PyObject *arg, PyObject **result)
     switch (op->stage) {
     case START:
         return start(op, result);
+    case PREYIELD: {
+        int again;
+        PyObject *value = call_os(op, &again);
+        if (value == NULL) {
+            if (!again)
+                return fail(op, result);
+            PyObject *state = claim(op);
+            if (state == NULL)
+                return fail(op, result);
+            return park(op, state, result);
+        }
+        op->stage = DONE;
+        if (after_read(op, value) < 0) {
+            Py_DECREF(value);
+            *result = NULL;
+            return PYGEN_ERROR;
+        }
+        *result = value;
+        return PYGEN_RETURN;
+    }
     case CHECKPOINTED:
         op->stage = DONE;
         *result = op->value; /* the reference passes to the caller */
@@ -338,13 +387,13 @@ static PySendResult op_am_send(Op *op, PyObject *arg, PyObject **result)
         /* woken: the system call again; no schedule point after a park */
         PyObject *state = op->state;
         op->state = NULL;
-        PyObject *value = call_os(op);
+        int again;
+        PyObject *value = call_os(op, &again);
         if (value == NULL) {
-            if (!PyErr_ExceptionMatches(PyExc_BlockingIOError)) {
+            if (!again) {
                 Py_DECREF(state);
                 return fail(op, result);
             }
-            PyErr_Clear();
             PySendResult r = to_parked(op, state, result);
             Py_DECREF(state);
             return r;
@@ -628,6 +677,15 @@ PyMODINIT_FUNC PyInit__owned_ops(void)
     for (int i = 0; i < A_COUNT; i++)
         if (intern(&attrs[i].name, attrs[i].text))
             return NULL;
+    /* without _sockio (it failed to import) the methods are called */
+    PyObject *sockio = PyImport_ImportModule("lowio._sys._sockio"); /* (the capsule's walk
+                                                                      * only imports "lowio") */
+    Py_XDECREF(sockio);
+    sockio_api = sockio == NULL ? NULL : PyCapsule_Import(LOWIO_SOCKIO_API_NAME, 0);
+    if (sockio_api == NULL)
+        PyErr_Clear();
+    else if (sockio_api->version != LOWIO_SOCKIO_API_VERSION)
+        sockio_api = NULL;
     zero = PyLong_FromLong(0);
     one = PyLong_FromLong(1);
     if (zero == NULL || one == NULL)

@@ -12,6 +12,9 @@
  * handlers ran, errors raised as OSError subclasses from errno, recv(0)
  * returns b"" without a system call.
  *
+ * lowio._owned_ops calls the same code through the capsule _C_API
+ * (_sockio_api.h), which reports EAGAIN without building BlockingIOError.
+ *
  * SockIO(sock) reads the fd from the socket object at every call (so a
  * closed or detached socket's -1 gives EBADF, as socket.socket's methods
  * do).  CPython does not publish its socket object's layout; the fd is the
@@ -29,6 +32,8 @@
 #include <limits.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+
+#include "_sockio_api.h"
 
 static PyObject *socket_type; /* _socket.socket */
 
@@ -63,7 +68,18 @@ static int check_nargs(const char *name, Py_ssize_t nargs)
     return -1;
 }
 
-static PyObject *sockio_recv(SockIO *self, PyObject *const *args, Py_ssize_t nargs)
+/* errno says the call would block, and the caller asked to be told so
+ * (again != NULL) rather than get BlockingIOError */
+static int would_block(int *again)
+{
+    if (again != NULL && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        *again = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static PyObject *recv_impl(SockIO *self, PyObject *const *args, Py_ssize_t nargs, int *again)
 {
     if (check_nargs("recv", nargs) < 0)
         return NULL;
@@ -88,7 +104,8 @@ static PyObject *sockio_recv(SockIO *self, PyObject *const *args, Py_ssize_t nar
         if (got >= 0)
             break;
         if (errno != EINTR) {
-            PyErr_SetFromErrno(PyExc_OSError);
+            if (!would_block(again))
+                PyErr_SetFromErrno(PyExc_OSError);
             Py_DECREF(buf);
             return NULL;
         }
@@ -102,7 +119,12 @@ static PyObject *sockio_recv(SockIO *self, PyObject *const *args, Py_ssize_t nar
     return buf;
 }
 
-static PyObject *sockio_send(SockIO *self, PyObject *const *args, Py_ssize_t nargs)
+static PyObject *sockio_recv(SockIO *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    return recv_impl(self, args, nargs, NULL);
+}
+
+static PyObject *send_impl(SockIO *self, PyObject *const *args, Py_ssize_t nargs, int *again)
 {
     if (check_nargs("send", nargs) < 0)
         return NULL;
@@ -118,7 +140,8 @@ static PyObject *sockio_send(SockIO *self, PyObject *const *args, Py_ssize_t nar
         if (sent >= 0)
             break;
         if (errno != EINTR) {
-            PyErr_SetFromErrno(PyExc_OSError);
+            if (!would_block(again))
+                PyErr_SetFromErrno(PyExc_OSError);
             break;
         }
         if (PyErr_CheckSignals() < 0)
@@ -128,6 +151,24 @@ static PyObject *sockio_send(SockIO *self, PyObject *const *args, Py_ssize_t nar
     if (sent < 0)
         return NULL;
     return PyLong_FromSsize_t(sent);
+}
+
+static PyObject *sockio_send(SockIO *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    return send_impl(self, args, nargs, NULL);
+}
+
+/* the C interface (_sockio_api.h): the methods, telling EAGAIN apart */
+static PyObject *api_recv(PyObject *self, PyObject *const *args, Py_ssize_t nargs, int *again)
+{
+    *again = 0;
+    return recv_impl((SockIO *)self, args, nargs, again);
+}
+
+static PyObject *api_send(PyObject *self, PyObject *const *args, Py_ssize_t nargs, int *again)
+{
+    *again = 0;
+    return send_impl((SockIO *)self, args, nargs, again);
 }
 
 static PyObject *sockio_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
@@ -207,6 +248,15 @@ static PyTypeObject SockIO_Type = {
     .tp_methods = sockio_methods,
 };
 
+static LowioSockIOAPI api = {
+    LOWIO_SOCKIO_API_VERSION,
+    &SockIO_Type,
+    (PyCFunction)(void (*)(void))sockio_recv,
+    (PyCFunction)(void (*)(void))sockio_send,
+    api_recv,
+    api_send,
+};
+
 static struct PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT, "lowio._sys._sockio",
     "A socket's non-blocking recv and send in C (see the source's header comment).", -1, NULL,
@@ -229,6 +279,13 @@ PyMODINIT_FUNC PyInit__sockio(void)
     Py_INCREF(&SockIO_Type);
     if (PyModule_AddObject(module, "SockIO", (PyObject *)&SockIO_Type) < 0) {
         Py_DECREF(&SockIO_Type);
+        goto fail;
+    }
+    PyObject *capsule = PyCapsule_New(&api, LOWIO_SOCKIO_API_NAME, NULL);
+    if (capsule == NULL)
+        goto fail;
+    if (PyModule_AddObject(module, "_C_API", capsule) < 0) {
+        Py_DECREF(capsule);
         goto fail;
     }
     return module;

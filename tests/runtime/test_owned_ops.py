@@ -5,6 +5,7 @@ the coroutine protocol; the socket test files check the behaviour itself."""
 
 from __future__ import annotations
 
+import errno
 import gc
 import socket as stdlib_socket
 import subprocess
@@ -19,6 +20,7 @@ from _socket_helpers import lowio_test
 import lowio
 import lowio.socket as lsocket
 from lowio._owned_fast_path import NEVER
+from lowio._sys._sockio import SockIO
 from lowio.testing import assert_checkpoints, wait_all_tasks_blocked
 
 
@@ -357,3 +359,127 @@ def test_a_run_blocked_in_another_thread_never_lends_its_task() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+# ---- SockIO's methods, called through _sockio's C interface ----
+
+
+@lowio_test
+async def test_eagain_through_the_c_interface_parks_and_reads_when_woken(pair: Any) -> None:
+    # recv(bufsize) filled exactly: no short read, so the next recv makes
+    # its system call, which says EAGAIN with no BlockingIOError raised
+    sock, peer = pair
+    assert type(sock._recv.__self__) is SockIO
+    peer.sendall(b"abcd")
+    await wait_readable_data(sock)
+    assert await sock.recv(4) == b"abcd"
+    assert not sock._state.drained
+    async with lowio.open_nursery() as nursery:
+        got: list[bytes] = []
+
+        async def reader() -> None:
+            got.append(await sock.recv(4))
+
+        nursery.start_soon(reader)
+        await wait_all_tasks_blocked()
+        assert sock._state.read_task is not None  # parked after EAGAIN
+        peer.sendall(b"efgh")
+    assert got == [b"efgh"]
+
+
+@lowio_test
+async def test_other_errors_through_the_c_interface_are_raised(pair: Any) -> None:
+    sock, peer = pair
+    peer.setsockopt(stdlib_socket.SOL_SOCKET, stdlib_socket.SO_LINGER, b"\1\0\0\0\0\0\0\0")
+    peer.close()  # linger 0: a reset
+    await lowio.sleep(0.05)
+    with assert_checkpoints(), pytest.raises(ConnectionResetError):
+        await sock.recv(10)
+    with assert_checkpoints(), pytest.raises((BrokenPipeError, ConnectionResetError)):
+        await sock.send(b"x")
+
+
+@lowio_test
+async def test_a_sockio_method_of_another_kind_or_socket_is_called_as_itself(pair: Any) -> None:
+    sock, _ = pair
+    other, other_peer = tcp_pair()
+    with other, other_peer:
+        # the send method where the recv one belongs: called as send (of an int)
+        sock._recv = other._send  # type: ignore[method-assign]
+        with pytest.raises(TypeError):
+            await sock.recv(10)
+        # another socket's recv method: that socket is read, through the C interface
+        sock._recv = other._recv  # type: ignore[method-assign]
+        other_peer.sendall(b"there")
+        await wait_readable_data(other)
+        assert await sock.recv(10) == b"there"
+        sock._send = other._send  # type: ignore[method-assign]
+        assert await sock.send(b"back") == 4
+        assert other_peer.recv(10) == b"back"
+
+
+# ---- recv's schedule point comes before its read ----
+# (each test steps the operation by hand, inside a task: the first step
+# yields the schedule point, the second does the read)
+
+
+def _recv_ways(sock: lsocket.SocketType) -> list[Any]:
+    """The C operation and the reference generator it follows."""
+    from lowio import _owned_fast_path as fast
+
+    return [sock.recv(10), fast.recv(sock, 10)]
+
+
+async def _queued(pair: Any, data: bytes) -> lsocket.SocketType:
+    """The pair's lowio socket, once ``data`` from its peer is there."""
+    sock, peer = pair
+    peer.sendall(data)
+    await wait_readable_data(sock)
+    return sock  # type: ignore[no-any-return]
+
+
+def _finish(step: Any) -> Any:
+    """The second step: the operation's return value."""
+    with pytest.raises(StopIteration) as stop:
+        step.send(None)
+    return stop.value.value
+
+
+@pytest.mark.parametrize("way", [0, 1], ids=["op", "reference"])
+@lowio_test
+async def test_data_sent_during_recvs_schedule_point_is_read_without_parking(
+    pair: Any, way: int
+) -> None:
+    from lowio._core._traps import CHECKPOINT
+
+    sock, peer = pair
+    step = _recv_ways(sock)[way]
+    assert step.send(None) is CHECKPOINT  # nothing queued yet, nothing read yet
+    peer.sendall(b"hi")  # (on loopback the bytes are queued when it returns)
+    assert _finish(step) == b"hi"
+    assert sock._state.read_task is None  # never parked
+
+
+@pytest.mark.parametrize("way", [0, 1], ids=["op", "reference"])
+@lowio_test
+async def test_a_cancel_during_recvs_schedule_point_loses_no_data(pair: Any, way: int) -> None:
+    sock = await _queued(pair, b"kept")
+    with lowio.CancelScope() as scope:
+        step = _recv_ways(sock)[way]
+        step.send(None)  # the cancel check passed: the schedule point
+        scope.cancel()
+        assert _finish(step) == b"kept"  # the read is the last step
+        await lowio.lowlevel.checkpoint()  # the cancellation is delivered here
+    assert scope.cancelled_caught
+
+
+@pytest.mark.parametrize("way", [0, 1], ids=["op", "reference"])
+@lowio_test
+async def test_a_close_during_recvs_schedule_point_is_ebadf(pair: Any, way: int) -> None:
+    sock = await _queued(pair, b"late")
+    step = _recv_ways(sock)[way]
+    step.send(None)
+    sock.close()  # by another task, while this one is in the schedule point
+    with pytest.raises(OSError) as info:
+        step.send(None)
+    assert info.value.errno == errno.EBADF

@@ -121,3 +121,10 @@ async def test_lowio_sockets_use_it() -> None:
         assert type(a._recv.__self__) is SockIO  # type: ignore[attr-defined]
         assert await a.send(b"ping") == 4
         assert await b.recv(10) == b"ping"
+
+
+def test_it_exports_its_c_interface_for_the_owned_operations() -> None:
+    import lowio._owned_ops  # noqa: F401  (imports _sockio and takes the capsule)
+    from lowio._sys import _sockio
+
+    assert "lowio._sys._sockio._C_API" in repr(_sockio._C_API)  # type: ignore[attr-defined]
