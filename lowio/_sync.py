@@ -335,7 +335,12 @@ class _LockImpl(_AsyncContextManagerMixin):
             return None
         task._cancel_points += 1
         self._owner = task
-        add_parking_lot_breaker(task, self._lot)
+        runner = task._runner
+        breakers = runner.lot_breakers
+        if task not in breakers and task in runner.tasks:
+            breakers[task] = [self._lot]  # add_parking_lot_breaker's first lot, inline
+        else:
+            add_parking_lot_breaker(task, self._lot)
         return cancel_shielded_checkpoint()
 
     def __aenter__(self) -> Awaitable[None]:  # type: ignore[override]
@@ -357,7 +362,12 @@ class _LockImpl(_AsyncContextManagerMixin):
         if task is not self._owner:
             raise RuntimeError("can't release a Lock you don't own")
         lot = self._lot
-        remove_parking_lot_breaker(task, lot)
+        breakers = task._runner.lot_breakers
+        lots = breakers.get(task)
+        if lots is not None and len(lots) == 1 and lots[0] is lot:
+            del breakers[task]  # remove_parking_lot_breaker's only lot, inline
+        else:
+            remove_parking_lot_breaker(task, lot)
         if lot._parked:
             (owner,) = lot.unpark(count=1)
             self._owner = owner
