@@ -307,3 +307,42 @@ def test_plain_exit_of_a_nursery_scope_waits_for_nothing_more() -> None:
         assert not before._children
 
     lowio.run(main)
+
+
+def test_a_delivered_cancelled_is_built_as_the_constructor_builds_it() -> None:
+    """The ``Cancelled`` a cancelled scope raises is made without its
+    constructor's calls: it must come out the same as ``_create`` makes it."""
+    import pickle
+
+    from lowio._core._cancel import MISNESTING_REASON, CancelReason
+
+    caught: list[lowio.Cancelled] = []
+
+    async def main() -> None:
+        with lowio.CancelScope() as scope:
+            scope.cancel("why")
+            try:
+                await lowio.sleep_forever()
+            except lowio.Cancelled as exc:
+                caught.append(exc)
+                raise
+        assert scope.cancelled_caught
+
+    lowio.run(main)
+    (delivered,) = caught
+    expected = lowio.Cancelled._create(
+        source="explicit", reason="why", source_task=delivered.source_task
+    )
+    assert delivered.source_task is not None and "main" in delivered.source_task
+    assert type(delivered) is lowio.Cancelled
+    assert delivered.args == expected.args == ()
+    assert vars(delivered) == vars(expected)
+    assert str(delivered) == str(expected) and repr(delivered) == repr(expected)
+    assert vars(pickle.loads(pickle.dumps(delivered))) == vars(expected)
+    for reason in (CancelReason("deadline"), MISNESTING_REASON, CancelReason("nursery", "r", "t")):
+        made = reason.exception()
+        like = lowio.Cancelled._create(
+            source=reason.source, reason=reason.reason, source_task=reason.source_task
+        )
+        assert made.args == () and vars(made) == vars(like) and str(made) == str(like)
+        assert made.__cause__ is made.__context__ is made.__traceback__ is None
