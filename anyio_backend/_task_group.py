@@ -85,16 +85,23 @@ class TaskStatus(abc.TaskStatus[T], Generic[T]):
 
 class _StartedTask:
     """The body of a task made by ``TaskGroup.start``: builds the coroutine
-    with anyio's task status bound to lowio's, and runs it in a handle."""
+    with anyio's task status bound to lowio's, and runs it in a handle (or,
+    when the caller wants no handle, in the cancel scope the handle's
+    ``_run_coro`` would enter, without the handle and its event)."""
 
-    __slots__ = ("args", "func", "handle", "name")
+    __slots__ = ("args", "func", "handle", "name", "wants_handle")
 
     def __init__(
-        self, func: Callable[..., Coroutine[Any, Any, Any]], args: tuple[Any, ...], name: str
+        self,
+        func: Callable[..., Coroutine[Any, Any, Any]],
+        args: tuple[Any, ...],
+        name: str,
+        wants_handle: bool,
     ) -> None:
         self.func = func
         self.args = args
         self.name = name
+        self.wants_handle = wants_handle
         self.handle: TaskHandle[Any] | None = None
 
     async def run(self, *, task_status: lowio.TaskStatus[Any]) -> None:
@@ -103,6 +110,14 @@ class _StartedTask:
         if type(coro) is not CoroutineType and not isinstance(coro, Coroutine):
             _not_a_coroutine(self.func, coro)
         status.bind(task_status)
+        if not self.wants_handle:
+            # Nobody could reach the handle (``start()`` returns the start
+            # value), nor cancel its scope; the scope stays: exiting it is
+            # what reports a cancel scope the coroutine left open.
+            del self
+            with lowio.CancelScope():
+                await coro
+            return
         handle = self.handle = _new_handle(coro, self.name)
         del coro
         if not _HANDLE_FIELDS_KNOWN:  # pragma: no cover - another anyio 4.16.x layout
@@ -202,7 +217,7 @@ class TaskGroup(abc.TaskGroup):
         return_handle: bool = False,
     ) -> Any:
         nursery = self._active_nursery()
-        body = _StartedTask(func, args, get_callable_name(func, name))
+        body = _StartedTask(func, args, get_callable_name(func, name), return_handle)
         value = await nursery.start(body.run, name=body.name)
         if not return_handle:
             return value

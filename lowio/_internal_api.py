@@ -74,13 +74,13 @@ def wait_for_handover(primitive: Lock | Semaphore) -> Awaitable[None]:
     return primitive._lot.park()
 
 
-def acquire_free_lock(lock: Lock) -> Awaitable[None] | None:
-    """If ``lock`` is free, nobody waits for it and the current task is not
-    due a cancellation: takes it and returns the schedule point that
-    ``lock.acquire()`` would still pass (await it at once).  Otherwise
-    None, nothing done: ``await lock.acquire()`` instead.  From the run's
-    thread."""
-    return lock._acquire_free()
+# ``acquire_free_lock(lock)``: if ``lock`` is free, nobody waits for it and
+# the current task is not due a cancellation, takes it and returns the
+# schedule point that ``lock.acquire()`` would still pass (await it at
+# once); otherwise None, nothing done: ``await lock.acquire()`` instead.
+# From the run's thread.  The method itself, with no call between (anyio's
+# ``async with lock:`` goes through it).
+acquire_free_lock: Callable[[Lock], Awaitable[None] | None] = Lock._acquire_free
 
 
 def start_soon_in_context(

@@ -81,7 +81,9 @@ class Event:
         checkpoint; setting an already set event does nothing."""
         if not self._flag:
             self._flag = True
-            if self._lot:  # most sets wake nobody: skip the unpark machinery
+            # most sets wake nobody: skip the unpark machinery (the lot's
+            # queue is read directly: ``bool(lot)`` is a Python call)
+            if self._lot._parked:
                 self._lot.unpark_all()
 
     async def wait(self) -> None:
@@ -213,7 +215,7 @@ class Semaphore(_AsyncContextManagerMixin):
         Raises:
           ValueError: if the value would exceed ``max_value``.
         """
-        if self._lot:
+        if self._lot._parked:
             self._lot.unpark(count=1)
         else:
             if self._max_value is not None and self._value == self._max_value:
@@ -266,7 +268,7 @@ class _LockImpl(_AsyncContextManagerMixin):
         self._take(current_task())
 
     def _take(self, task: Task) -> None:
-        if self._owner is None and not self._lot:
+        if self._owner is None and not self._lot._parked:
             self._owner = task
             # if the owner exits without releasing, the waiters must not hang
             add_parking_lot_breaker(task, self._lot)
@@ -297,7 +299,7 @@ class _LockImpl(_AsyncContextManagerMixin):
             await checkpoint_if_cancelled()  # raises
         task._cancel_points += 1
         lot = self._lot
-        if self._owner is None and not lot:  # _take's free case, inline (as _acquire_free)
+        if self._owner is None and not lot._parked:  # _take's free case, inline (as _acquire_free)
             self._owner = task
             add_parking_lot_breaker(task, lot)
             await cancel_shielded_checkpoint()
@@ -326,14 +328,19 @@ class _LockImpl(_AsyncContextManagerMixin):
         if (
             task is None
             or self._owner is not None
-            or self._lot
+            or self._lot._parked
             or task._cancel_status.effectively_cancelled
             or task._ki_pending
         ):
             return None
         task._cancel_points += 1
         self._owner = task
-        add_parking_lot_breaker(task, self._lot)
+        runner = task._runner
+        breakers = runner.lot_breakers
+        if task not in breakers and task in runner.tasks:
+            breakers[task] = [self._lot]  # add_parking_lot_breaker's first lot, inline
+        else:
+            add_parking_lot_breaker(task, self._lot)
         return cancel_shielded_checkpoint()
 
     def __aenter__(self) -> Awaitable[None]:  # type: ignore[override]
@@ -355,8 +362,13 @@ class _LockImpl(_AsyncContextManagerMixin):
         if task is not self._owner:
             raise RuntimeError("can't release a Lock you don't own")
         lot = self._lot
-        remove_parking_lot_breaker(task, lot)
-        if lot:
+        breakers = task._runner.lot_breakers
+        lots = breakers.get(task)
+        if lots is not None and len(lots) == 1 and lots[0] is lot:
+            del breakers[task]  # remove_parking_lot_breaker's only lot, inline
+        else:
+            remove_parking_lot_breaker(task, lot)
+        if lot._parked:
             (owner,) = lot.unpark(count=1)
             self._owner = owner
             add_parking_lot_breaker(owner, lot)

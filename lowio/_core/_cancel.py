@@ -47,9 +47,17 @@ class CancelReason:
         self.source_task = source_task
 
     def exception(self) -> Cancelled:
-        return Cancelled._create(
-            source=self.source, reason=self.reason, source_task=self.source_task
-        )
+        # ``Cancelled._create(source=..., source_task=..., reason=...)``
+        # without its three calls: the bare exception (``args`` is ``()``,
+        # as ``__init__`` leaves it), then the fields ``__init__`` sets
+        exc: Cancelled = _new_exception(Cancelled)
+        exc.source = self.source
+        exc.source_task = self.source_task
+        exc.reason = self.reason
+        return exc
+
+
+_new_exception = BaseException.__new__
 
 
 # The reason a scope reports when it was cancelled without one: it was
@@ -476,6 +484,35 @@ class BaseCancelScope:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool:
+        status = self._cancel_status
+        if exc is None and status is not None:
+            # _close's common case, inline: nothing is propagating, and the
+            # task that entered the scope leaves it innermost first, the
+            # only task and with no node left below it (the unlinking
+            # repeats _close's on purpose: one call less on every plain exit)
+            task = GLOBAL_RUN_CONTEXT.task
+            if (
+                task is not None
+                and task._cancel_status is status
+                and len(status._tasks) == 1
+                and not status._children
+            ):
+                status._tasks.clear()
+                parent = status._parent
+                task._cancel_status = parent  # type: ignore[assignment]
+                if parent is not None:
+                    parent._tasks.add(task)
+                    siblings = parent._children
+                    if siblings is not None:
+                        siblings.discard(status)
+                    status._parent = None
+                self._cancel_status = None
+                entry = self._timer_entry
+                if entry is not None:
+                    self._timer_entry = None
+                    self._runner.timers.cancel(entry)  # type: ignore[union-attr]
+                return False
+        del status
         remaining = None
         try:
             remaining = self._close(exc)

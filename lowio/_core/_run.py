@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextvars
 import heapq
 import os
+import time
 import types
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from inspect import CO_ITERABLE_COROUTINE
@@ -28,7 +29,7 @@ import sniffio
 from ..poll import WAIT_SLOW
 from ._asyncgens import AsyncGenerators
 from ._cancel import MISNESTING_ADVICE, CancelReason, CancelScope
-from ._clock import Clock
+from ._clock import Clock, SystemClock
 from ._detach import Detach
 from ._entry_queue import EntryQueue, RunToken, new_token
 from ._exceptions import LowioInternalError
@@ -359,6 +360,15 @@ class Runner:
         tasks = self.tasks
         heap = timers._heap
         current_time = clock.current_time
+        # The deadline check before each batch reads the clock: the system
+        # clock's reading (perf_counter() plus its offset, the sum its
+        # current_time() returns) is taken here without the method's call;
+        # any other clock (a SystemClock subclass too) is asked, plus 0.
+        if type(clock) is SystemClock:
+            read_clock: Callable[[], float] = time.perf_counter
+            clock_offset: float = clock._offset
+        else:
+            read_clock, clock_offset = current_time, 0
         poll = self._poll
         events = self._events
         process_events = self._process_events
@@ -417,7 +427,7 @@ class Runner:
                     or idle_primed
                 ):
                     self.after_events(n, timeout, idle_primed)
-            elif heap and heap[0][0] <= current_time():
+            elif heap and heap[0][0] <= read_clock() + clock_offset:
                 # deadlines are checked before every batch: a
                 # checkpoint right after a deadline passed raises Cancelled
                 timers.expire(current_time())

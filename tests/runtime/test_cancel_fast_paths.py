@@ -1,8 +1,9 @@
 """The in-place paths of cancel scopes: entering builds and links the node
 itself (inheriting an enclosing cancellation and its reason), exiting
-unlinks it and drops the deadline's timer, constructor checks that the
-defaults skip, the private nursery of ``nursery.start``, and the anyio
-backend's directly built scopes."""
+unlinks it and drops the deadline's timer (``__exit__`` in place when
+nothing propagates), constructor checks that the defaults skip, the
+private nursery of ``nursery.start``, and the anyio backend's directly
+built scopes."""
 
 from __future__ import annotations
 
@@ -212,3 +213,136 @@ def test_start_failures_leave_start_unwrapped_with_their_own_context() -> None:
             assert not nursery.child_tasks
 
     lowio.run(main)
+
+
+# ``CancelScope.__exit__`` unlinks a scope in place when nothing propagates
+# and the exit is properly nested; the tests below are the exits with no
+# exception that must not take that path.
+
+
+def test_plain_exit_restores_the_enclosing_node() -> None:
+    async def main() -> None:
+        task = lowio.lowlevel.current_task()
+        outer_status = task._cancel_status
+        with lowio.CancelScope() as scope:
+            inner_status = task._cancel_status
+            assert inner_status is not outer_status
+        assert task._cancel_status is outer_status
+        assert task in outer_status._tasks
+        assert not outer_status._children
+        assert inner_status.parent is None and not inner_status._tasks
+        assert scope._cancel_status is None
+        with pytest.raises(RuntimeError, match="already been exited"):
+            scope.__exit__(None, None, None)
+        outer_status._scope.cancel()  # the enclosing node still reaches the task
+        with pytest.raises(lowio.Cancelled):
+            await checkpoint()
+
+    lowio.run(main)
+
+
+def test_plain_exit_with_a_scope_still_open_inside_reports_the_misnesting() -> None:
+    async def main() -> None:
+        outer = lowio.CancelScope()
+        outer.__enter__()
+        inner = lowio.CancelScope()
+        inner.__enter__()
+        task = lowio.lowlevel.current_task()
+        with pytest.raises(RuntimeError, match="still within its child"):
+            outer.__exit__(None, None, None)
+        # the task left both; the stranded inner scope was abandoned
+        assert task._cancel_status is not inner._cancel_status
+        assert inner._cancel_status.abandoned_by_misnesting
+        assert outer._cancel_status is None
+
+    lowio.run(main)
+
+
+def test_plain_exit_from_another_task_is_refused() -> None:
+    async def main() -> None:
+        errors: list[BaseException] = []
+        scope = lowio.CancelScope()
+
+        async def intruder() -> None:
+            try:
+                scope.__exit__(None, None, None)
+            except RuntimeError as exc:
+                errors.append(exc)
+
+        async with lowio.open_nursery() as nursery:
+            with scope:  # the intruder runs outside it, at the nursery's node
+                nursery.start_soon(intruder)
+                await wait_all_tasks_blocked()
+                assert lowio.lowlevel.current_task()._cancel_status._scope is scope
+        assert len(errors) == 1 and "unrelated" in str(errors[0])
+
+    lowio.run(main)
+
+
+def test_plain_exit_of_a_cancelled_scope_with_a_deadline_drops_its_timer() -> None:
+    async def main() -> None:
+        with lowio.move_on_after(1) as scope:
+            assert scope._timer_entry is not None
+        assert scope._timer_entry is None
+        with lowio.CancelScope() as cancelled:
+            cancelled.cancel()
+        assert cancelled.cancel_called and not cancelled.cancelled_caught
+        await lowio.sleep(5)
+        assert not scope.cancel_called
+
+    lowio.run(main, clock=autojump())
+
+
+def test_plain_exit_of_a_nursery_scope_waits_for_nothing_more() -> None:
+    """A nursery's own scope has its children at its node while they run;
+    by the time it exits they are gone, and the node leaves cleanly."""
+
+    async def main() -> None:
+        task = lowio.lowlevel.current_task()
+        before = task._cancel_status
+        async with lowio.open_nursery() as nursery:
+            nursery.start_soon(lowio.sleep, 0)
+            nursery.start_soon(lowio.sleep, 0)
+        assert task._cancel_status is before
+        assert not before._children
+
+    lowio.run(main)
+
+
+def test_a_delivered_cancelled_is_built_as_the_constructor_builds_it() -> None:
+    """The ``Cancelled`` a cancelled scope raises is made without its
+    constructor's calls: it must come out the same as ``_create`` makes it."""
+    import pickle
+
+    from lowio._core._cancel import MISNESTING_REASON, CancelReason
+
+    caught: list[lowio.Cancelled] = []
+
+    async def main() -> None:
+        with lowio.CancelScope() as scope:
+            scope.cancel("why")
+            try:
+                await lowio.sleep_forever()
+            except lowio.Cancelled as exc:
+                caught.append(exc)
+                raise
+        assert scope.cancelled_caught
+
+    lowio.run(main)
+    (delivered,) = caught
+    expected = lowio.Cancelled._create(
+        source="explicit", reason="why", source_task=delivered.source_task
+    )
+    assert delivered.source_task is not None and "main" in delivered.source_task
+    assert type(delivered) is lowio.Cancelled
+    assert delivered.args == expected.args == ()
+    assert vars(delivered) == vars(expected)
+    assert str(delivered) == str(expected) and repr(delivered) == repr(expected)
+    assert vars(pickle.loads(pickle.dumps(delivered))) == vars(expected)
+    for reason in (CancelReason("deadline"), MISNESTING_REASON, CancelReason("nursery", "r", "t")):
+        made = reason.exception()
+        like = lowio.Cancelled._create(
+            source=reason.source, reason=reason.reason, source_task=reason.source_task
+        )
+        assert made.args == () and vars(made) == vars(like) and str(made) == str(like)
+        assert made.__cause__ is made.__context__ is made.__traceback__ is None

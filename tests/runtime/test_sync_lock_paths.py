@@ -1,6 +1,7 @@
 """``Lock`` / ``StrictFIFOLock``: the written-out checkpoint of ``acquire``
-(cancel point first, then the take, then a schedule point) and the errors
-of ``acquire`` / ``release`` outside a run."""
+(cancel point first, then the take, then a schedule point), the errors
+of ``acquire`` / ``release`` outside a run, and the owner's registration
+as the breaker of the lock's lot."""
 
 from __future__ import annotations
 
@@ -99,5 +100,77 @@ def test_async_with_is_acquire(lock_cls: type[lowio.Lock]) -> None:
                     await lowio.testing.wait_all_tasks_blocked()
                 assert lock.statistics().tasks_waiting == 3
         assert order == [0, 1, 2]
+
+    lowio.run(main)
+
+
+# ``async with lock:`` registers the owner as the lock's breaker, and
+# ``release()`` unregisters it, in place when it is the owner's only lock;
+# holding several locks goes through the general registry calls.
+
+
+def test_a_task_holding_several_locks_breaks_them_all_when_it_exits() -> None:
+    async def main() -> None:
+        first, second = lowio.Lock(), lowio.Lock()
+        results: list[str] = []
+
+        async def owner() -> None:
+            await first.__aenter__()
+            await second.__aenter__()  # a second lot for the same breaker
+
+        async def waiter(lock: lowio.Lock, label: str) -> None:
+            try:
+                await lock.acquire()
+            except lowio.BrokenResourceError:
+                results.append(label)
+
+        async with lowio.open_nursery() as nursery:
+            await nursery.start(_run_then_started, owner)
+            nursery.start_soon(waiter, first, "first")
+            nursery.start_soon(waiter, second, "second")
+        assert sorted(results) == ["first", "second"]
+        assert not current_task()._runner.lot_breakers
+
+    lowio.run(main)
+
+
+async def _run_then_started(fn: object, *, task_status: lowio.TaskStatus[None]) -> None:
+    await fn()  # type: ignore[operator]
+    task_status.started()
+
+
+def test_releasing_in_any_order_leaves_no_breaker_behind() -> None:
+    async def main() -> None:
+        runner = current_task()._runner
+        first, second = lowio.Lock(), lowio.Lock()
+        async with first:
+            async with second:
+                assert len(runner.lot_breakers[current_task()]) == 2
+            assert runner.lot_breakers[current_task()] == [first._lot]
+        assert not runner.lot_breakers
+        await first.acquire()
+        await second.acquire()
+        first.release()  # not the last one registered
+        assert runner.lot_breakers[current_task()] == [second._lot]
+        second.release()
+        assert not runner.lot_breakers
+        # after that, exiting breaks nothing
+        assert not first._lot.broken_by and not second._lot.broken_by
+
+    lowio.run(main)
+
+
+def test_a_task_exiting_with_its_only_lock_breaks_it() -> None:
+    async def main() -> None:
+        lock = lowio.Lock()
+
+        async def owner(*, task_status: lowio.TaskStatus[None]) -> None:
+            await lock.__aenter__()
+            task_status.started()
+
+        async with lowio.open_nursery() as nursery:
+            await nursery.start(owner)
+        with pytest.raises(lowio.BrokenResourceError):
+            await lock.acquire()
 
     lowio.run(main)

@@ -446,3 +446,51 @@ def test_bad_autojump_thresholds() -> None:
         with pytest.raises(ValueError):
             clock.autojump_threshold = bad
     assert clock.autojump_threshold == inf
+
+
+# The run loop reads the system clock itself (perf_counter() plus the
+# clock's offset) for the deadline check before each batch; any other
+# clock, a SystemClock subclass included, must still be asked.
+
+
+def _jumping_clock() -> lowio.abc.Clock:
+    from lowio._core._clock import SystemClock
+
+    class JumpingClock(SystemClock):
+        """The system clock, plus however far the test jumped it."""
+
+        jump = 0.0
+
+        def current_time(self) -> float:
+            return super().current_time() + self.jump
+
+    return JumpingClock()
+
+
+def test_the_deadline_check_between_batches_asks_a_system_clock_subclass() -> None:
+    clock = _jumping_clock()
+
+    async def main() -> None:
+        with lowio.CancelScope(deadline=lowio.current_time() + 1000) as scope:
+            clock.jump = 2000.0  # type: ignore[attr-defined]
+            # the task stays runnable: the check before its next batch
+            # (not an I/O wait) is what sees the deadline pass
+            with pytest.raises(lowio.Cancelled):
+                await lowio.lowlevel.checkpoint()
+        assert scope.cancel_called
+
+    lowio.run(main, clock=clock)
+
+
+def test_the_deadline_check_between_batches_reads_the_system_clock() -> None:
+    async def main() -> None:
+        with lowio.CancelScope(deadline=lowio.current_time() + 0.05) as scope:
+            time.sleep(0.1)  # blocking: the deadline passes while the task runs
+            with pytest.raises(lowio.Cancelled):
+                await lowio.lowlevel.checkpoint()
+        assert scope.cancel_called
+        with lowio.CancelScope(deadline=lowio.current_time() + 1000) as later:
+            await lowio.lowlevel.checkpoint()  # far off: not cancelled
+        assert not later.cancel_called
+
+    lowio.run(main)
