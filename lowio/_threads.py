@@ -46,11 +46,11 @@ from ._core import (
     spawn_system_task,
     wait_task_rescheduled,
 )
+from ._core._async_fn import coroutine_or_error
 from ._core._ki import await_unprotected, call_unprotected
 from ._core._library_name import library_name
 from ._core._local import no_run_error
 from ._core._outcome import Error, Outcome, Value, acapture, capture
-from ._core._run import coroutine_or_error
 from ._core._runvar import RunVar
 from ._core._thread_cache import start_thread_soon
 from ._core._traps import RaiseCancel

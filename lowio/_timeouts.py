@@ -10,9 +10,9 @@ from contextlib import contextmanager
 from typing import Any, NoReturn
 
 from ._core._cancel import CancelScope
+from ._core._current import current_time
 from ._core._exceptions import TooSlowError
 from ._core._local import GLOBAL_RUN_CONTEXT, no_run_error
-from ._core._run import current_time
 from ._core._traps import Abort, Park, abort_succeeded, checkpoint, wait_task_rescheduled
 
 

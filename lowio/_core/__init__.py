@@ -8,6 +8,20 @@ async-generator hooks and ``ParkingLot``."""
 
 from ._cancel import CancelScope
 from ._clock import Clock, SystemClock
+from ._current import (
+    add_instrument,
+    current_clock,
+    current_effective_deadline,
+    current_root_task,
+    current_statistics,
+    current_task,
+    current_time,
+    current_token,
+    remove_instrument,
+    reschedule,
+    spawn_system_task,
+    wait_all_tasks_blocked,
+)
 from ._driver import SteppedRun, run
 from ._entry_queue import RunToken
 from ._exceptions import (
@@ -32,22 +46,7 @@ from ._parking_lot import (
     add_parking_lot_breaker,
     remove_parking_lot_breaker,
 )
-from ._run import (
-    Runner,
-    RunStatistics,
-    add_instrument,
-    current_clock,
-    current_effective_deadline,
-    current_root_task,
-    current_statistics,
-    current_task,
-    current_time,
-    current_token,
-    remove_instrument,
-    reschedule,
-    spawn_system_task,
-    wait_all_tasks_blocked,
-)
+from ._run import Runner, RunStatistics
 from ._task import Task
 from ._traps import (
     Abort,

@@ -12,13 +12,14 @@ from typing import Any, TypeVar
 
 import sniffio
 
+from ._async_fn import coroutine_or_error
 from ._clock import Clock, SystemClock
 from ._exceptions import LowioInternalError
 from ._ki import coroutine_frame
 from ._library_name import library_name
 from ._local import GLOBAL_RUN_CONTEXT
 from ._nursery import warn_loose_groups
-from ._run import Runner, coroutine_or_error
+from ._run import Runner
 
 T = TypeVar("T")
 

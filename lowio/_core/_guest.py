@@ -34,13 +34,14 @@ from typing import Any
 
 import sniffio
 
+from ._async_fn import coroutine_or_error
 from ._clock import Clock, SystemClock
 from ._driver import close_for_good
 from ._exceptions import LowioInternalError
 from ._library_name import library_name
 from ._local import GLOBAL_RUN_CONTEXT
 from ._nursery import warn_loose_groups
-from ._run import Runner, coroutine_or_error
+from ._run import Runner
 from ._thread_cache import start_thread_soon
 from ._timers import Entry, Timers
 

@@ -1,6 +1,6 @@
-"""The run loop: the scheduler, spawning and the accessors (``current_task``,
-``current_time``, ``current_statistics``, ...); ``lowio.run`` and
-``SteppedRun``, in ``_driver``, drive it.
+"""The run loop: the scheduler and spawning (the accessors, ``current_task``
+and the like, are in ``_current``); ``lowio.run`` and ``SteppedRun``, in
+``_driver``, drive it.
 
 The scheduler steps tasks in batches, in no promised order (wake-up order,
 or backwards for half of the batches of two or more tasks: see
@@ -19,14 +19,13 @@ import contextvars
 import heapq
 import os
 import time
-import types
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
-from inspect import CO_ITERABLE_COROUTINE
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 import sniffio
 
 from ..poll import WAIT_SLOW
+from ._async_fn import coroutine_or_error
 from ._asyncgens import AsyncGenerators
 from ._cancel import MISNESTING_ADVICE, CancelReason, CancelScope
 from ._clock import Clock, SystemClock
@@ -36,84 +35,27 @@ from ._exceptions import LowioInternalError
 from ._instruments import Instruments
 from ._io import IOManager, IOStatistics
 from ._io_core import dispatch
-from ._ki import KIManager, in_a_frame
-from ._library_name import library_name
-from ._local import GLOBAL_RUN_CONTEXT, no_run_error
+from ._ki import KIManager
+from ._local import GLOBAL_RUN_CONTEXT
 from ._mock_clock import MockClock
 from ._nursery import Nursery, open_nursery
 from ._parking_lot import ParkingLot
 from ._schedule_order import SCHEDULING_RNG
 from ._task import Task
 from ._timers import Timers
-from ._traps import CHECKPOINT, Abort, Park, ParkRaisingHere, RaiseHere, wait_task_rescheduled
+from ._traps import CHECKPOINT, Park, ParkRaisingHere, RaiseHere
 from ._wakeup_fd import SignalWakeup
 
 T = TypeVar("T")
 
 POLL_EVERY = 64  # task steps between two non-blocking polls while busy
 MAX_SLEEP = 86400.0
-_NO_SEND: Any = object()
 _new: Callable[..., Task] = type.__call__  # Task(...) without the NoPublicConstructor check
 _FOREIGN_YIELD = (
     "lowio.run received unrecognized yield message {!r}. Are you trying to use a "
     "library written for some other framework like asyncio? That won't work "
     "without some kind of compatibility shim."
 )
-
-
-def _names() -> tuple[str, str]:
-    """The library name, and how error texts spell it ("Trio" as trio's)."""
-    lib = library_name()
-    return lib, "Trio" if lib == "trio" else lib
-
-
-def coroutine_or_error(async_fn: Callable[..., Awaitable[T]], args: tuple[Any, ...]) -> Any:
-    """``async_fn(*args)``, checked to be a coroutine, with a hint if not."""
-    if isinstance(async_fn, types.CoroutineType):
-        lib, who = _names()
-        name = getattr(async_fn, "__name__", "fn")
-        async_fn.close()
-        raise TypeError(
-            f"{who} was expecting an async function, but instead it got a coroutine "
-            f"object {async_fn!r}\n\nProbably you did something like:\n\n"
-            f"  {lib}.run({name}(...))            # incorrect!\n"
-            f"  nursery.start_soon({name}(...))  # incorrect!\n\n"
-            "Instead, you want (notice the parentheses!):\n\n"
-            f"  {lib}.run({name}, ...)            # correct!\n"
-            f"  nursery.start_soon({name}, ...)  # correct!"
-        )
-    # a sync function returning a coroutine runs "in" lowio too (as in
-    # trio), whatever library name the spawning code had set
-    local = sniffio.thread_local
-    previous = local.name
-    lib = library_name()
-    if previous == lib:  # the usual case: inside the run's thread
-        coro = async_fn(*args)
-    else:
-        local.name = lib
-        try:
-            coro = async_fn(*args)
-        finally:
-            local.name = previous
-    if type(coro) is types.CoroutineType:
-        return coro
-    lib, who = _names()
-    if isinstance(coro, Coroutine):  # one implemented in C has no frame: give it one
-        return in_a_frame(coro) if getattr(coro, "cr_frame", None) is None else coro
-    if isinstance(coro, types.GeneratorType) and coro.gi_code.co_flags & CO_ITERABLE_COROUTINE:
-        return coro  # a @types.coroutine function, such as lowio.lowlevel.checkpoint
-    if getattr(coro, "_asyncio_future_blocking", None) is not None:
-        raise TypeError(
-            f"{who} was expecting an async function, but instead it got {coro!r} - are you "
-            "trying to use a library written for asyncio/twisted/tornado or similar? "
-            "That won't work without some sort of compatibility shim."
-        )
-    if isinstance(coro, types.AsyncGeneratorType):
-        raise TypeError(f"expected an async function but got an async generator {coro!r}")
-    raise TypeError(
-        f"{who} expected an async function, but {getattr(async_fn, '__qualname__', async_fn)!r} "
-        f"appears to be synchronous (it returned {type(coro).__name__}, not a coroutine)"
-    )
 
 
 class RunStatistics:
@@ -587,106 +529,3 @@ class Runner:
             io_statistics=self.io.statistics(),
             run_sync_soon_queue_size=len(self.entry_queue),
         )
-
-
-# ---- accessors (trio's names) ----
-
-
-def _runner(what: str) -> Runner:
-    runner = GLOBAL_RUN_CONTEXT.runner
-    if runner is None:
-        raise no_run_error(what)
-    return runner
-
-
-def current_task() -> Task:
-    """The task calling this.  ``RuntimeError`` outside a run."""
-    task = GLOBAL_RUN_CONTEXT.task
-    if task is None:
-        raise no_run_error("current_task()")
-    return task
-
-
-def current_root_task() -> Task | None:
-    """The run's root (init) task."""
-    return _runner("current_root_task()").init_task
-
-
-def current_time() -> float:
-    """The run's clock, in seconds.  ``RuntimeError`` outside a run."""
-    return _runner("current_time()").clock.current_time()
-
-
-def current_clock() -> Clock:
-    return _runner("current_clock()").clock
-
-
-def current_statistics() -> RunStatistics:
-    return _runner("current_statistics()").statistics()
-
-
-def current_token() -> RunToken:
-    """This run's token, for ``run_sync_soon`` from other threads."""
-    return _runner("current_token()").token
-
-
-def current_effective_deadline() -> float:
-    """The earliest deadline among the enclosing (unshielded) scopes;
-    ``-inf`` if already cancelled, ``inf`` if none."""
-    task = current_task()
-    return task._cancel_status.effective_deadline()
-
-
-def reschedule(task: Task, next_send: Any = _NO_SEND) -> None:
-    """Wakes ``task``, parked in ``wait_task_rescheduled``.  ``next_send``
-    is an ``outcome.Value`` / ``outcome.Error`` (any object with ``value`` or
-    ``error``); the trap returns / raises it (default: returns None)."""
-    runner = _runner("reschedule()")
-    if task._abort is None or task._runner is not runner:
-        raise RuntimeError(f"{task!r} is not blocked in wait_task_rescheduled in this run")
-    if next_send is _NO_SEND:
-        runner.reschedule(task)
-    elif hasattr(next_send, "error"):
-        runner.reschedule_raise(task, next_send.error)
-    elif hasattr(next_send, "value"):
-        runner.reschedule(task, next_send.value)
-    else:
-        raise TypeError("next_send must be an outcome.Value or outcome.Error")
-
-
-def spawn_system_task(
-    async_fn: Callable[..., Awaitable[object]],
-    *args: object,
-    name: object = None,
-    context: contextvars.Context | None = None,
-) -> Task:
-    """Starts a system task: it runs until the main task has ended (then it
-    is cancelled); if it raises, the run crashes with
-    ``LowioInternalError``."""
-    return _runner("spawn_system_task()").spawn_system_task_impl(async_fn, args, name, context)
-
-
-def add_instrument(instrument: object) -> None:
-    _runner("add_instrument()").instruments.add(instrument)
-
-
-def remove_instrument(instrument: object) -> None:
-    """``KeyError`` if it is not installed."""
-    _runner("remove_instrument()").instruments.remove(instrument)
-
-
-async def wait_all_tasks_blocked(cushion: float = 0.0) -> None:
-    """Returns once every other task has been blocked (waiting, not
-    runnable) for ``cushion`` seconds.  For tests."""
-    task = current_task()
-    runner = task._runner
-    runner._idle_seq += 1
-    entry = (float(cushion), runner._idle_seq, task)
-    heapq.heappush(runner.waiting_for_idle, entry)
-
-    def abort(_: object) -> Abort:
-        runner.waiting_for_idle.remove(entry)
-        heapq.heapify(runner.waiting_for_idle)
-        return Abort.SUCCEEDED
-
-    await wait_task_rescheduled(abort)
