@@ -246,6 +246,15 @@ static PyObject *claim(Op *op)
     return state;
 }
 
+/* a first attempt hit EAGAIN: claim the registration and park on it */
+static PySendResult claim_and_park(Op *op, PyObject **result)
+{
+    PyObject *state = claim(op);
+    if (state == NULL)
+        return fail(op, result);
+    return park(op, state, result);
+}
+
 static PySendResult send_step(Op *op, PyObject **result);
 
 static PySendResult start(Op *op, PyObject **result)
@@ -327,12 +336,8 @@ static PySendResult send_step(Op *op, PyObject **result)
     int again;
     PyObject *value = call_os(op, &again);
     if (value == NULL) {
-        if (again) {
-            PyObject *state = claim(op);
-            if (state == NULL)
-                return fail(op, result);
-            return park(op, state, result);
-        }
+        if (again)
+            return claim_and_park(op, result);
         /* trio's _try_sync: a schedule point, then the error */
         PyErr_Fetch(&op->exc_type, &op->exc_value, &op->exc_tb);
         op->stage = FAILED;
@@ -355,14 +360,8 @@ static PySendResult op_am_send(Op *op, PyObject *arg, PyObject **result)
     case PREYIELD: {
         int again;
         PyObject *value = call_os(op, &again);
-        if (value == NULL) {
-            if (!again)
-                return fail(op, result);
-            PyObject *state = claim(op);
-            if (state == NULL)
-                return fail(op, result);
-            return park(op, state, result);
-        }
+        if (value == NULL)
+            return again ? claim_and_park(op, result) : fail(op, result);
         op->stage = DONE;
         if (after_read(op, value) < 0) {
             Py_DECREF(value);
