@@ -1,8 +1,9 @@
-# The C extensions: lowio._sys._native, built by cffi (API mode), and five
+# The C extensions: lowio._sys._native, built by cffi (API mode), and six
 # small ones written against the CPython API, for the calls that cost too
 # much through cffi or as Python code (see their header comments):
 # lowio.poll._registry_core and lowio.poll._events_core (the poll layer's),
-# lowio._core._io_core (the I/O manager's event hand-out) and
+# lowio._core._io_core (the I/O manager's event hand-out),
+# lowio._core._step_core (the run loop's usual task steps),
 # lowio._sys._sockio (a socket's non-blocking recv and send) and
 # lowio._owned_ops (the owned fast path's socket recv and send).
 # Everything else is in
@@ -84,7 +85,8 @@ EXTENSIONS = [
         depends=["lowio/_sys/_epoll_ctl.h"],
     ),
     c_extension("lowio.poll._events_core"),
-    c_extension("lowio._core._io_core"),
+    c_extension("lowio._core._io_core", depends=["lowio/_core/_slots.h"]),
+    c_extension("lowio._core._step_core", depends=["lowio/_core/_slots.h"]),
     c_extension("lowio._sys._sockio", depends=["lowio/_sys/_sockio_api.h"]),
     c_extension("lowio._owned_ops", depends=["lowio/_owned_slots.h", "lowio/_sys/_sockio_api.h"]),
 ]

@@ -22,6 +22,8 @@
 #include <Python.h>
 #include <structmember.h>
 
+#include "_slots.h"
+
 #include <stdint.h>
 
 static PyTypeObject *state_type;
@@ -33,24 +35,6 @@ static uint64_t slot_mask, flag_mask, read_bits, unsure_bits, write_bits;
 static Py_ssize_t st_token, st_read_task, st_write_task, st_read_ready, st_write_ready,
     st_read_unsure;
 static Py_ssize_t tk_abort, tk_sleep_data, tk_fn, tk_arg, tk_send;
-
-#define SLOT(obj, off) (*(PyObject **)((char *)(obj) + (off)))
-
-static int slot_offset(PyTypeObject *type, const char *name, Py_ssize_t *out)
-{
-    PyObject *descr = PyDict_GetItemString(type->tp_dict, name); /* borrowed */
-    if (descr == NULL || !Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
-        PyErr_Format(PyExc_TypeError, "%s.%s is not a __slots__ attribute", type->tp_name, name);
-        return -1;
-    }
-    PyMemberDef *member = ((PyMemberDescrObject *)descr)->d_member;
-    if (member->type != T_OBJECT_EX || (member->flags & READONLY)) {
-        PyErr_Format(PyExc_TypeError, "%s.%s is not a writable object slot", type->tp_name, name);
-        return -1;
-    }
-    *out = member->offset;
-    return 0;
-}
 
 static PyObject *configure(PyObject *module, PyObject *args)
 {
@@ -82,16 +66,6 @@ static PyObject *configure(PyObject *module, PyObject *args)
     unsure_bits = ub;
     write_bits = wb;
     Py_RETURN_NONE;
-}
-
-/* obj.<slot at off> = value (a new reference is taken); the old value is
- * released after, so a finaliser it runs sees the new state */
-static inline void set_slot(PyObject *obj, Py_ssize_t off, PyObject *value)
-{
-    PyObject *old = SLOT(obj, off);
-    Py_INCREF(value);
-    SLOT(obj, off) = value;
-    Py_XDECREF(old);
 }
 
 /* the direction's task slot at off: wakes its task, or sets READY at

@@ -27,7 +27,7 @@ import sniffio
 from ..poll import WAIT_SLOW
 from ._async_fn import coroutine_or_error
 from ._asyncgens import AsyncGenerators
-from ._cancel import MISNESTING_ADVICE, CancelReason, CancelScope
+from ._cancel import MISNESTING_ADVICE, CancelReason, CancelScope, CancelStatus
 from ._clock import Clock, SystemClock
 from ._detach import Detach
 from ._entry_queue import EntryQueue, RunToken, new_token
@@ -41,6 +41,8 @@ from ._mock_clock import MockClock
 from ._nursery import Nursery, open_nursery
 from ._parking_lot import ParkingLot
 from ._schedule_order import SCHEDULING_RNG
+from ._step_core import RAISED, RETURNED, YIELDED, step
+from ._step_core import configure as _configure_steps
 from ._task import Task
 from ._timers import Timers
 from ._traps import CHECKPOINT, Park, ParkRaisingHere, RaiseHere
@@ -56,6 +58,7 @@ _FOREIGN_YIELD = (
     "library written for some other framework like asyncio? That won't work "
     "without some kind of compatibility shim."
 )
+_configure_steps(Task, CancelStatus, Park, CHECKPOINT)
 
 
 class RunStatistics:
@@ -383,65 +386,87 @@ class Runner:
                 # no order within a batch is promised: run it backwards half
                 # the time, so nothing comes to rely on one (_schedule_order)
                 batch.reverse()
-            hooks = instruments.active
-            for task in batch:
-                here["task"] = task
-                if hooks:
-                    instruments.call("before_task_step", task)
-                try:
-                    msg = task.context.run(task._fn, task._arg)
-                except StopIteration as stop:
-                    # task_exited, then after_task_step, with
-                    # the task still current
-                    self.task_exited(task, stop.value, None)
-                    if hooks:
-                        instruments.call("after_task_step", task)
-                    continue
-                except BaseException as exc:
-                    tb = exc.__traceback__
-                    if tb is not None:
-                        exc.__traceback__ = tb.tb_next  # drop the scheduler's frame
-                    del tb
-                    self.task_exited(task, None, exc)
-                    del exc
-                    if hooks:
-                        instruments.call("after_task_step", task)
-                    continue
-                task._schedule_points += 1
-                if msg is CHECKPOINT:
-                    task._fn = task._send
-                    task._arg = task
-                    task.custom_sleep_data = None  # cleared at every checkpoint
-                    append(task)
-                    if hooks:
-                        instruments.call("task_scheduled", task)
-                elif type(msg) is Park:
-                    task._abort = msg.abort
-                    task._cancel_points += 1
-                    # a pending Ctrl-C goes before a cancellation
-                    if task._ki_pending:
-                        task._attempt_delivery_of_pending_ki()
-                    elif task._cancel_status.effectively_cancelled:
-                        task._attempt_delivery_of_any_pending_cancel()
-                elif type(msg) is ParkRaisingHere:
-                    task._abort = msg  # callable: it calls msg.abort
-                    task._cancel_points += 1
-                    if task._ki_pending:
-                        task._attempt_delivery_of_pending_ki()
-                    elif task._cancel_status.effectively_cancelled:
-                        task._attempt_delivery_of_any_pending_cancel()
-                elif type(msg) is Detach:
-                    # the coroutine stays suspended for another runner
-                    self.task_exited(task, *msg.result())
-                else:
-                    task._abort = msg
-                    self.reschedule_raise(task, TypeError(_FOREIGN_YIELD.format(msg)))
-                del msg
-                if hooks:
-                    instruments.call("after_task_step", task)
+            if instruments.active:
+                for task in batch:
+                    self._step_in_python(task, here, append, True)
+            else:
+                # the usual steps in C (_step_core.c); it hands back each
+                # step with another outcome, untouched, to be done here
+                index = 0
+                while (unusual := step(batch, index, here, runq)) is not None:
+                    index, outcome, value = unusual
+                    task = batch[index]
+                    index += 1
+                    if outcome == YIELDED:
+                        self._after_yield(task, value, append, False)
+                    elif outcome == RETURNED:
+                        self.task_exited(task, value, None)
+                    elif outcome == RAISED:
+                        self.task_exited(task, None, value)
+                    else:
+                        self._step_in_python(task, here, append, False)
+                    del unusual, value, task  # nothing of a step outlives it here
             here["task"] = None
             if until is not None and until():
                 return
+
+    def _step_in_python(
+        self, task: Task, here: dict[str, Any], append: Callable[[Task], None], hooks: bool
+    ) -> None:
+        """One step of ``task`` in Python: the loop's way with instruments
+        (``hooks``: it calls the task hooks), and for what ``step`` leaves
+        to it."""
+        here["task"] = task
+        if hooks:
+            self.instruments.call("before_task_step", task)
+        try:
+            msg = task.context.run(task._fn, task._arg)
+        except StopIteration as stop:
+            # task_exited, then after_task_step, with the task still current
+            self.task_exited(task, stop.value, None)
+        except BaseException as exc:
+            tb = exc.__traceback__
+            if tb is not None:
+                exc.__traceback__ = tb.tb_next  # drop this frame
+            del tb
+            self.task_exited(task, None, exc)
+            del exc
+        else:
+            self._after_yield(task, msg, append, hooks)
+            del msg
+        if hooks:
+            self.instruments.call("after_task_step", task)
+
+    def _after_yield(
+        self, task: Task, msg: Any, append: Callable[[Task], None], hooks: bool
+    ) -> None:
+        """What the loop does with the message ``task``'s step yielded
+        (``step`` does the usual two in C: a schedule point, a park with
+        nothing pending)."""
+        task._schedule_points += 1
+        if msg is CHECKPOINT:
+            task._fn = task._send
+            task._arg = task
+            task.custom_sleep_data = None  # cleared at every checkpoint
+            append(task)
+            if hooks:
+                self.instruments.call("task_scheduled", task)
+        elif type(msg) is Park or type(msg) is ParkRaisingHere:
+            # a ParkRaisingHere is callable: it calls its abort
+            abort: Any = msg.abort if type(msg) is Park else msg
+            task._abort = abort
+            task._cancel_points += 1
+            # a pending Ctrl-C goes before a cancellation
+            if task._ki_pending:
+                task._attempt_delivery_of_pending_ki()
+            elif task._cancel_status.effectively_cancelled:
+                task._attempt_delivery_of_any_pending_cancel()
+        elif type(msg) is Detach:
+            # the coroutine stays suspended for another runner
+            self.task_exited(task, *msg.result())
+        else:
+            task._abort = msg
+            self.reschedule_raise(task, TypeError(_FOREIGN_YIELD.format(msg)))
 
     def io_wait_timeout(self, timers: Any, clock: Clock) -> tuple[float | None, int]:
         """How long the next I/O wait may block (None: until woken) and

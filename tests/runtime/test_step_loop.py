@@ -400,3 +400,67 @@ def test_hypothesis_replays_the_order_in_every_example() -> None:
     example()
     assert len(traces) >= 2
     assert len(set(traces)) == 1
+
+
+# ---- the usual steps in C (_step_core) and what they hand back ----
+
+
+def test_an_error_from_a_step_in_c_carries_no_frame_of_the_loop() -> None:
+    def boom() -> None:
+        raise ValueError("from the task")
+
+    async def child() -> None:
+        await checkpoint()
+        boom()
+
+    async def main() -> None:
+        async with lowio.open_nursery() as nursery:
+            nursery.start_soon(child)
+
+    with pytest.raises(BaseExceptionGroup) as info:
+        lowio.run(main)
+    error = info.value.exceptions[0]
+    assert isinstance(error, ValueError)
+    names = []
+    tb = error.__traceback__
+    while tb is not None:
+        names.append(tb.tb_frame.f_code.co_name)
+        tb = tb.tb_next
+    assert names == ["child", "boom"]
+
+
+def test_steps_in_c_count_schedule_and_cancel_points() -> None:
+    async def main() -> None:
+        task = current_task()
+        before = (task._schedule_points, task._cancel_points)
+        for _ in range(3):
+            await checkpoint()  # a schedule point each, done in C
+        await lowio.sleep(0.001)  # a park with nothing pending, in C
+        after = (task._schedule_points, task._cancel_points)
+        assert after[0] - before[0] >= 4
+        assert after[1] - before[1] >= 4
+
+    lowio.run(main)
+
+
+def test_a_park_with_a_cancellation_pending_is_left_to_the_loop() -> None:
+    async def main() -> None:
+        with lowio.CancelScope() as scope:
+            scope.cancel()
+            with pytest.raises(lowio.Cancelled):
+                await wait_task_rescheduled(lambda _: Abort.SUCCEEDED)
+        assert scope.cancelled_caught is False
+
+    lowio.run(main)
+
+
+def test_a_task_that_yields_a_foreign_object_gets_a_type_error() -> None:
+    @__import__("types").coroutine
+    def foreign() -> Any:
+        yield "not a lowio trap"
+
+    async def main() -> None:
+        with pytest.raises(TypeError, match="unrecognized yield message"):
+            await foreign()
+
+    lowio.run(main)
