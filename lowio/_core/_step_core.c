@@ -7,7 +7,7 @@
  * goes to the back of the next batch) and a park (it yielded a Park trap
  * and nothing is pending for it: no Ctrl-C, no cancellation).  step() does
  * those two here, with direct access to the classes' __slots__ (about 30
- * bytecodes a step in Python; docs/design.md section 3.9), and returns to
+ * bytecodes a step in Python; docs/design.md section 4.1), and returns to
  * the loop at the first step with any other outcome, before it touched
  * the task's counters, so that the Python code handles that step exactly
  * as it always did:
