@@ -1,9 +1,11 @@
-# The C extensions: lowio._sys._native, built by cffi (API mode), and six
+# The C extensions: lowio._sys._native, built by cffi (API mode), and eight
 # small ones written against the CPython API, for the calls that cost too
 # much through cffi or as Python code (see their header comments):
 # lowio.poll._registry_core and lowio.poll._events_core (the poll layer's),
 # lowio._core._io_core (the I/O manager's event hand-out),
 # lowio._core._step_core (the run loop's usual task steps),
+# lowio._core._cancel_core (a cancel scope's usual entry and exit),
+# lowio._core._local_core (the run context's per-thread attributes),
 # lowio._sys._sockio (a socket's non-blocking recv and send) and
 # lowio._owned_ops (the owned fast path's socket recv and send).
 # Everything else is in
@@ -87,6 +89,8 @@ EXTENSIONS = [
     c_extension("lowio.poll._events_core"),
     c_extension("lowio._core._io_core", depends=["lowio/_core/_slots.h"]),
     c_extension("lowio._core._step_core", depends=["lowio/_core/_slots.h"]),
+    c_extension("lowio._core._cancel_core", depends=["lowio/_core/_slots.h"]),
+    c_extension("lowio._core._local_core"),
     c_extension("lowio._sys._sockio", depends=["lowio/_sys/_sockio_api.h"]),
     c_extension("lowio._owned_ops", depends=["lowio/_owned_slots.h", "lowio/_sys/_sockio_api.h"]),
 ]

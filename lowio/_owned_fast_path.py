@@ -95,7 +95,7 @@ import types
 from collections.abc import Callable, Generator
 from typing import Any, Protocol, TypeVar
 
-from ._core._cancel import CancelStatus as _CancelStatus
+from ._core._cancel_status import CancelStatus as _CancelStatus
 from ._core._exceptions import BusyResourceError
 from ._core._io import BUSY_READ as _BUSY_READ
 from ._core._io import BUSY_WRITE as _BUSY_WRITE

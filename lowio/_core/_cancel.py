@@ -1,5 +1,6 @@
-"""Cancel scopes: where cancellation originates (``CancelScope``) and how it
-reaches tasks (``CancelStatus``, one per entered scope, arranged in a tree).
+"""Cancel scopes: where cancellation originates (``CancelScope``); how it
+reaches tasks is the tree of ``CancelStatus`` nodes (``_cancel_status.py``,
+one per entered scope).
 
 Cancellation is level-triggered: once a scope is cancelled every checkpoint
 inside it raises ``Cancelled``, again and again, until the scope exits; the
@@ -14,6 +15,8 @@ import sys
 from types import TracebackType
 from typing import TYPE_CHECKING, TypeVar
 
+from . import _cancel_core
+from ._cancel_status import CancelStatus
 from ._exceptions import Cancelled, CancelSource, final
 from ._exits import collapse_loose_groups, exit_with
 from ._local import GLOBAL_RUN_CONTEXT, no_run_error
@@ -64,145 +67,6 @@ _new_exception = BaseException.__new__
 # The reason a scope reports when it was cancelled without one: it was
 # abandoned by misnesting (see CancelStatus).
 MISNESTING_REASON = CancelReason("unknown", "misnesting")
-
-
-class CancelStatus:
-    """One entered scope's node in the run's cancellation tree.
-
-    Each task points at the node of its innermost entered scope (a new
-    child task at its nursery's node); a node points at the node of the
-    enclosing scope.  The tree answers the one question a checkpoint asks,
-    "is cancellation visible here?", with one attribute read:
-
-    * ``effectively_cancelled`` is True exactly when the scope was cancelled
-      itself, or the enclosing node is effectively cancelled and this scope
-      does not shield.  It is kept current eagerly: whatever changes it
-      (``cancel``, a deadline, ``shield``, moving a node) calls ``refresh``,
-      which pushes the change down the subtree at once.
-    * The moment a node turns effectively cancelled, every task pointing at
-      it is offered the ``Cancelled`` (``Task._attempt_delivery_of_any_
-      pending_cancel``), so a parked task wakes up right away.
-    * A scope that inherits its cancellation records the enclosing scope's
-      reason as its own, so the ``Cancelled`` raised inside names who
-      really cancelled.
-    * When a scope exits while tasks or nodes still hang below its node
-      (misnesting), those are *abandoned*: marked, and kept cancelled, so
-      the stranded code unwinds with ``Cancelled`` instead of running on
-      outside any scope.
-
-    Used from the run's thread only.
-    """
-
-    __slots__ = (
-        "_children",
-        "_parent",
-        "_scope",
-        "_tasks",
-        "abandoned_by_misnesting",
-        "effectively_cancelled",
-    )
-
-    # Made only by CancelScope.__enter__, field by field (``_new_status``):
-    # a scope's node starts with the entering task as its only task.
-    _scope: BaseCancelScope
-    _parent: CancelStatus | None
-    _children: set[CancelStatus] | None  # made when the first child attaches
-    _tasks: set[Task]
-    effectively_cancelled: bool
-    abandoned_by_misnesting: bool
-
-    @property
-    def parent(self) -> CancelStatus | None:
-        """The enclosing scope's node (None at the top, or once detached)."""
-        return self._parent
-
-    def attach(self, parent: CancelStatus | None) -> None:
-        """Moves this node (with its subtree) under ``parent``; None
-        detaches it.  Attaching refreshes the subtree's state."""
-        if self._parent is not None:
-            self._parent._forget_child(self)
-        self._parent = parent
-        if parent is not None:
-            if parent._children is None:
-                parent._children = set()
-            parent._children.add(self)
-            self.refresh()
-
-    def _forget_child(self, child: CancelStatus) -> None:
-        if self._children is not None:
-            self._children.discard(child)
-
-    def children(self) -> list[CancelStatus]:
-        """A snapshot of the nodes attached below this one."""
-        return [] if self._children is None else list(self._children)
-
-    def encloses(self, other: CancelStatus | None) -> bool:
-        """Whether ``other`` is this node or lies anywhere below it."""
-        node = other
-        while node is not None and node is not self:
-            node = node._parent
-        return node is self
-
-    def inherits_cancellation(self) -> bool:
-        """Whether cancellation of the enclosing scopes reaches this one
-        (the scope does not shield and its parent is cancelled)."""
-        parent = self._parent
-        if parent is None or self._scope._shield:
-            return False
-        return parent.effectively_cancelled
-
-    def refresh(self) -> None:
-        """Recomputes ``effectively_cancelled`` here and below, waking the
-        tasks of every node that turns cancelled.  A node whose state did
-        not change stops the walk: its subtree already agrees with it."""
-        pending = [self]
-        while pending:
-            node = pending.pop()
-            scope = node._scope
-            parent = node._parent  # inherits_cancellation(), inline
-            inherited = parent is not None and not scope._shield and parent.effectively_cancelled
-            cancelled = scope._cancel_called or inherited
-            if cancelled == node.effectively_cancelled:
-                continue
-            node.effectively_cancelled = cancelled
-            if cancelled:
-                if inherited and scope._cancel_reason is None:
-                    # the enclosing scope's reason is the one to report
-                    scope._cancel_reason = parent._scope._cancel_reason  # type: ignore[union-attr]
-                if node._tasks:
-                    for task in list(node._tasks):
-                        task._attempt_delivery_of_any_pending_cancel()
-            if node._children:
-                pending.extend(node._children)
-
-    def _abandon(self) -> None:
-        """The scope has exited (the node has left the tree) while tasks or
-        nodes still hang below it: marks them abandoned and cancels them
-        (see the class docstring)."""
-        stranded = [self]
-        while stranded:
-            node = stranded.pop()
-            node.abandoned_by_misnesting = True
-            if node._children:
-                stranded.extend(node._children)
-        self.effectively_cancelled = True
-        for task in list(self._tasks):
-            task._attempt_delivery_of_any_pending_cancel()
-        for child in self.children():
-            child.refresh()
-
-    def effective_deadline(self) -> float:
-        """The earliest deadline that can cancel code here: ``-inf`` if
-        cancelled already, else the minimum over this scope and the
-        enclosing ones up to the first shield."""
-        if self.effectively_cancelled:
-            return -inf
-        deadline = self._scope._deadline
-        node = self
-        while node._parent is not None and not node._scope._shield:
-            node = node._parent
-            deadline = min(deadline, node._scope._deadline)
-        return deadline
 
 
 # a node without CancelStatus.__init__'s call overhead (CancelScope.__enter__
@@ -274,7 +138,14 @@ class BaseCancelScope:
         self._cancel_reason: CancelReason | None = None
         self.cancelled_caught = False
 
-    def __enter__(self: ScopeT) -> ScopeT:
+    _init_py = __init__
+
+    # __init__, __enter__ and __exit__: _init_py, _enter_py and _exit_py as
+    # written here; the class's methods are their C versions (_cancel_core.c,
+    # installed by install_c_methods), which do the common case of each and
+    # call these for everything else.
+
+    def _enter_py(self: ScopeT) -> ScopeT:
         task = GLOBAL_RUN_CONTEXT.task
         if task is None:
             raise no_run_error("CancelScope.__enter__()")
@@ -404,7 +275,7 @@ class BaseCancelScope:
             return None
         return collapse_loose_groups(rest)
 
-    def __exit__(
+    def _exit_py(
         self,
         etype: type[BaseException] | None,
         exc: BaseException | None,
@@ -449,6 +320,9 @@ class BaseCancelScope:
             return exit_with(exc, remaining)
         finally:
             del exc, remaining
+
+    __enter__ = _enter_py
+    __exit__ = _exit_py
 
     # ---- deadlines ----
 
@@ -599,3 +473,22 @@ class CancelScope(BaseCancelScope):
     """
 
     __slots__ = ()
+
+
+def install_c_methods(task_class: type[Task]) -> None:
+    """Makes ``_cancel_core``'s C versions the ``__init__``, ``__enter__``
+    and ``__exit__`` of every cancel scope (called once, by ``_run.py``, which has the Task
+    class that this module cannot import)."""
+    _cancel_core.configure(
+        GLOBAL_RUN_CONTEXT,
+        task_class,
+        CancelStatus,
+        BaseCancelScope,
+        BaseCancelScope._init_py,
+        BaseCancelScope._enter_py,
+        BaseCancelScope._exit_py,
+    )
+    init, enter, exit_ = _cancel_core.methods()
+    setattr(BaseCancelScope, "__init__", init)  # noqa: B010
+    setattr(BaseCancelScope, "__enter__", enter)  # noqa: B010 (mypy: no method assignment)
+    setattr(BaseCancelScope, "__exit__", exit_)  # noqa: B010

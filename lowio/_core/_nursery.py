@@ -10,7 +10,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 
 from .._warnings import TrioDeprecationWarning
-from ._cancel import CancelReason, CancelScope, CancelStatus
+from ._cancel import CancelReason, CancelScope
+from ._cancel_status import CancelStatus
 from ._exceptions import LowioInternalError, NoPublicConstructor, final
 from ._exits import LOOSE_GROUP_NOTE, exit_with, raise_keeping_context
 from ._local import GLOBAL_RUN_CONTEXT, no_run_error

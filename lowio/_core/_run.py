@@ -27,7 +27,8 @@ import sniffio
 from ..poll import WAIT_SLOW
 from ._async_fn import coroutine_or_error
 from ._asyncgens import AsyncGenerators
-from ._cancel import MISNESTING_ADVICE, CancelReason, CancelScope, CancelStatus
+from ._cancel import MISNESTING_ADVICE, CancelReason, CancelScope, install_c_methods
+from ._cancel_status import CancelStatus
 from ._clock import Clock, SystemClock
 from ._detach import Detach
 from ._entry_queue import EntryQueue, RunToken, new_token
@@ -59,6 +60,7 @@ _FOREIGN_YIELD = (
     "without some kind of compatibility shim."
 )
 _configure_steps(Task, CancelStatus, Park, CHECKPOINT)
+install_c_methods(Task)
 
 
 class RunStatistics:
@@ -292,9 +294,8 @@ class Runner:
         a batch (a host driving the run in pieces; see ``_driver``)."""
         # The scheduler loop inlines (repeats) code from elsewhere on purpose,
         # for speed: it is the hottest code in lowio; do not fold it.
-        # This thread's slots of GLOBAL_RUN_CONTEXT (a threading.local): a
-        # store into that dict is a fraction of the cost of setting the
-        # attribute, which looks the dict up for this thread every time.
+        # This thread's slots of GLOBAL_RUN_CONTEXT (per thread): a store
+        # into that dict is cheaper than setting the attribute.
         here = GLOBAL_RUN_CONTEXT.__dict__
         timers = self.timers
         clock = self.clock

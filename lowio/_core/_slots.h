@@ -1,6 +1,7 @@
 /* lowio/_core/_slots.h: how the run's small C extensions (_io_core.c,
- * _step_core.c) reach the __slots__ of lowio's classes: a slot's offset,
- * read once from its member descriptor, and a store through it.
+ * _step_core.c, _cancel_core.c) reach the __slots__ of lowio's classes: a
+ * slot's offset, read once from its member descriptor, and a store through
+ * it.
  * Threads: with the GIL. */
 #ifndef LOWIO_CORE_SLOTS_H
 #define LOWIO_CORE_SLOTS_H

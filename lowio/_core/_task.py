@@ -10,7 +10,8 @@ from collections.abc import Callable, Coroutine, Iterator
 from types import AsyncGeneratorType, FrameType
 from typing import TYPE_CHECKING, Any
 
-from ._cancel import MISNESTING_REASON, CancelStatus
+from ._cancel import MISNESTING_REASON
+from ._cancel_status import CancelStatus
 from ._exceptions import LowioInternalError, NoPublicConstructor, final
 from ._traps import Abort, ParkRaisingHere, RaiseCancel, RaiseCancelT
 
