@@ -286,26 +286,16 @@ class Plan:
     inner: list[Plan] = field(default_factory=list)
 
 
+def plan_of(inner: st.SearchStrategy[list[Plan]]) -> st.SearchStrategy[Plan]:
+    """Plans of one scope whose body runs the plans ``inner`` draws."""
+    deadlines = st.sampled_from(["none", "past", "future", "relative0", "relative"])
+    flags = [st.booleans() for _ in range(5)]
+    return st.builds(Plan, deadlines, *flags, inner)
+
+
 plans = st.recursive(
-    st.builds(
-        Plan,
-        st.sampled_from(["none", "past", "future", "relative0", "relative"]),
-        st.booleans(),
-        st.booleans(),
-        st.booleans(),
-        st.booleans(),
-        st.booleans(),
-    ),
-    lambda inner: st.builds(
-        Plan,
-        st.sampled_from(["none", "past", "future", "relative0", "relative"]),
-        st.booleans(),
-        st.booleans(),
-        st.booleans(),
-        st.booleans(),
-        st.booleans(),
-        st.lists(inner, max_size=3),
-    ),
+    plan_of(st.just([])),
+    lambda inner: plan_of(st.lists(inner, max_size=3)),
     max_leaves=8,
 )
 
