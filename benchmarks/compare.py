@@ -11,7 +11,14 @@ smaller) and a verdict:
 
 * ``regression`` / ``improvement`` when the change is larger than the
   noise, the sum of the two runs' spreads (at least :data:`MIN_NOISE`, so
-  that rows measured without a spread are not flagged for any wobble);
+  that rows measured without a spread are not flagged for any wobble).
+  Where both runs have contenders on the row they are the control: the
+  change judged is lowio's against the median of theirs, and the noise
+  adds their spreads.  On a shared host a whole run can be faster or
+  slower than another; only lowio's change relative to the others is
+  lowio's;
+* ``moved with the others`` when lowio's value changed beyond the noise
+  but by the same factor as the contenders' (the machine, not lowio);
 * ``within noise`` otherwise;
 * ``only in old`` / ``only in new`` for rows one run does not have.
 
@@ -24,14 +31,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import median
 
 from .report import fmt_value
 
 MIN_NOISE = 0.02  # the smallest change judged, as a fraction
 REGRESSION = "regression"
 IMPROVEMENT = "improvement"
+HOST = "moved with the others"
 NOISE = "within noise"
 ONLY_OLD = "only in old"
 ONLY_NEW = "only in new"
@@ -47,6 +56,9 @@ class Result:
     value: float
     spread: float  # 0 when the row has none
     unit: str
+    # the contenders' values and spreads on the row
+    others: dict[str, float] = field(default_factory=dict)
+    others_spread: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -66,7 +78,17 @@ class Change:
 
     @property
     def noise(self) -> float:
-        return noise(self.old, self.new)
+        """The noise the verdict used (the contenders' spreads added where
+        they are the control)."""
+        if self.old is None or self.new is None:
+            return noise(self.old, self.new)
+        if others_speedup(self.old, self.new) is None:
+            return noise(self.old, self.new)
+        return noise(self.old, self.new) + others_noise(self.old, self.new)
+
+    @property
+    def others_speedup(self) -> float | None:
+        return others_speedup(self.old, self.new)
 
 
 def load(path: Path) -> dict[Key, Result]:
@@ -84,6 +106,8 @@ def load(path: Path) -> dict[Key, Result]:
                 float(raw["lowio_ns"]),
                 float(raw.get("lowio_spread") or 0.0),
                 str(raw.get("unit", "ns")),
+                {str(k): float(v) for k, v in (raw.get("others_ns") or {}).items() if v},
+                {str(k): float(v or 0.0) for k, v in (raw.get("others_spread") or {}).items()},
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"{path}:{number}: not a benchmark result row ({exc!r})") from None
@@ -96,17 +120,47 @@ def noise(old: Result | None, new: Result | None) -> float:
     return max(MIN_NOISE, sum(r.spread for r in (old, new) if r is not None))
 
 
+def others_speedup(old: Result | None, new: Result | None) -> float | None:
+    """The median over the contenders both runs have of old / new of their
+    value (None without any): how much the machine moved on this row."""
+    if old is None or new is None:
+        return None
+    common = [name for name in old.others if new.others.get(name)]
+    if not common:
+        return None
+    return median(old.others[name] / new.others[name] for name in common)
+
+
+def others_noise(old: Result, new: Result) -> float:
+    """The median over the common contenders of their two runs' spreads."""
+    common = [name for name in old.others if new.others.get(name)]
+    spreads = [old.others_spread.get(n, 0.0) + new.others_spread.get(n, 0.0) for n in common]
+    return median(spreads) if spreads else 0.0
+
+
 def judge(old: Result | None, new: Result | None) -> str:
+    """The verdict on a row.  With contenders in both runs they are the
+    control: lowio's change is judged against theirs (old / new of lowio
+    over the median of old / new of the others), within the noise of both
+    runs' spreads of lowio and of them; without, lowio's change alone."""
     if old is None:
         return ONLY_NEW
     if new is None:
         return ONLY_OLD
     margin = noise(old, new)
-    if new.value > old.value * (1 + margin):
+    moved = new.value > old.value * (1 + margin) or new.value < old.value * (1 - margin)
+    machine = others_speedup(old, new)
+    if machine is None or new.value <= 0:
+        if not moved:
+            return NOISE
+        return REGRESSION if new.value > old.value else IMPROVEMENT
+    relative = old.value / new.value / machine
+    control = margin + others_noise(old, new)
+    if relative < 1 - control:
         return REGRESSION
-    if new.value < old.value * (1 - margin):
+    if relative > 1 + control:
         return IMPROVEMENT
-    return NOISE
+    return HOST if moved else NOISE
 
 
 def matches(old: dict[Key, Result], new: dict[Key, Result]) -> dict[Key, Key]:
@@ -155,17 +209,20 @@ def lines(changes: list[Change]) -> list[str]:
         ratio = "" if speedup is None else f"{speedup:.2f}x  "
         flag = {REGRESSION: "✗ ", IMPROVEMENT: "✓ "}.get(change.verdict, "")
         noise = f" (noise ±{change.noise:.0%})" if speedup is not None else ""
+        machine = change.others_speedup
+        others = "" if machine is None else f"; the others {machine:.2f}x"
         out.append(
             f"  {change.workload}: {_value(change.old)} -> {_value(change.new)}  "
-            f"{ratio}{flag}{change.verdict}{noise}"
+            f"{ratio}{flag}{change.verdict}{noise}{others}"
         )
-    counts = {v: sum(c.verdict == v for c in changes) for v in (REGRESSION, IMPROVEMENT)}
+    counts = {v: sum(c.verdict == v for c in changes) for v in (REGRESSION, IMPROVEMENT, HOST)}
     out += [
         "",
         "old / new of lowio's value: above 1 the new run is faster (or smaller); noise is the "
         f"sum of both runs' spreads, at least {MIN_NOISE:.0%}.",
         f"{counts[REGRESSION]} regression(s), {counts[IMPROVEMENT]} improvement(s) outside "
-        "the noise.",
+        f"the noise; {counts[HOST]} row(s) where lowio moved with the others (the machine, "
+        "not lowio).",
     ]
     return out
 

@@ -14,8 +14,15 @@ from benchmarks.__main__ import main
 TABLE = "Runtime kernel: lowio vs trio vs asyncio"
 
 
-def _write(path: Path, rows: list[tuple[str, float, float | None]], unit: str = "ns") -> Path:
-    """A results.jsonl like report.write makes: (workload, lowio_ns, spread)."""
+def _write(
+    path: Path,
+    rows: list[tuple[str, float, float | None]],
+    unit: str = "ns",
+    trio: float = 2000.0,
+) -> Path:
+    """A results.jsonl like report.write makes: (workload, lowio_ns, spread),
+    with trio's value ``trio`` on every row (the same in both runs unless a
+    test says otherwise: the machine did not move)."""
     with path.open("w", encoding="utf-8") as f:
         for workload, value, spread in rows:
             row = {
@@ -23,8 +30,8 @@ def _write(path: Path, rows: list[tuple[str, float, float | None]], unit: str = 
                 "workload": workload,
                 "lowio_ns": value,
                 "lowio_spread": spread,
-                "others_ns": {"trio": value * 2},
-                "ratios": {"trio": 2.0},
+                "others_ns": {"trio": trio},
+                "ratios": {"trio": trio / value},
                 "target": "",
                 "met": None,
                 "others_spread": {},
@@ -101,7 +108,7 @@ def test_the_standalone_comparison_prints_every_row(
     assert "500 ns ±1% -> -  only in old" in lines["gone"]
     assert "- -> 42 ns ±1%  only in new" in lines["added"]
     assert TABLE in out
-    assert "1 regression(s), 1 improvement(s) outside the noise." in out
+    assert "1 regression(s), 1 improvement(s) outside the noise;" in out
 
 
 def test_rates_are_shown_as_rates(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -134,7 +141,30 @@ def test_a_run_compares_itself_with_an_earlier_one(
     out = capsys.readouterr().out
     assert f"Compared with {old}:" in out
     row = next(line for line in out.splitlines() if "sleep(0) loop" in line and "->" in line)
-    assert any(v in row for v in (compare.REGRESSION, compare.IMPROVEMENT, compare.NOISE))
+    verdicts = (compare.REGRESSION, compare.IMPROVEMENT, compare.HOST, compare.NOISE)
+    assert any(v in row for v in verdicts)
+
+
+def test_the_contenders_are_the_control(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A whole run on a slower host: lowio's change is judged against the
+    contenders' on the same row."""
+    old = _write(tmp_path / "old.jsonl", [("w", 1000.0, 0.02)], trio=2000.0)
+
+    def verdict(lowio: float, trio: float) -> str:
+        new = _write(tmp_path / "new.jsonl", [("w", lowio, 0.02)], trio=trio)
+        (change,) = compare.compare(compare.load(old), compare.load(new))
+        return change.verdict
+
+    assert verdict(1300.0, 2600.0) == compare.HOST  # both 30% slower: the machine
+    assert verdict(1300.0, 2000.0) == compare.REGRESSION  # lowio alone slower
+    assert verdict(1150.0, 3000.0) == compare.IMPROVEMENT  # slower, but less than trio
+    assert verdict(1010.0, 2600.0) == compare.IMPROVEMENT
+    assert verdict(1010.0, 2020.0) == compare.NOISE
+    slower_host = _write(tmp_path / "new.jsonl", [("w", 1300.0, 0.02)], trio=2600.0)
+    compare.print_comparison(old, slower_host)
+    out = capsys.readouterr().out
+    assert "0.77x  moved with the others (noise ±4%); the others 0.77x" in out
+    assert "1 row(s) where lowio moved with the others" in out
 
 
 def test_rows_of_a_renamed_table_still_match_by_their_label(tmp_path: Path) -> None:
