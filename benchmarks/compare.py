@@ -80,9 +80,7 @@ class Change:
     def noise(self) -> float:
         """The noise the verdict used (the contenders' spreads added where
         they are the control)."""
-        if self.old is None or self.new is None:
-            return noise(self.old, self.new)
-        if others_speedup(self.old, self.new) is None:
+        if self.old is None or self.new is None or not common_others(self.old, self.new):
             return noise(self.old, self.new)
         return noise(self.old, self.new) + others_noise(self.old, self.new)
 
@@ -120,12 +118,17 @@ def noise(old: Result | None, new: Result | None) -> float:
     return max(MIN_NOISE, sum(r.spread for r in (old, new) if r is not None))
 
 
+def common_others(old: Result, new: Result) -> list[str]:
+    """The contenders with a value on the row in both runs."""
+    return [name for name in old.others if new.others.get(name)]
+
+
 def others_speedup(old: Result | None, new: Result | None) -> float | None:
     """The median over the contenders both runs have of old / new of their
     value (None without any): how much the machine moved on this row."""
     if old is None or new is None:
         return None
-    common = [name for name in old.others if new.others.get(name)]
+    common = common_others(old, new)
     if not common:
         return None
     return median(old.others[name] / new.others[name] for name in common)
@@ -133,7 +136,7 @@ def others_speedup(old: Result | None, new: Result | None) -> float | None:
 
 def others_noise(old: Result, new: Result) -> float:
     """The median over the common contenders of their two runs' spreads."""
-    common = [name for name in old.others if new.others.get(name)]
+    common = common_others(old, new)
     spreads = [old.others_spread.get(n, 0.0) + new.others_spread.get(n, 0.0) for n in common]
     return median(spreads) if spreads else 0.0
 

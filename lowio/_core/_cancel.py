@@ -281,35 +281,6 @@ class BaseCancelScope:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool:
-        status = self._cancel_status
-        if exc is None and status is not None:
-            # _close's common case, inline: nothing is propagating, and the
-            # task that entered the scope leaves it innermost first, the
-            # only task and with no node left below it (the unlinking
-            # repeats _close's on purpose: one call less on every plain exit)
-            task = GLOBAL_RUN_CONTEXT.task
-            if (
-                task is not None
-                and task._cancel_status is status
-                and len(status._tasks) == 1
-                and not status._children
-            ):
-                status._tasks.clear()
-                parent = status._parent
-                task._cancel_status = parent  # type: ignore[assignment]
-                if parent is not None:
-                    parent._tasks.add(task)
-                    siblings = parent._children
-                    if siblings is not None:
-                        siblings.discard(status)
-                    status._parent = None
-                self._cancel_status = None
-                entry = self._timer_entry
-                if entry is not None:
-                    self._timer_entry = None
-                    self._runner.timers.cancel(entry)  # type: ignore[union-attr]
-                return False
-        del status
         remaining = None
         try:
             remaining = self._close(exc)
@@ -477,8 +448,10 @@ class CancelScope(BaseCancelScope):
 
 def install_c_methods(task_class: type[Task]) -> None:
     """Makes ``_cancel_core``'s C versions the ``__init__``, ``__enter__``
-    and ``__exit__`` of every cancel scope (called once, by ``_run.py``, which has the Task
-    class that this module cannot import)."""
+    and ``__exit__`` of every cancel scope; they do the common case of each
+    (a plain exit among them) and call ``_init_py``, ``_enter_py`` and
+    ``_exit_py`` for the rest.  Called once, by ``_run.py``, which has the
+    Task class that this module cannot import."""
     _cancel_core.configure(
         GLOBAL_RUN_CONTEXT,
         task_class,
@@ -489,6 +462,7 @@ def install_c_methods(task_class: type[Task]) -> None:
         BaseCancelScope._exit_py,
     )
     init, enter, exit_ = _cancel_core.methods()
+    # (setattr: mypy refuses assignments to methods)
     setattr(BaseCancelScope, "__init__", init)  # noqa: B010
-    setattr(BaseCancelScope, "__enter__", enter)  # noqa: B010 (mypy: no method assignment)
+    setattr(BaseCancelScope, "__enter__", enter)  # noqa: B010
     setattr(BaseCancelScope, "__exit__", exit_)  # noqa: B010

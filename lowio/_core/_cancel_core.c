@@ -206,97 +206,73 @@ static PyObject *scope_enter(PyObject *scope, PyObject *unused)
         Py_DECREF(task);
         return enter_in_python(scope);
     }
-    PyObject *new_deadline = NULL;
+    /* owned here until done: */
+    PyObject *new_deadline = NULL, *status = NULL, *tasks = NULL, *new_siblings = NULL;
+    PyObject *result = NULL;
     if (relative != Py_HUGE_VAL || deadline != Py_HUGE_VAL) {
         /* the clock, read once: a deadline reached on entry (a timeout of
          * 0) cancels the scope at once, which Python does */
         PyObject *clock = PyObject_GetAttr(runner, s_clock);
         PyObject *now_obj = clock ? PyObject_CallMethodNoArgs(clock, s_current_time) : NULL;
         Py_XDECREF(clock);
-        if (now_obj == NULL) {
-            Py_DECREF(task);
-            return NULL;
-        }
+        if (now_obj == NULL)
+            goto done;
         double now = PyFloat_AsDouble(now_obj);
         Py_DECREF(now_obj);
-        if (now == -1.0 && PyErr_Occurred()) {
-            Py_DECREF(task);
-            return NULL;
-        }
+        if (now == -1.0 && PyErr_Occurred())
+            goto done;
         if (relative != Py_HUGE_VAL)
             deadline = now + relative;
         if (now >= deadline || isnan(deadline)) {
-            Py_DECREF(task);
-            return enter_in_python(scope);
+            result = enter_in_python(scope);
+            goto done;
         }
-        if (relative != Py_HUGE_VAL && (new_deadline = PyFloat_FromDouble(deadline)) == NULL) {
-            Py_DECREF(task);
-            return NULL;
-        }
+        if (relative != Py_HUGE_VAL && (new_deadline = PyFloat_FromDouble(deadline)) == NULL)
+            goto done;
     }
     int parent_cancelled = 0;
     if (parent != Py_None) {
         PyObject *siblings = SLOT(parent, cs_children), *parent_tasks = SLOT(parent, cs_tasks);
+        PyObject *parent_scope = SLOT(parent, cs_scope);
         parent_cancelled = bool_slot(parent, cs_cancelled);
         if (siblings == NULL || (siblings != Py_None && !PySet_CheckExact(siblings)) ||
             parent_tasks == NULL || !PySet_CheckExact(parent_tasks) || parent_cancelled < 0 ||
             (parent_cancelled && !shield && SLOT(scope, sc_cancel_reason) == Py_None &&
-             (SLOT(parent, cs_scope) == NULL ||
-              !PyObject_TypeCheck(SLOT(parent, cs_scope), scope_type)))) {
-            Py_XDECREF(new_deadline);
-            Py_DECREF(task);
-            return enter_in_python(scope);
+             (parent_scope == NULL || !PyObject_TypeCheck(parent_scope, scope_type) ||
+              SLOT(parent_scope, sc_cancel_reason) == NULL))) {
+            result = enter_in_python(scope);
+            goto done;
         }
     }
 
     /* nothing fails past here but allocation; the new node is made first */
-    PyObject *status = status_type->tp_new(status_type, empty_tuple, NULL);
-    PyObject *tasks = status ? PySet_New(NULL) : NULL;
-    if (tasks == NULL || PySet_Add(tasks, task) < 0) {
-        Py_XDECREF(tasks);
-        Py_XDECREF(status);
-        Py_XDECREF(new_deadline);
-        Py_DECREF(task);
-        return NULL;
-    }
-    PyObject *new_siblings = NULL;
+    status = status_type->tp_new(status_type, empty_tuple, NULL);
+    tasks = status ? PySet_New(NULL) : NULL;
+    if (tasks == NULL || PySet_Add(tasks, task) < 0)
+        goto done;
     if (parent != Py_None && SLOT(parent, cs_children) == Py_None) {
-        if ((new_siblings = PySet_New(NULL)) == NULL || PySet_Add(new_siblings, status) < 0) {
-            Py_XDECREF(new_siblings);
-            Py_DECREF(tasks);
-            Py_DECREF(status);
-            Py_XDECREF(new_deadline);
-            Py_DECREF(task);
-            return NULL;
-        }
+        if ((new_siblings = PySet_New(NULL)) == NULL || PySet_Add(new_siblings, status) < 0)
+            goto done;
     } else if (parent != Py_None && PySet_Add(SLOT(parent, cs_children), status) < 0) {
-        Py_DECREF(tasks);
-        Py_DECREF(status);
-        Py_XDECREF(new_deadline);
-        Py_DECREF(task);
-        return NULL;
+        goto done;
     }
 
     set_slot(scope, sc_runner, runner);
     if (new_deadline != NULL) {
         set_slot(scope, sc_deadline, new_deadline);
         set_slot(scope, sc_relative_deadline, infinity);
-        Py_DECREF(new_deadline);
     }
     set_slot(status, cs_scope, scope);
     set_slot(status, cs_parent, parent);
     set_slot(status, cs_children, Py_None);
     set_slot(status, cs_tasks, tasks);
-    Py_DECREF(tasks);
     set_slot(status, cs_abandoned, Py_False);
     int cancelled = called;
     if (parent != Py_None) {
-        if (new_siblings != NULL) {
+        if (new_siblings != NULL)
             set_slot(parent, cs_children, new_siblings);
-            Py_DECREF(new_siblings);
-        }
         if (PySet_Discard(SLOT(parent, cs_tasks), task) < 0)
-            goto fail;
+            goto done;
         if (parent_cancelled && !shield) {
             cancelled = 1;
             if (SLOT(scope, sc_cancel_reason) == Py_None)
@@ -307,8 +283,6 @@ static PyObject *scope_enter(PyObject *scope, PyObject *unused)
     set_slot(status, cs_cancelled, cancelled ? Py_True : Py_False);
     set_slot(task, tk_cancel_status, status);
     set_slot(scope, sc_cancel_status, status);
-    Py_DECREF(status);
-    status = NULL;
     if (deadline != Py_HUGE_VAL && !called) {
         /* self._timer_entry = runner.timers.add(self._deadline, self._expire) */
         PyObject *timers = PyObject_GetAttr(runner, s_timers);
@@ -320,17 +294,19 @@ static PyObject *scope_enter(PyObject *scope, PyObject *unused)
         Py_XDECREF(expire);
         Py_XDECREF(timers);
         if (entry == NULL)
-            goto fail;
+            goto done;
         set_slot(scope, sc_timer_entry, entry);
         Py_DECREF(entry);
     }
-    Py_DECREF(task);
     Py_INCREF(scope);
-    return scope;
-fail:
+    result = scope;
+done:
+    Py_XDECREF(new_siblings);
+    Py_XDECREF(tasks);
     Py_XDECREF(status);
+    Py_XDECREF(new_deadline);
     Py_DECREF(task);
-    return NULL;
+    return result;
 }
 
 /* len(status._tasks) == 1 and not status._children, for plain values:
